@@ -1,0 +1,25 @@
+# cachet_library(NAME SRCS a.cc b.cc DEPS other_lib ...)
+#   One static library per src/ folder. Target name: cachet_<NAME>.
+function(cachet_library name)
+  cmake_parse_arguments(A "" "" "SRCS;DEPS" ${ARGN})
+  add_library(cachet_${name} STATIC ${A_SRCS})
+  target_include_directories(cachet_${name} PUBLIC ${CMAKE_SOURCE_DIR}/src)
+  if(A_DEPS)
+    target_link_libraries(cachet_${name} PUBLIC ${A_DEPS})
+  endif()
+endfunction()
+
+# cachet_test(NAME SRCS a_test.cc DEPS cachet_x ... [LABELS l1 l2])
+#   A GoogleTest executable registered with CTest. Label "tsan" marks tests that also run under
+#   ThreadSanitizer in CI; "slow" marks tests that need built models or python (not run in sanitizers).
+function(cachet_test name)
+  if(NOT CACHET_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(A "" "" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${A_SRCS})
+  target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest GTest::gtest_main pthread)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS "unit;${A_LABELS}"
+    ENVIRONMENT "CACHET_SOURCE_DIR=${CMAKE_SOURCE_DIR};CACHET_BUILD_DIR=${CMAKE_BINARY_DIR}")
+endfunction()
