@@ -1,0 +1,112 @@
+// The kernel function table: every piece of math the model code calls.
+//
+// What to compute is fixed here (flat parameter structs, a shape comment on every pointer); how
+// is chosen at run time: Kernels() returns the table for the best instruction set this CPU has
+// (cpuid; AMX only after the arch_prctl permission request succeeds). kernels/ref/ holds the
+// scalar reference implementation, which is the spec; x86/ holds AVX2 / AVX-512 (VNNI, BF16) /
+// AMX variants, each tested against ref with a stated error bound. A future CUDA backend adds
+// a table of its own behind the same types.
+//
+// Conventions (../shared/specs/gguf.md §0): a weight with ne=[K, N] is a row-major N x K matrix;
+// row n is RowBytes(type, K) bytes. All activations are f32, row-major.
+//
+// Thread-safety: every function is reentrant. Functions taking a ThreadPool* split their work
+// over it (nullptr = run on the calling thread); they must not be called from inside a pool job.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "tensor/dtype.h"
+
+namespace cachet::kernels {
+
+// y = x W^T (+ y if accumulate): y[m][n] = sum_k x[m][k] * W[n][k].
+struct MatmulParams {
+  DType w_type;        // any type with DTypeTraits::supported_compute
+  const void* w;       // [N, K] in w_type, rows of RowBytes(w_type, K) bytes, contiguous
+  const float* x;      // [M, K], row stride ldx floats
+  float* y;            // [M, N], row stride ldy floats
+  int64_t m = 0;       // tokens (1 for single-sequence decode, 16 for batched decode, 512 prefill)
+  int64_t n = 0;       // output features
+  int64_t k = 0;       // input features; multiple of the block size of w_type
+  int64_t ldx = 0;     // >= k
+  int64_t ldy = 0;     // >= n
+  bool accumulate = false;  // y += x W^T instead of y = x W^T
+};
+
+// Rotary embedding applied in place to [n_tokens, n_heads, head_dim] rows of stride
+// `row_stride` floats per token (heads are contiguous, head_dim apart). Only the first n_rot
+// dims of each head rotate; pair i (0 <= i < n_rot/2) rotates by angle pos * inv_freq[i], and
+// the rotated values are scaled by `mscale` (YaRN magnitude; 1 otherwise). Pairing: kNorm pairs
+// (2i, 2i+1) (llama, deepseek), kNeox pairs (i, i + n_rot/2) (qwen).
+enum class RopeMode { kNorm, kNeox };
+struct RopeParams {
+  float* x;                 // [n_tokens, n_heads, head_dim] with token stride row_stride
+  const int32_t* pos;       // [n_tokens] absolute positions
+  const float* inv_freq;    // [n_rot / 2]: all rope scaling (linear, llama3, yarn) is folded here
+  int64_t n_tokens = 0;
+  int64_t n_heads = 0;
+  int64_t head_dim = 0;
+  int64_t n_rot = 0;        // even, <= head_dim
+  int64_t row_stride = 0;   // floats between tokens, >= n_heads * head_dim
+  float mscale = 1.0f;
+  RopeMode mode = RopeMode::kNorm;
+};
+
+// Causal attention of one sequence's query tokens over its KV cache, stored in fixed-size
+// blocks (the paged KV pool). For query token t at absolute position q_pos[t], keys 0..q_pos[t]
+// are visible (and < n_kv). GQA: query head h reads KV head h / (n_heads / n_kv_heads).
+// out[t][h] = sum_j softmax_j(scale * q[t][h] . k[j][kvh]) v[j][kvh]   (softmax in f32).
+struct AttentionParams {
+  const float* q;               // [n_q, n_heads, head_dim], token stride q_stride floats
+  float* out;                   // [n_q, n_heads, head_dim_v], token stride out_stride floats
+  const int32_t* q_pos;         // [n_q]
+  const void* const* k_blocks;  // [ceil(n_kv / block_tokens)] each [block_tokens, n_kv_heads, head_dim]
+  const void* const* v_blocks;  // same, each [block_tokens, n_kv_heads, head_dim_v]
+  DType kv_type = DType::kF16;  // f32, f16 or bf16
+  int64_t n_q = 0;
+  int64_t n_kv = 0;             // valid KV tokens (positions 0..n_kv-1)
+  int64_t block_tokens = 64;
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t head_dim_v = 0;
+  int64_t q_stride = 0;
+  int64_t out_stride = 0;
+  float scale = 1.0f;
+};
+
+struct KernelTable {
+  std::string_view isa;  // "ref", "avx2", "avx512", "avx512_vnni", "amx"
+
+  void (*matmul)(const MatmulParams& p, ThreadPool* pool);
+  // Decode n elements (a multiple of the block size) of a row in any known type to f32.
+  void (*dequantize_row)(DType t, const void* src, float* dst, int64_t n);
+  // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w   for rows r < n_rows of n floats (strides in floats).
+  void (*rms_norm)(const float* x, int64_t x_stride, const float* w, float* y, int64_t y_stride,
+                   int64_t n_rows, int64_t n, float eps);
+  void (*rope)(const RopeParams& p);
+  void (*attention)(const AttentionParams& p, ThreadPool* pool);
+  // out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).
+  void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
+  // y[i] += x[i].
+  void (*add)(float* y, const float* x, int64_t n);
+};
+
+// The table for this CPU's best ISA (computed once, thread-safe). CACHET_ISA=ref|avx2|avx512|...
+// in the environment caps the choice (for tests and benchmarks).
+const KernelTable& Kernels();
+// The table for a named ISA, or nullptr if this CPU cannot run it.
+const KernelTable* KernelsFor(std::string_view isa);
+// The scalar reference table (always available).
+const KernelTable& RefKernels();
+
+// Quantize n floats (a multiple of the block size) into one row of type t (any supported_compute
+// type plus f32/f16/bf16). Used by the GGUF writer; round-to-nearest with the per-block scale
+// search of the reference quantizers. Returns InvalidArgument for n or t it cannot handle.
+Status QuantizeRow(DType t, const float* src, void* dst, int64_t n);
+
+}  // namespace cachet::kernels
