@@ -19,7 +19,10 @@ function(cachet_test name)
   cmake_parse_arguments(A "" "" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${A_SRCS})
   target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest GTest::gtest_main pthread)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "unit;${A_LABELS}"
-    ENVIRONMENT "CACHET_SOURCE_DIR=${CMAKE_SOURCE_DIR};CACHET_BUILD_DIR=${CMAKE_BINARY_DIR}")
+  # Paths are compiled in (a PROPERTIES ENVIRONMENT list would be split at its ';' by
+  # gtest_discover_tests): tests read CACHET_SOURCE_DIR / CACHET_BUILD_DIR macros, and the
+  # environment variables of the same names when set (they win, for running a moved build).
+  target_compile_definitions(${name} PRIVATE CACHET_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+                             CACHET_BUILD_DIR="${CMAKE_BINARY_DIR}")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "unit;${A_LABELS}")
 endfunction()
