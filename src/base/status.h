@@ -31,6 +31,7 @@ namespace cachet {
   X(kCancelled, "cancelled")                                                   \
   X(kDeadlineExceeded, "deadline exceeded")                                    \
   X(kUnavailable, "unavailable")                                               \
+  X(kInsufficientFunds, "insufficient funds")  /* balance or budget (HTTP 402) */ \
   X(kInternal, "internal error")
 
 enum class StatusCode {
@@ -82,6 +83,9 @@ inline Status DeadlineExceeded(std::string m) {
   return {StatusCode::kDeadlineExceeded, std::move(m)};
 }
 inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+inline Status InsufficientFunds(std::string m) {
+  return {StatusCode::kInsufficientFunds, std::move(m)};
+}
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
 // Result<T>: a T or a non-OK Status.
