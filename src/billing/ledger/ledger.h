@@ -154,4 +154,9 @@ Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const std::string& path, const 
 Result<std::unique_ptr<Ledger>> OpenPostgresLedger(const std::string& conninfo,
                                                    const std::string& owner);
 
+// The ledger a server or command uses: `url` "" or "sqlite" = DATA_DIR/ledger.db (created with the
+// directory); "postgres://..." = PostgreSQL. An empty url falls back to $CACHET_LEDGER.
+Result<std::unique_ptr<Ledger>> OpenLedger(const std::string& data_dir, const std::string& url,
+                                           const std::string& owner);
+
 }  // namespace cachet::billing
