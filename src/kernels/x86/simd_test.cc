@@ -1,0 +1,176 @@
+// Every SIMD table entry against the scalar reference, for each ISA this CPU supports (the
+// others skip). Bounds:
+//  - matmul, quantized weights: the activations are rounded to int8 with one scale d_g =
+//    max|x|/127 per 256 values, so |y - ref| <= sum_g d_g/2 * sum_{k in g} |w_k| (plus f32
+//    summation, 1e-5 relative); AMX (M >= 16, bf16 tiles): 2^-7 * sum |w x|.
+//  - matmul, f32/f16/bf16 weights: f32 FMAs in another order: 2e-5 * sum |w x| (K <= 1024).
+//  - rms_norm/attention: f32 instead of f64 sums, 1e-5; swiglu: polynomial exp, 1e-5 relative.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.h"
+
+namespace cachet::kernels {
+namespace {
+
+std::vector<float> Randn(int64_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+class Simd : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    kt_ = KernelsFor(GetParam());
+    if (kt_ == nullptr) GTEST_SKIP() << GetParam() << " not supported on this CPU";
+  }
+  const KernelTable* kt_ = nullptr;
+};
+
+void CheckMatmul(const KernelTable& kt, DType t, int64_t M, int64_t N, int64_t K, bool acc) {
+  SCOPED_TRACE(std::string(DTypeName(t)) + " M=" + std::to_string(M) + " K=" + std::to_string(K));
+  const int64_t ldx = K + 3, ldy = N + 2, rb = RowBytes(t, K);
+  const auto wf = Randn(N * K, 11);
+  std::vector<uint8_t> w(N * rb);
+  for (int64_t n = 0; n < N; ++n) ASSERT_TRUE(QuantizeRow(t, &wf[n * K], &w[n * rb], K).ok());
+  auto x = Randn(M * ldx, 12);
+  x[5] = 9.0f;  // an outlier sets its group's activation scale
+  std::vector<float> y(M * ldy, 0.25f), yr(M * ldy, 0.25f);
+  MatmulParams p{t, w.data(), x.data(), y.data(), M, N, K, ldx, ldy, acc};
+  ThreadPool pool(2);
+  kt.matmul(p, &pool);
+  p.y = yr.data();
+  RefKernels().matmul(p, nullptr);
+  const bool quant = t != DType::kF32 && t != DType::kF16 && t != DType::kBF16 &&
+                     t != DType::kMXFP4;
+  const bool amx = kt.isa == "amx" && M >= 16 && t != DType::kF32;
+  std::vector<float> row(K);
+  for (int64_t n = 0; n < N; ++n) {
+    RefKernels().dequantize_row(t, &w[n * rb], row.data(), K);
+    for (int64_t m = 0; m < M; ++m) {
+      double sabs = 0, bound = 0;
+      for (int64_t g = 0; g < K; g += 256) {
+        double amax = 0, wsum = 0;
+        for (int64_t k = g; k < std::min(K, g + 256); ++k) {
+          amax = std::max(amax, double(std::fabs(x[m * ldx + k])));
+          wsum += std::fabs(row[k]);
+          sabs += std::fabs(double(row[k]) * x[m * ldx + k]);
+        }
+        if (quant) bound += amax / 127 / 2 * wsum;
+      }
+      bound += (amx ? std::ldexp(1.0, -7) : 2e-5) * sabs + 1e-6;
+      ASSERT_NEAR(y[m * ldy + n], yr[m * ldy + n], bound) << "m=" << m << " n=" << n;
+    }
+  }
+  for (int64_t m = 0; m < M; ++m) EXPECT_EQ(y[m * ldy + N], 0.25f);  // padding untouched
+}
+
+TEST_P(Simd, MatmulAllTypesAndBatchSizes) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
+                  DType::kF32, DType::kF16, DType::kBF16, DType::kMXFP4}) {
+    for (int64_t m : {1, 3, 16, 70}) CheckMatmul(*kt_, t, m, 37, 512, m == 3);
+  }
+}
+
+TEST_P(Simd, MatmulShortLastGroup) {  // K not a multiple of 256 (32-value block types, f32)
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kF16}) CheckMatmul(*kt_, t, 2, 9, 96, false);
+  CheckMatmul(*kt_, DType::kQ8_0, 17, 9, 288, true);
+  CheckMatmul(*kt_, DType::kF32, 3, 5, 100, false);
+  CheckMatmul(*kt_, DType::kF32, 20, 5, 100, false);
+}
+
+TEST_P(Simd, DequantizeRowMatchesRef) {
+  for (DType t : {DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}) {
+    const auto xf = Randn(512, 13);
+    std::vector<uint8_t> q(RowBytes(t, 512));
+    ASSERT_TRUE(QuantizeRow(t, xf.data(), q.data(), 512).ok());
+    std::vector<float> a(512), b(512);
+    kt_->dequantize_row(t, q.data(), a.data(), 512);
+    RefKernels().dequantize_row(t, q.data(), b.data(), 512);
+    EXPECT_EQ(a, b) << DTypeName(t);
+  }
+}
+
+TEST_P(Simd, RmsNormInPlace) {
+  const int64_t n = 2048 + 7;
+  auto x = Randn(3 * n, 14, 3.0f);
+  const auto w = Randn(n, 15);
+  auto y = x;
+  kt_->rms_norm(x.data(), n, w.data(), x.data(), n, 3, n, 1e-6f);
+  RefKernels().rms_norm(y.data(), n, w.data(), y.data(), n, 3, n, 1e-6f);
+  for (int64_t i = 0; i < 3 * n; ++i) ASSERT_NEAR(x[i], y[i], 1e-5 * (1 + std::fabs(y[i])));
+}
+
+TEST_P(Simd, SwigluInPlaceAndAdd) {
+  const int64_t n = 1000 + 3;
+  auto g = Randn(n, 16, 6.0f);
+  g[0] = -120.0f, g[1] = 95.0f, g[2] = 0.0f;
+  const auto u = Randn(n, 17);
+  auto r = g;
+  kt_->swiglu(g.data(), u.data(), g.data(), n);
+  RefKernels().swiglu(r.data(), u.data(), r.data(), n);
+  for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(g[i], r[i], 1e-5 * (1 + std::fabs(r[i]))) << i;
+  auto a = g, b = g;
+  kt_->add(a.data(), u.data(), n);
+  RefKernels().add(b.data(), u.data(), n);
+  EXPECT_EQ(a, b);
+}
+
+TEST_P(Simd, RopeMatchesRef) {
+  for (RopeMode mode : {RopeMode::kNorm, RopeMode::kNeox}) {
+    const int64_t T = 4, H = 3, D = 64, R = 48, stride = H * D;
+    auto x = Randn(T * stride, 18);
+    auto y = x;
+    const int32_t pos[T] = {0, 1, 77, 4000};
+    std::vector<float> inv(R / 2);
+    for (int i = 0; i < R / 2; ++i) inv[i] = std::pow(10000.0f, -2.0f * i / R);
+    RopeParams p{x.data(), pos, inv.data(), T, H, D, R, stride, 1.0f, mode};
+    kt_->rope(p);
+    p.x = y.data();
+    RefKernels().rope(p);
+    for (int64_t i = 0; i < T * stride; ++i) ASSERT_NEAR(x[i], y[i], 1e-5);
+  }
+}
+
+TEST_P(Simd, AttentionMatchesRef) {
+  for (DType kv : {DType::kF16, DType::kBF16, DType::kF32}) {
+    const int64_t nkvh = 2, nh = 8, hd = 40, hdv = 72, n_kv = 75, n_q = 5, bt = 16;
+    const int64_t nb = (n_kv + bt - 1) / bt, es = kv == DType::kF32 ? 4 : 2;
+    std::vector<std::vector<uint8_t>> kb(nb), vb(nb);
+    std::vector<const void*> kp(nb), vp(nb);
+    for (int64_t b = 0; b < nb; ++b) {
+      const auto kf = Randn(bt * nkvh * hd, 20 + b), vf = Randn(bt * nkvh * hdv, 40 + b);
+      kb[b].resize(kf.size() * es);
+      vb[b].resize(vf.size() * es);
+      ASSERT_TRUE(QuantizeRow(kv, kf.data(), kb[b].data(), kf.size()).ok());
+      ASSERT_TRUE(QuantizeRow(kv, vf.data(), vb[b].data(), vf.size()).ok());
+      kp[b] = kb[b].data();
+      vp[b] = vb[b].data();
+    }
+    const auto q = Randn(n_q * nh * hd, 19);
+    const int32_t pos[n_q] = {0, 17, 70, 73, 74};
+    std::vector<float> o1(n_q * nh * hdv), o2(o1.size());
+    AttentionParams p;
+    p.q = q.data(); p.out = o1.data(); p.q_pos = pos; p.k_blocks = kp.data();
+    p.v_blocks = vp.data(); p.kv_type = kv; p.n_q = n_q; p.n_kv = n_kv; p.block_tokens = bt;
+    p.n_heads = nh; p.n_kv_heads = nkvh; p.head_dim = hd; p.head_dim_v = hdv;
+    p.q_stride = nh * hd; p.out_stride = nh * hdv; p.scale = 0.15f;
+    ThreadPool pool(2);
+    kt_->attention(p, &pool);
+    p.out = o2.data();
+    RefKernels().attention(p, nullptr);
+    for (size_t i = 0; i < o1.size(); ++i) ASSERT_NEAR(o1[i], o2[i], 1e-5) << DTypeName(kv);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, Simd, ::testing::Values("avx2", "avx512", "avx512_vnni", "amx"));
+
+}  // namespace
+}  // namespace cachet::kernels
