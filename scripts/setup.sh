@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   nlohmann-json3-dev                 # JSON, used only in src/api/
   libcpp-httplib-dev libboost-dev    # HTTP, used only in src/http/
   libsqlite3-dev libpq-dev libssl-dev
+  postgresql                         # server for the ledger's PostgreSQL tests (tests/pg)
   python3 python3-numpy python3-torch python3-jinja2   # tools/reference, template checks
 )
 # Node.js and npm (tests/e2e): the machine image may already carry a newer Node.js outside dpkg;

@@ -10,6 +10,7 @@
 
 #include "billing/keys.h"
 #include "billing/ledger/ledger.h"
+#include "billing/ledger/sql_db.h"
 
 namespace cachet::billing {
 namespace {
@@ -22,6 +23,17 @@ class LedgerTest : public ::testing::TestWithParam<std::string> {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    if (GetParam() == "postgres") {
+      const char* pg = std::getenv("CACHET_TEST_PG");
+      if (pg == nullptr) GTEST_SKIP() << "CACHET_TEST_PG not set (tests/pg/with_postgres.sh sets it)";
+      // A fresh database per test.
+      static int counter = 0;
+      const std::string db = "cachet_t" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+      auto admin = OpenPostgresDb(std::string(pg) + " dbname=postgres");
+      ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+      ASSERT_TRUE((*admin)->Query("CREATE DATABASE " + db, {}).ok());
+      conninfo_ = std::string(pg) + " dbname=" + db;
+    }
     ledger_ = Open("server");
   }
   void TearDown() override {
@@ -29,7 +41,8 @@ class LedgerTest : public ::testing::TestWithParam<std::string> {
     std::filesystem::remove_all(dir_);
   }
   std::unique_ptr<Ledger> Open(const std::string& owner) {
-    auto r = OpenSqliteLedger((dir_ / "ledger.db").string(), owner);
+    auto r = conninfo_.empty() ? OpenSqliteLedger((dir_ / "ledger.db").string(), owner)
+                               : OpenPostgresLedger(conninfo_, owner);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? std::move(*r) : nullptr;
   }
@@ -59,6 +72,7 @@ class LedgerTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::filesystem::path dir_;
+  std::string conninfo_;
   std::unique_ptr<Ledger> ledger_;
 };
 
@@ -195,7 +209,8 @@ TEST_P(LedgerTest, UsageGroupsByModelAndDay) {
   EXPECT_EQ(days->at(0).requests, 3);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, LedgerTest, ::testing::Values("sqlite"));
+INSTANTIATE_TEST_SUITE_P(Backends, LedgerTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace cachet::billing
