@@ -1,0 +1,107 @@
+// DiskTier: the engine-thread side of the disk tier (internal to prefix_cache): the index of
+// block files (name -> parent, salt fingerprint, token ids, size), their LRU order and the size
+// cap, the directory scan that rebuilds the index on open, and the bookkeeping of writes and loads
+// run by the I/O thread (disk_io.h).
+//
+// Cap rule: indexed files plus queued writes never exceed cap_bytes; to make room for a write the
+// least recently used files (by write time, then by lookup hits and loads) are removed first. A
+// write that cannot fit (larger than the cap, or the queued-write budget is full) is dropped.
+//
+// Thread-safety: engine thread only (the I/O thread is behind DiskIo's queues).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "prefix_cache/disk_io.h"
+#include "prefix_cache/prefix_cache.h"
+
+namespace cachet::prefix_cache {
+
+class DiskTier {
+ public:
+  struct Config {
+    Env* env = nullptr;
+    std::string dir;
+    Digest256 model_fp{};
+    kv::KvGeometry geometry;
+    int64_t cap_bytes = 0;
+    int64_t max_pending_write_bytes = 0;
+    bool sync_writes = false;
+    double read_bytes_per_s_prior = 1e9;
+    std::function<void()> notify;
+    ChainNextFn chain_next = nullptr;
+  };
+  struct Entry {
+    BlockHash parent;
+    Digest256 salt_fp{};
+    std::array<TokenId, kBlockTokens> tokens{};
+    int64_t file_bytes = 0;
+    std::list<BlockHash>::iterator lru;
+  };
+  // What a queued write describes (the rest of the header is filled in here).
+  struct BlockMeta {
+    BlockHash hash;
+    BlockHash parent;
+    Digest256 salt_fp{};
+    std::array<TokenId, kBlockTokens> tokens{};
+  };
+
+  // Creates the directory if missing, scans it (removing temp files and invalid or foreign
+  // block files, counted in stats->disk_corrupt_skipped), applies the cap, starts the I/O thread.
+  static Result<std::unique_ptr<DiskTier>> Open(const Config& config, PrefixCacheStats* stats);
+  ~DiskTier();  // lets the I/O thread finish its queue
+
+  const Entry* Find(const BlockHash& h) const;
+  void Touch(const BlockHash& h);
+  // Queues a write of the block's bytes (copied now). False when the block is already on disk
+  // or queued, or the write was dropped (counted in disk_spills_dropped).
+  bool Write(const BlockMeta& meta, const uint8_t* bytes);
+  // Queues a load; its DiskLoadDone comes back from Poll with the returned id.
+  uint64_t StartLoad(std::vector<DiskLoadItem> items);
+  // Applies finished writes to the index and finished loads to the stats (dropping the index
+  // entry of a block that failed to load), and returns the finished loads.
+  std::vector<DiskLoadDone> Poll();
+  void WaitIdle();
+
+  double read_bytes_per_s() const { return read_bw_; }
+  int32_t n_blocks() const { return static_cast<int32_t>(entries_.size()); }
+  int64_t bytes() const { return bytes_; }
+  void ExportTo(std::vector<IndexEntry>* out) const;
+
+ private:
+  DiskTier(const Config& config, PrefixCacheStats* stats) : cfg_(config), stats_(stats) {}
+  Status Scan();
+  // Validates a scanned file's header; Corrupt/Unsupported when it must be removed.
+  Status CheckScanned(const std::string& path, const BlockHash& name, DiskBlockHeader* h);
+  void AddEntry(const BlockHash& h, Entry e);
+  void RemoveOldest();
+  void DropEntry(const BlockHash& h);
+
+  struct PendingWrite {
+    BlockMeta meta;
+    int64_t file_bytes = 0;
+  };
+
+  const Config cfg_;
+  PrefixCacheStats* const stats_;
+  std::unordered_map<BlockHash, Entry, BlockHashHasher> entries_;
+  std::list<BlockHash> lru_;  // front: least recently used
+  int64_t bytes_ = 0;         // file bytes of entries_
+  std::unordered_map<BlockHash, PendingWrite, BlockHashHasher> pending_writes_;
+  int64_t pending_bytes_ = 0;
+  std::unordered_map<uint64_t, std::vector<BlockHash>> pending_loads_;
+  uint64_t next_load_id_ = 1;
+  double read_bw_ = 0;
+  bool bw_measured_ = false;
+  std::unique_ptr<DiskIo> io_;
+};
+
+}  // namespace cachet::prefix_cache
