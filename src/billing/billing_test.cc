@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "billing/catalog.h"
 #include "billing/keys.h"
 #include "billing/money.h"
 #include "billing/prices.h"
@@ -90,6 +91,28 @@ TEST(Keys, GeneratedKeysAreDistinctWellFormedAndHashedWithSha256) {
   EXPECT_FALSE(ConstantTimeEquals("abcd", "abce"));
   EXPECT_FALSE(ConstantTimeEquals("abc", "abcd"));
   EXPECT_EQ(KeyDisplay("sk-0123456789abcdefWXYZ"), "sk-0123…WXYZ");
+}
+
+}  // namespace
+}  // namespace cachet::billing
+
+namespace cachet::billing {
+namespace {
+
+TEST(Catalog, BuiltinParsesAndPricesHitsAsMissesWhenNoHitPrice) {
+  const auto& c = BuiltinCatalog();
+  ASSERT_GE(c.size(), 10u);
+  const CatalogEntry* flash = nullptr;
+  for (const auto& e : c) {
+    if (e.model == "deepseek-v4-flash") flash = &e;
+  }
+  ASSERT_NE(flash, nullptr);
+  EXPECT_EQ(flash->CostOf({1'000'000, 0, 0}), *ParseAmount("0.0028"));
+  auto parsed = ParseCatalog("# c\nX,y,,2,3,USD,2026,\n");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->at(0).CostOf({1'000'000, 0, 0}), *ParseAmount("2"));
+  EXPECT_EQ(ParseCatalog("X,y,1,2\n").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(ParseCatalog("X,y,a,2,3,USD,2026,\n").ok());
 }
 
 }  // namespace

@@ -91,6 +91,7 @@ struct UsageRow {
   int64_t requests = 0;
   TokenCounts tokens;
   Nanos cost = 0;
+  Nanos saving = 0;  // what the cache-hit tokens would have cost more at the miss price
   std::string currency;
 };
 

@@ -203,6 +203,8 @@ TEST_P(LedgerTest, UsageGroupsByModelAndDay) {
   EXPECT_EQ(rows->at(0).requests, 2);
   EXPECT_EQ(rows->at(0).tokens.hit, 192);
   EXPECT_EQ(rows->at(0).tokens.miss, 30);
+  // 192 hit tokens at (1 - 0.1) per 1M tokens saved: 0.0001728.
+  EXPECT_EQ(rows->at(0).saving, *ParseAmount("0.0001728"));
   auto days = ledger_->Usage(UsageQuery{.account_id = acct.id, .group_by = GroupBy::kDay});
   ASSERT_EQ(days->size(), 1u);
   EXPECT_EQ(days->at(0).group, "1970-01-01");

@@ -486,8 +486,10 @@ class SqlLedger final : public Ledger {
     }
     const std::string sql =
         "SELECT " + group + " AS g, a.name, COUNT(*), SUM(u.hit), SUM(u.miss), SUM(u.output), "
-        "SUM(u.cost), MAX(u.currency) FROM usage u JOIN accounts a ON a.id = u.account_id "
-        "LEFT JOIN api_keys k ON k.id = u.key_id WHERE (CAST(? AS BIGINT) = 0 OR u.account_id = ?) "
+        "SUM(u.cost), MAX(u.currency), "
+        "COALESCE(SUM((u.hit * (p.miss - p.hit) + 500000) / 1000000), 0) "
+        "FROM usage u JOIN accounts a ON a.id = u.account_id "
+        "LEFT JOIN api_keys k ON k.id = u.key_id LEFT JOIN prices p ON p.id = u.price_id WHERE (CAST(? AS BIGINT) = 0 OR u.account_id = ?) "
         "AND u.start_us >= ? AND u.start_us < ? GROUP BY " + group +
         ", a.name ORDER BY MIN(u.start_us), 1 LIMIT ?";
     CACHET_ASSIGN_OR_RETURN(SqlRows r,
@@ -501,6 +503,7 @@ class SqlLedger final : public Ledger {
       u.tokens = {r.Int(i, 3), r.Int(i, 4), r.Int(i, 5)};
       u.cost = r.Int(i, 6);
       u.currency = r.Text(i, 7);
+      u.saving = r.Int(i, 8);
       out.push_back(std::move(u));
     }
     return out;
