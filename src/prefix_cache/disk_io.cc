@@ -91,12 +91,12 @@ void DiskIo::Run() {
     } else {
       (void)env_->RemoveFile(PathOf(std::get<DiskRemoveOp>(op).hash));
     }
+    if (reported && notify_) notify_();  // before going idle: WaitIdle implies it ran
     {
       std::lock_guard<std::mutex> l(mu_);
       busy_ = false;
       if (queue_.empty()) idle_cv_.notify_all();
     }
-    if (reported && notify_) notify_();
   }
 }
 

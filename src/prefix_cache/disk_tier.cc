@@ -124,11 +124,10 @@ bool DiskTier::Write(const BlockMeta& meta, const uint8_t* bytes) {
     ++stats_->disk_spills_dropped;
     return false;
   }
+  // Make room now if indexed files allow; if queued writes alone exceed the cap, the write
+  // still goes ahead and Poll trims the oldest files when it completes (dropping it instead
+  // could lose a chain's first block and make the rest unreachable).
   while (bytes_ + pending_bytes_ + size > cfg_.cap_bytes && !lru_.empty()) RemoveOldest();
-  if (bytes_ + pending_bytes_ + size > cfg_.cap_bytes) {  // queued writes fill the cap
-    ++stats_->disk_spills_dropped;
-    return false;
-  }
   DiskWriteOp op;
   op.header.geometry = cfg_.geometry;
   op.header.payload_bytes = cfg_.geometry.block_bytes();
@@ -178,6 +177,7 @@ std::vector<DiskLoadDone> DiskTier::Poll() {
     e.tokens = pw.meta.tokens;
     e.file_bytes = pw.file_bytes;
     AddEntry(w.hash, e);
+    while (bytes_ > cfg_.cap_bytes && !lru_.empty()) RemoveOldest();
   }
   for (const DiskLoadDone& d : loads) {
     auto it = pending_loads_.find(d.id);

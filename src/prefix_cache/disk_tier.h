@@ -3,9 +3,11 @@
 // cap, the directory scan that rebuilds the index on open, and the bookkeeping of writes and loads
 // run by the I/O thread (disk_io.h).
 //
-// Cap rule: indexed files plus queued writes never exceed cap_bytes; to make room for a write the
-// least recently used files (by write time, then by lookup hits and loads) are removed first. A
-// write that cannot fit (larger than the cap, or the queued-write budget is full) is dropped.
+// Cap rule: after every Poll the indexed files fit in cap_bytes; the least recently used files
+// (by write time, then lookup hits and loads) are removed first — when a write is queued, to make
+// room for it, and when writes complete. Queued writes may briefly add up to
+// max_pending_write_bytes on top. A write larger than the cap, or beyond the queued-write budget,
+// is dropped (disk_spills_dropped).
 //
 // Thread-safety: engine thread only (the I/O thread is behind DiskIo's queues).
 #pragma once

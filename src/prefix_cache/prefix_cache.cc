@@ -419,8 +419,11 @@ Result<LoadId> PrefixCache::StartLoad(const LookupResult& r, std::span<const kv:
 std::vector<LoadDone> PrefixCache::Poll() { return impl_->Poll(); }
 
 std::vector<LoadDone> PrefixCache::WaitIdle() {
-  if (impl_->disk_) impl_->disk_->WaitIdle();
-  return impl_->Poll();
+  if (!impl_->disk_) return {};
+  impl_->disk_->WaitIdle();
+  std::vector<LoadDone> out = impl_->Poll();
+  impl_->disk_->WaitIdle();  // file removals the Poll queued for the cap
+  return out;
 }
 
 std::vector<IndexEntry> PrefixCache::ExportIndex() const {

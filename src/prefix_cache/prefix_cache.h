@@ -215,7 +215,8 @@ class PrefixCache {
   // index. Loaded blocks are indexed in RAM (the cache takes its reference; a name indexed
   // meanwhile keeps the existing block) before they are returned.
   std::vector<LoadDone> Poll();
-  // Waits until the I/O thread has nothing queued or running, then Poll().
+  // Waits until the I/O thread has nothing queued or running, then Poll(), then waits for the
+  // file removals that Poll queued (shutdown, tests, benchmarks).
   std::vector<LoadDone> WaitIdle();
 
   // Every indexed block, one row per tier holding it: the seam for a cache-aware router.
