@@ -1,0 +1,99 @@
+#include "api/chat_request.h"
+
+namespace cachet::api {
+
+namespace {
+
+std::vector<int32_t> Encode(const ModelEntry& m, const std::string& text, bool bos) {
+  std::vector<int32_t> ids = m.tokenizer->Encode(text, /*add_bos=*/false, /*parse_special=*/true);
+  if (bos && m.tokenizer->add_bos() && m.tokenizer->bos_id() >= 0 &&
+      (ids.empty() || ids[0] != m.tokenizer->bos_id())) {
+    ids.insert(ids.begin(), m.tokenizer->bos_id());
+  }
+  return ids;
+}
+
+}  // namespace
+
+std::optional<ApiError> RenderPrompt(const ApiContext& ctx, const ChatRequest& req,
+                                     const ModelEntry** model, std::vector<int32_t>* prompt) {
+  const ModelEntry* m = ctx.models->Find(req.model);
+  if (m == nullptr) {
+    return ApiError{ErrorKind::kModelNotFound,
+                    "The model '" + req.model + "' does not exist or you do not have access to it.",
+                    "model", "model_not_found", 0};
+  }
+  *model = m;
+  if (req.raw_prompt && req.suffix.has_value()) {
+    if (!m->fim.ok()) {
+      return InvalidRequest("model '" + m->name + "' has no fill-in-the-middle tokens; "
+                            "'suffix' is not supported", "suffix");
+    }
+    // <PRE> prefix <SUF> suffix <MID>: the model writes the middle.
+    std::vector<int32_t> ids = Encode(*m, "", /*bos=*/true);
+    ids.push_back(m->fim.prefix);
+    for (int32_t id : m->tokenizer->Encode(req.prompt, false, false)) ids.push_back(id);
+    ids.push_back(m->fim.suffix);
+    for (int32_t id : m->tokenizer->Encode(*req.suffix, false, false)) ids.push_back(id);
+    ids.push_back(m->fim.middle);
+    *prompt = std::move(ids);
+    return std::nullopt;
+  }
+  if (req.raw_prompt) {
+    *prompt = Encode(*m, req.prompt, /*bos=*/true);
+    return std::nullopt;
+  }
+  if (!req.render.tools.empty() && !m->chat_template->SupportsTools()) {
+    return InvalidRequest("model '" + m->name + "' does not support tools yet", "tools");
+  }
+  auto text = m->chat_template->Render(req.messages, req.render);
+  if (!text.ok()) return InvalidRequest("chat template: " + text.status().message(), "messages");
+  *prompt = Encode(*m, *text, /*bos=*/true);
+  return std::nullopt;
+}
+
+std::optional<ApiError> StartChat(const ApiContext& ctx, const ChatRequest& req,
+                                  const std::string& account_id, const std::string& request_id,
+                                  const std::string& max_tokens_param, StartedChat* out) {
+  const ModelEntry* m = nullptr;
+  std::vector<int32_t> prompt;
+  if (auto e = RenderPrompt(ctx, req, &m, &prompt)) return e;
+  const int64_t n_ctx = m->engine->info().n_ctx;
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  if (n_prompt == 0) return InvalidRequest("the prompt is empty", "messages");
+  if (n_prompt >= n_ctx) {
+    return InvalidRequest("This model's maximum context length is " + std::to_string(n_ctx) +
+                              " tokens; the prompt has " + std::to_string(n_prompt) + " tokens.",
+                          "messages");
+  }
+  int64_t max_tokens = req.max_tokens > 0 ? req.max_tokens : n_ctx - n_prompt;
+  if (n_prompt + max_tokens > n_ctx) {
+    return InvalidRequest("This model's maximum context length is " + std::to_string(n_ctx) +
+                              " tokens. However, you requested " +
+                              std::to_string(n_prompt + max_tokens) + " tokens (" +
+                              std::to_string(n_prompt) + " in the messages, " +
+                              std::to_string(max_tokens) + " in the completion).",
+                          max_tokens_param);
+  }
+  engine::GenerateRequest g;
+  g.request_id = request_id;
+  g.prompt = std::move(prompt);
+  g.max_tokens = max_tokens;
+  g.sampling = req.sampling;
+  g.stop_ids = m->tokenizer->eog_ids();
+  if (g.stop_ids.empty() && m->tokenizer->eos_id() >= 0) g.stop_ids.push_back(m->tokenizer->eos_id());
+  g.cache_salt = account_id;
+  g.queue_deadline = std::chrono::steady_clock::now() + ctx.queue_timeout;
+  ParserOptions po;
+  po.thinking = req.render.enable_thinking;
+  po.tools = !req.render.tools.empty();
+  auto gen = Generation::Start(*m, std::move(g), req.stop, po, ctx.metrics);
+  if (!gen.ok()) return FromStatus(gen.status());
+  out->model = m;
+  out->generation = std::move(*gen);
+  out->prompt_tokens = n_prompt;
+  out->max_tokens = max_tokens;
+  return std::nullopt;
+}
+
+}  // namespace cachet::api

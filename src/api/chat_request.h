@@ -1,0 +1,54 @@
+// The one internal request type both protocols translate to at the edge, and the pipeline that
+// turns it into a running Generation: find the model, render the chat template, tokenize, check
+// the context, submit.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/api_error.h"
+#include "api/chat_template.h"
+#include "api/generation.h"
+#include "api/service.h"
+#include "engine/engine.h"
+
+namespace cachet::api {
+
+struct ChatRequest {
+  std::string model;
+  std::vector<ChatMessage> messages;  // chat endpoints
+  RenderOptions render;
+  // Completions endpoints: the prompt is used as is (no template); FIM when suffix is set.
+  bool raw_prompt = false;
+  std::string prompt;
+  std::optional<std::string> suffix;
+  int64_t max_tokens = 0;  // 0: up to the context
+  engine::SamplingOptions sampling;
+  std::vector<std::string> stop;
+  bool stream = false;
+  std::string user;
+};
+
+struct StartedChat {
+  const ModelEntry* model = nullptr;
+  std::unique_ptr<Generation> generation;
+  int64_t prompt_tokens = 0;
+  int64_t max_tokens = 0;  // effective
+};
+
+// Tokens of the prompt `req` renders to (template applied, BOS added as the tokenizer asks).
+// Errors: 404 model_not_found, 400 when the template rejects the conversation or FIM is asked of
+// a vocabulary without FIM tokens.
+std::optional<ApiError> RenderPrompt(const ApiContext& ctx, const ChatRequest& req,
+                                     const ModelEntry** model, std::vector<int32_t>* prompt);
+
+// Renders, tokenizes and submits. Errors: those of RenderPrompt; 400 when the prompt is empty or
+// the prompt plus max_tokens exceed the context (naming `max_tokens_param`); the engine's Submit
+// errors mapped with FromStatus (queue full -> overloaded with Retry-After).
+std::optional<ApiError> StartChat(const ApiContext& ctx, const ChatRequest& req,
+                                  const std::string& account_id, const std::string& request_id,
+                                  const std::string& max_tokens_param, StartedChat* out);
+
+}  // namespace cachet::api
