@@ -81,7 +81,7 @@ Value GetPath(const Value& v, const std::string& path) {
 // Sort key comparison, case-insensitive for strings unless asked.
 Result<bool> Less(const Value& a, const Value& b, bool case_sensitive) {
   if (!case_sensitive && a.is_string() && b.is_string()) {
-    return CompareOp("<", Value(AsciiLower(a.str())), Value(AsciiLower(b.str())));
+    return CompareOp("<", Value(UnicodeLower(a.str())), Value(UnicodeLower(b.str())));
   }
   return CompareOp("<", a, b);
 }
@@ -191,8 +191,8 @@ Result<Value> FLast(Interpreter&, Args& a) {
   return items.back();
 }
 
-Result<Value> FUpper(Interpreter&, Args& a) { return Value(AsciiUpper(Input(a).Str())); }
-Result<Value> FLower(Interpreter&, Args& a) { return Value(AsciiLower(Input(a).Str())); }
+Result<Value> FUpper(Interpreter&, Args& a) { return Value(UnicodeUpper(Input(a).Str())); }
+Result<Value> FLower(Interpreter&, Args& a) { return Value(UnicodeLower(Input(a).Str())); }
 Result<Value> FTitle(Interpreter&, Args& a) { return Value(JinjaTitle(Input(a).Str())); }
 Result<Value> FCapitalize(Interpreter&, Args& a) { return Value(PyCapitalize(Input(a).Str())); }
 Result<Value> FString(Interpreter&, Args& a) { return Value(Input(a).Str()); }
@@ -325,7 +325,7 @@ Result<Value> FUnique(Interpreter&, Args& a) {
   std::vector<Value> out, keys;
   for (const Value& v : items) {
     Value k = attr ? GetPath(v, attr->Str()) : v;
-    if (!cs && k.is_string()) k = Value(AsciiLower(k.str()));
+    if (!cs && k.is_string()) k = Value(UnicodeLower(k.str()));
     bool seen = false;
     for (const Value& s : keys) seen = seen || s.Equals(k);
     if (!seen) {
@@ -578,13 +578,15 @@ Result<bool> TDivisibleBy(Interpreter&, Args& a) {
   }
   return Input(a).as_int() % b->as_int() == 0;
 }
+// str.islower() / str.isupper(): at least one cased character, and none of the other case.
+bool HasCased(const std::string& s) { return UnicodeLower(s) != UnicodeUpper(s); }
 Result<bool> TLower(Interpreter&, Args& a) {
   const std::string s = Input(a).Str();
-  return s == AsciiLower(s);
+  return HasCased(s) && s == UnicodeLower(s);
 }
 Result<bool> TUpper(Interpreter&, Args& a) {
   const std::string s = Input(a).Str();
-  return s == AsciiUpper(s);
+  return HasCased(s) && s == UnicodeUpper(s);
 }
 Result<bool> TEscaped(Interpreter&, Args&) { return false; }
 Result<bool> TFilter(Interpreter&, Args& a) { return IsKnownFilter(Input(a).Str()); }

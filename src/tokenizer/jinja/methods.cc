@@ -96,8 +96,8 @@ Result<Value> StrMethod(const std::string& name, const Value& s, Args& a) {
   if (name == "rsplit") return Split(s, a, true);
   if (name == "startswith") return AffixTest(s, a, true);
   if (name == "endswith") return AffixTest(s, a, false);
-  if (name == "lower") return Value(AsciiLower(s.str()));
-  if (name == "upper") return Value(AsciiUpper(s.str()));
+  if (name == "lower") return Value(UnicodeLower(s.str()));
+  if (name == "upper") return Value(UnicodeUpper(s.str()));
   if (name == "title") return Value(PyTitle(s.str()));
   if (name == "capitalize") return Value(PyCapitalize(s.str()));
   if (name == "find") return Find(s, a, false);

@@ -137,32 +137,6 @@ std::string AsciiUpper(std::string s) {
   return s;
 }
 
-namespace {
-bool IsAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-char Up(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-char Low(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-}  // namespace
-
-std::string PyTitle(const std::string& s) {
-  std::string out = s;
-  bool prev_cased = false;
-  for (char& c : out) {
-    if (IsAsciiAlpha(c)) {
-      c = prev_cased ? Low(c) : Up(c);
-      prev_cased = true;
-    } else {
-      prev_cased = static_cast<unsigned char>(c) >= 0x80 && prev_cased;
-    }
-  }
-  return out;
-}
-
-std::string PyCapitalize(const std::string& s) {
-  std::string out = AsciiLower(s);
-  if (!out.empty()) out[0] = Up(out[0]);
-  return out;
-}
-
 std::string JinjaTitle(const std::string& s) {
   // Split into runs of separators ([-\s({[<]) and words; each run: first char upper, rest lower.
   auto is_sep = [](char32_t c) {
@@ -177,7 +151,7 @@ std::string JinjaTitle(const std::string& s) {
     while (j < cps.size() && is_sep(cps[j]) == sep) ++j;
     std::string run = EncodeUtf8(cps, i, j);
     std::string first = EncodeUtf8(cps, i, i + 1);
-    out += AsciiUpper(first) + AsciiLower(run.substr(first.size()));
+    out += UnicodeUpper(first) + UnicodeLower(run.substr(first.size()));
     i = j;
   }
   return out;

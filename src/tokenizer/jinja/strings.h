@@ -20,6 +20,10 @@ std::string PyReplace(const std::string& s, const std::string& old, const std::s
 // ASCII case mapping; other code points are left unchanged.
 std::string AsciiLower(std::string s);
 std::string AsciiUpper(std::string s);
+// str.lower() / str.upper() for Latin, Greek, Cyrillic and fullwidth Latin (case_map.cc);
+// other scripts are left unchanged.
+std::string UnicodeLower(const std::string& s);
+std::string UnicodeUpper(const std::string& s);
 std::string PyTitle(const std::string& s);       // str.title()
 std::string PyCapitalize(const std::string& s);  // str.capitalize()
 std::string JinjaTitle(const std::string& s);    // the |title filter
