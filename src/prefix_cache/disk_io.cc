@@ -5,6 +5,9 @@
 #include "prefix_cache/crc32c.h"
 
 namespace cachet::prefix_cache {
+namespace {
+constexpr size_t kMaxSpareBuffers = 16;
+}  // namespace
 
 DiskIo::DiskIo(Env* env, std::string dir, const Digest256& model_fp, const kv::KvGeometry& g,
                bool sync_writes, std::function<void()> notify)
@@ -59,6 +62,14 @@ void DiskIo::TakeCompletions(std::vector<DiskWriteDone>* writes,
   load_done_.clear();
 }
 
+std::string DiskIo::TakeBuffer() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (spare_buffers_.empty()) return std::string();
+  std::string b = std::move(spare_buffers_.back());
+  spare_buffers_.pop_back();
+  return b;
+}
+
 void DiskIo::WaitIdle() {
   std::unique_lock<std::mutex> l(mu_);
   idle_cv_.wait(l, [this] { return queue_.empty() && !busy_; });
@@ -82,6 +93,10 @@ void DiskIo::Run() {
       DiskWriteDone done = DoWrite(*w);
       std::lock_guard<std::mutex> l(mu_);
       write_done_.push_back(std::move(done));
+      if (spare_buffers_.size() < kMaxSpareBuffers) {
+        w->payload.clear();
+        spare_buffers_.push_back(std::move(w->payload));
+      }
       reported = true;
     } else if (auto* ld = std::get_if<DiskLoadOp>(&op)) {
       DiskLoadDone done = DoLoad(*ld);

@@ -78,6 +78,9 @@ class DiskIo {
   void TakeCompletions(std::vector<DiskWriteDone>* writes, std::vector<DiskLoadDone>* loads);
   // Blocks until nothing is queued or running.
   void WaitIdle();
+  // A payload buffer from finished writes (empty, with capacity), or a new one: reusing them
+  // keeps the engine thread's copy at memcpy speed instead of faulting in fresh pages.
+  std::string TakeBuffer();
 
   std::string PathOf(const BlockHash& h) const { return JoinPath(dir_, DiskFileName(h)); }
 
@@ -104,6 +107,7 @@ class DiskIo {
   bool stop_ = false;                        // GUARDED_BY(mu_)
   std::vector<DiskWriteDone> write_done_;    // GUARDED_BY(mu_)
   std::vector<DiskLoadDone> load_done_;      // GUARDED_BY(mu_)
+  std::vector<std::string> spare_buffers_;   // GUARDED_BY(mu_)
   std::thread worker_;
 };
 

@@ -137,6 +137,7 @@ bool DiskTier::Write(const BlockMeta& meta, const uint8_t* bytes) {
   op.header.hash = meta.hash;
   op.header.parent = meta.parent;
   op.header.tokens = meta.tokens;
+  op.payload = io_->TakeBuffer();
   op.payload.assign(reinterpret_cast<const char*>(bytes),
                     static_cast<size_t>(cfg_.geometry.block_bytes()));
   pending_writes_.emplace(meta.hash, PendingWrite{meta, size});
