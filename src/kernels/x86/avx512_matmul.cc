@@ -278,9 +278,13 @@ bool QuantMatmul(const MatmulParams& p, ThreadPool* pool) {
       t != DType::kQ6_K) {
     return false;
   }
-  thread_local QuantAct act;
-  QuantizeAct(p, &act, pool);
-  ref::ParallelRange(pool, p.n, 4, [&](int64_t n0, int64_t n1) {
+  // One buffer per calling thread, reused across calls. The pool jobs must use it through a
+  // pointer: naming a thread_local inside the lambda would give each worker its own (empty) one.
+  thread_local QuantAct act_buf;
+  QuantAct* const a = &act_buf;
+  QuantizeAct(p, a, pool);
+  ref::ParallelRange(pool, p.n, 4, [&, a](int64_t n0, int64_t n1) {
+    const QuantAct& act = *a;
     switch (t) {
       case DType::kQ8_0:
         QuantRows<kVnni, !kVnni>(p, act, n0, n1,
