@@ -36,7 +36,15 @@ void ServingEngine::Loop() {
   for (sched::RequestId id : ids) {
     Finish(id, FinishReason::kCancelled, Status::Ok(), /*drop_undelivered=*/false);
   }
+  SpillCache();
   PublishStats();
+}
+
+// With a disk tier, every cached block goes to disk at shutdown (Evict spills what it frees), so
+// the next process starts warm. The cache's destructor finishes the queued writes.
+void ServingEngine::SpillCache() {
+  if (cache_ == nullptr || !cache_->disk_enabled()) return;
+  cache_->Evict(blocks_->n_blocks());
 }
 
 void ServingEngine::WaitForWork(Clock::time_point until) {
@@ -55,6 +63,7 @@ void ServingEngine::Accept(GenerateRequest req, std::shared_ptr<RequestChannel> 
   a.usage.prompt_tokens = a.prompt_tokens;
   const uint64_t seed = req.sampling.has_seed ? req.sampling.seed : NextSeed();
   a.picker = std::make_unique<TokenPicker>(req.sampling, seed, req.constraint, info_.n_vocab);
+  if (hooks_ != nullptr) hooks_->Track(id, req.cache_salt);
   sched_->Add(id, std::move(req.prompt));
   req.prompt.clear();
   a.req = std::move(req);
@@ -183,6 +192,7 @@ void ServingEngine::Finish(sched::RequestId id, FinishReason reason, Status erro
   if (it == active_.end()) return;
   Active& a = it->second;
   sched_->Remove(id);
+  if (hooks_ != nullptr) hooks_->Forget(id);
   if (!a.admitted) queued_.fetch_sub(1);
   a.ch->Close(reason, a.usage, std::move(error), drop_undelivered);
   active_.erase(it);

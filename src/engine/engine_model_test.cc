@@ -21,7 +21,7 @@ const bool kPinRefKernels = [] {
 using Clock = std::chrono::steady_clock;
 
 std::shared_ptr<model::Model> LoadTiny() {
-  auto sm = model::MakeSyntheticModel(*model::FindPreset("llama-tiny"), DType::kQ8_0, 7, 0,
+  auto sm = model::MakeSyntheticModel(*model::FindPreset("llama-tiny"), DType::kF32, 7, 0,
                                       nullptr);
   EXPECT_TRUE(sm.ok()) << sm.status().ToString();
   auto m = model::LoadModel(
@@ -89,13 +89,13 @@ EngineConfig Config() {
   cfg.kv_budget_bytes = 64 << 20;
   cfg.max_batch_tokens = 128;
   cfg.max_running = 16;
-  cfg.threads = 2;
+  cfg.threads = 1;
   return cfg;
 }
 
 TEST(EngineModel, GreedyIsTheSameAloneAndInABatchOf16) {
   ASSERT_NE(Tiny(), nullptr);
-  constexpr int kMax = 4;
+  constexpr int kMax = 3;
   std::vector<std::vector<int32_t>> prompts;
   for (int i = 0; i < 16; ++i) prompts.push_back(Prompt(3 + i, i));
   auto engine = CreateEngine(Tiny(), Config());
@@ -119,6 +119,34 @@ TEST(EngineModel, GreedyIsTheSameAloneAndInABatchOf16) {
   int distinct = 0;
   for (int i = 1; i < 16; ++i) distinct += alone[i] != alone[0];
   EXPECT_GT(distinct, 8);
+}
+
+TEST(EngineModel, GreedyIsTheSameWhetherThePrefixCameFromCacheOrNot) {
+  ASSERT_NE(Tiny(), nullptr);
+  constexpr int kMax = 3;
+  const auto prompt = Prompt(70, 3);  // one full block + 6 tokens
+  EngineConfig off = Config();
+  off.prefix_cache = false;
+  auto plain = CreateEngine(Tiny(), off);
+  ASSERT_TRUE(plain.ok());
+  auto s0 = (*plain)->Submit(Greedy(prompt, kMax));
+  ASSERT_TRUE(s0.ok());
+  const auto want = Collect(**s0);
+  ASSERT_EQ(want.size(), static_cast<size_t>(kMax));
+  auto engine = CreateEngine(Tiny(), Config());
+  ASSERT_TRUE(engine.ok());
+  for (int round = 0; round < 2; ++round) {
+    auto s = (*engine)->Submit(Greedy(prompt, kMax));
+    ASSERT_TRUE(s.ok());
+    Event e;
+    std::vector<int32_t> ids;
+    while ((*s)->Next(&e, Clock::now() + std::chrono::seconds(60))) {
+      for (const auto& t : e.tokens) ids.push_back(t.id);
+      if (e.finished) break;
+    }
+    EXPECT_EQ(ids, want) << "round " << round;
+    EXPECT_EQ(e.usage.prompt_cached_tokens, round == 0 ? 0 : 64) << "round " << round;
+  }
 }
 
 }  // namespace

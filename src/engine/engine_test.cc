@@ -167,14 +167,22 @@ TEST(Engine, SubmitValidatesTheRequest) {
   EXPECT_EQ(o.last.finish_reason, FinishReason::kLength);
 }
 
+EngineConfig NoCache() {
+  EngineConfig cfg;
+  cfg.prefix_cache = false;  // so that a freed sequence leaves no block in use
+  return cfg;
+}
+
 TEST(Engine, CancelFreesTheSequenceWithinAStep) {
-  Fixture f;
+  Fixture f(NoCache());
   f.model->set_delay_ms(2);
   auto s = f.Submit(Greedy(Prompt(100, 3), 3000));
   Event e;
   ASSERT_TRUE(s->Next(&e, Clock::now() + std::chrono::seconds(10)));
   EXPECT_FALSE(e.tokens.empty());
-  ASSERT_TRUE(f.WaitStats([](const EngineStats& st) { return st.kv_blocks_used == 2; }));
+  ASSERT_TRUE(f.WaitStats([](const EngineStats& st) {
+    return st.running == 1 && st.kv_blocks_used >= 2;
+  }));
   s->Cancel();
   s->Finish();  // ignored: the first control wins
   Outcome o = Collect(*s);
@@ -187,7 +195,7 @@ TEST(Engine, CancelFreesTheSequenceWithinAStep) {
 }
 
 TEST(Engine, DroppingTheStreamCancels) {
-  Fixture f;
+  Fixture f(NoCache());
   f.model->set_delay_ms(2);
   auto s = f.Submit(Greedy(Prompt(10, 4), 3000));
   Event e;
@@ -365,6 +373,64 @@ TEST(Engine, ShutdownCancelsAfterGraceAndRefusesNewWork) {
   EXPECT_EQ(s.last.finish_reason, FinishReason::kCancelled);
   EXPECT_EQ(f.engine->Submit(Greedy(Prompt(5, 3), 2)).status().code(), StatusCode::kUnavailable);
   f.engine->Shutdown(std::chrono::milliseconds(0));  // idempotent
+}
+
+TEST(Engine, CachedPrefixIsReusedAndReportedInUsage) {
+  Fixture f;
+  const auto prompt = Prompt(150, 9);  // two full blocks + 22 tokens
+  const auto want = FakeModel::ExpectedGreedy(prompt, 5, kVocab);
+  Outcome a = Collect(*f.Submit(Greedy(prompt, 5)));
+  EXPECT_EQ(a.ids, want);
+  EXPECT_EQ(a.last.usage.prompt_cached_tokens, 0);
+  const int64_t before = f.model->tokens();
+  Outcome b = Collect(*f.Submit(Greedy(prompt, 5)));
+  EXPECT_EQ(b.ids, want);
+  EXPECT_EQ(b.last.usage.prompt_cached_tokens, 128);
+  EXPECT_EQ(b.last.usage.prompt_tokens, 150);
+  EXPECT_EQ(f.model->tokens() - before, 22 + 4);  // the tail of the prompt, then 4 decode steps
+  // Another tenant's salt never shares.
+  auto other = Greedy(prompt, 5);
+  other.cache_salt = "tenant-b";
+  Outcome c = Collect(*f.Submit(std::move(other)));
+  EXPECT_EQ(c.ids, want);
+  EXPECT_EQ(c.last.usage.prompt_cached_tokens, 0);
+  // A prompt that shares only the first block hits that block.
+  auto forked = prompt;
+  forked[100] = (forked[100] + 1) % kVocab;
+  Outcome d = Collect(*f.Submit(Greedy(forked, 3)));
+  EXPECT_EQ(d.ids, FakeModel::ExpectedGreedy(forked, 3, kVocab));
+  EXPECT_EQ(d.last.usage.prompt_cached_tokens, 64);
+  EXPECT_TRUE(f.WaitStats([](const EngineStats& st) {
+    return st.cache_hit_tokens_ram == 128 + 64 && st.cache_miss_tokens == 4 * 150 - 192;
+  }));
+}
+
+TEST(Engine, CachedBlocksAreEvictedWhenTheirSpaceIsNeeded) {
+  EngineConfig cfg;
+  cfg.kv_budget_bytes = 4 * kBlockBytes;
+  Fixture f(cfg);
+  const auto p1 = Prompt(130, 1);
+  Outcome a = Collect(*f.Submit(Greedy(p1, 3)));
+  EXPECT_EQ(a.ids, FakeModel::ExpectedGreedy(p1, 3, kVocab));
+  EXPECT_TRUE(f.WaitStats([](const EngineStats& st) { return st.kv_blocks_used == 2; }));
+  const auto p2 = Prompt(250, 2);  // 4 blocks: both cached blocks must go
+  Outcome b = Collect(*f.Submit(Greedy(p2, 2)));
+  EXPECT_EQ(b.ids, FakeModel::ExpectedGreedy(p2, 2, kVocab));
+  Outcome c = Collect(*f.Submit(Greedy(p1, 3)));
+  EXPECT_EQ(c.ids, a.ids);
+  EXPECT_EQ(c.last.usage.prompt_cached_tokens, 0);  // evicted meanwhile
+}
+
+TEST(Engine, PrefixCacheCanBeTurnedOff) {
+  EngineConfig cfg;
+  cfg.prefix_cache = false;
+  Fixture f(cfg);
+  const auto prompt = Prompt(150, 9);
+  Collect(*f.Submit(Greedy(prompt, 2)));
+  Outcome b = Collect(*f.Submit(Greedy(prompt, 2)));
+  EXPECT_EQ(b.ids, FakeModel::ExpectedGreedy(prompt, 2, kVocab));
+  EXPECT_EQ(b.last.usage.prompt_cached_tokens, 0);
+  EXPECT_TRUE(f.WaitStats([](const EngineStats& st) { return st.kv_blocks_used == 0; }));
 }
 
 TEST(Engine, CreateRejectsBadConfigs) {

@@ -71,22 +71,50 @@ Result<std::unique_ptr<ServingEngine>> ServingEngine::Create(std::shared_ptr<mod
                            std::to_string(config.kv_budget_bytes) + " holds no KV block of " +
                            std::to_string(g.block_bytes()) + " bytes");
   }
-  CACHET_ASSIGN_OR_RETURN(auto storage, kv::KvStorage::Create(g, n_blocks));
-  auto blocks = std::make_unique<kv::BlockPool>(n_blocks);
+  Parts parts;
+  parts.inbox = std::make_shared<Inbox>();
+  CACHET_ASSIGN_OR_RETURN(parts.storage, kv::KvStorage::Create(g, n_blocks));
+  parts.blocks = std::make_unique<kv::BlockPool>(n_blocks);
+  if (config.prefix_cache) {
+    CACHET_ASSIGN_OR_RETURN(parts.cache, OpenCache(*model, config, &parts));
+  }
   return std::unique_ptr<ServingEngine>(
-      new ServingEngine(std::move(model), config, std::move(blocks), std::move(storage)));
+      new ServingEngine(std::move(model), config, std::move(parts)));
+}
+
+Result<std::unique_ptr<prefix_cache::PrefixCache>> ServingEngine::OpenCache(
+    const model::Model& model, const EngineConfig& config, Parts* parts) {
+  prefix_cache::Options o;
+  o.model_fingerprint = config.model_fingerprint;
+  if (o.model_fingerprint.empty()) {
+    const model::HParams& hp = model.hparams();
+    const model::KvLayout l = model.kv_layout();
+    o.model_fingerprint = "cachet.auto:" + config.model_name + ":" + hp.arch + ":" +
+                          std::to_string(hp.n_vocab) + ":" + std::to_string(hp.n_embd) + ":" +
+                          std::to_string(l.n_layer) + ":" + std::to_string(l.n_kv_heads) + ":" +
+                          std::to_string(l.head_dim_k) + ":" + std::to_string(l.head_dim_v) +
+                          ":" + std::string(DTypeName(l.type));
+  }
+  o.disk_dir = config.cache_dir;
+  o.disk_cap_bytes = config.cache_disk_cap_bytes;
+  std::weak_ptr<Inbox> weak = parts->inbox;
+  o.notify_io_done = [weak] {
+    if (auto in = weak.lock()) in->Wake();
+  };
+  return prefix_cache::PrefixCache::Open(o, parts->blocks.get(), parts->storage.get());
 }
 
 ServingEngine::ServingEngine(std::shared_ptr<model::Model> model, const EngineConfig& config,
-                             std::unique_ptr<kv::BlockPool> blocks,
-                             std::unique_ptr<kv::KvStorage> storage)
+                             Parts parts)
     : model_(std::move(model)),
       config_(config),
-      inbox_(std::make_shared<Inbox>()),
+      inbox_(std::move(parts.inbox)),
       pool_(std::make_unique<ThreadPool>(config.threads)),
-      blocks_(std::move(blocks)),
-      storage_(std::move(storage)) {
+      blocks_(std::move(parts.blocks)),
+      storage_(std::move(parts.storage)),
+      cache_(std::move(parts.cache)) {
   const model::HParams& hp = model_->hparams();
+  blocks_total_ = blocks_->n_blocks();
   info_.model_name = config_.model_name;
   info_.n_vocab = hp.n_vocab;
   info_.n_ctx = hp.n_ctx_train;
@@ -100,7 +128,8 @@ ServingEngine::ServingEngine(std::shared_ptr<model::Model> model, const EngineCo
                             .max_batch_tokens = config_.max_batch_tokens,
                             .max_running = config_.max_running,
                             .max_prefill_chunk = config_.max_prefill_chunk};
-  sched_ = std::make_unique<sched::Scheduler>(sc, blocks_.get(), nullptr);
+  if (cache_ != nullptr) hooks_ = std::make_unique<PrefixCacheHooks>(cache_.get());
+  sched_ = std::make_unique<sched::Scheduler>(sc, blocks_.get(), hooks_.get());
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -150,7 +179,7 @@ EngineStats ServingEngine::stats() const {
   s.queue_depth = queued_.load();
   s.running = stat_running_.load();
   s.kv_blocks_used = stat_blocks_used_.load();
-  s.kv_blocks_total = blocks_->n_blocks();  // immutable after construction
+  s.kv_blocks_total = blocks_total_;
   s.cache_hit_tokens_ram = stat_hit_ram_.load();
   s.cache_hit_tokens_disk = stat_hit_disk_.load();
   s.cache_miss_tokens = stat_miss_.load();

@@ -24,11 +24,13 @@
 #include "base/thread_pool.h"
 #include "engine/create_engine.h"
 #include "engine/engine.h"
+#include "engine/prefix_cache_hooks.h"
 #include "engine/request_channel.h"
 #include "engine/token_picker.h"
 #include "kv/block_pool.h"
 #include "kv/kv_storage.h"
 #include "model/model.h"
+#include "prefix_cache/prefix_cache.h"
 #include "sched/scheduler.h"
 
 namespace cachet::engine {
@@ -78,8 +80,16 @@ class ServingEngine final : public Engine {
     Status error;
   };
 
-  ServingEngine(std::shared_ptr<model::Model> model, const EngineConfig& config,
-                std::unique_ptr<kv::BlockPool> blocks, std::unique_ptr<kv::KvStorage> storage);
+  struct Parts {
+    std::shared_ptr<Inbox> inbox;
+    std::unique_ptr<kv::BlockPool> blocks;
+    std::unique_ptr<kv::KvStorage> storage;
+    std::unique_ptr<prefix_cache::PrefixCache> cache;  // null when off
+  };
+  ServingEngine(std::shared_ptr<model::Model> model, const EngineConfig& config, Parts parts);
+  static Result<std::unique_ptr<prefix_cache::PrefixCache>> OpenCache(
+      const model::Model& model, const EngineConfig& config, Parts* parts);
+  void SpillCache();
 
   Status Validate(const GenerateRequest& r) const;
   void Loop();
@@ -105,6 +115,8 @@ class ServingEngine final : public Engine {
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<kv::BlockPool> blocks_;
   std::unique_ptr<kv::KvStorage> storage_;
+  std::unique_ptr<prefix_cache::PrefixCache> cache_;  // after pool and storage: destroyed first
+  std::unique_ptr<PrefixCacheHooks> hooks_;
   std::unique_ptr<sched::Scheduler> sched_;
   std::map<sched::RequestId, Active> active_;
   sched::RequestId next_id_ = 1;
@@ -112,6 +124,7 @@ class ServingEngine final : public Engine {
   std::vector<model::SeqBatch> batch_;
   std::vector<std::vector<void*>> k_ptrs_, v_ptrs_;
 
+  int64_t blocks_total_ = 0;
   // Published by the engine thread for stats().
   std::atomic<int64_t> stat_running_{0}, stat_blocks_used_{0};
   std::atomic<int64_t> stat_hit_ram_{0}, stat_hit_disk_{0}, stat_miss_{0};
