@@ -18,6 +18,7 @@ void ServingEngine::Loop() {
       grace = inbox_->grace_deadline;
     }
     for (auto& [req, ch] : incoming) Accept(std::move(req), std::move(ch));
+    PollLoads(/*wait_idle=*/false);
     const Clock::time_point now = Clock::now();
     ApplyControls(now);
     if (stopping && (active_.empty() || now >= grace)) break;
@@ -36,6 +37,7 @@ void ServingEngine::Loop() {
   for (sched::RequestId id : ids) {
     Finish(id, FinishReason::kCancelled, Status::Ok(), /*drop_undelivered=*/false);
   }
+  PollLoads(/*wait_idle=*/true);
   SpillCache();
   PublishStats();
 }
@@ -64,9 +66,14 @@ void ServingEngine::Accept(GenerateRequest req, std::shared_ptr<RequestChannel> 
   const uint64_t seed = req.sampling.has_seed ? req.sampling.seed : NextSeed();
   a.picker = std::make_unique<TokenPicker>(req.sampling, seed, req.constraint, info_.n_vocab);
   if (hooks_ != nullptr) hooks_->Track(id, req.cache_salt);
-  sched_->Add(id, std::move(req.prompt));
-  req.prompt.clear();
+  std::vector<int32_t> prompt = std::move(req.prompt);
   a.req = std::move(req);
+  a.req.prompt.clear();
+  if (TryStartLoad(a, prompt)) {
+    a.held_prompt = std::move(prompt);
+  } else {
+    sched_->Add(id, std::move(prompt));
+  }
 }
 
 void ServingEngine::ApplyControls(Clock::time_point now) {
@@ -102,7 +109,9 @@ void ServingEngine::HandlePlan(const sched::StepPlan& plan) {
     queued_.fetch_sub(1);
     const int64_t cached = sched_->Find(id)->num_cached_tokens_first;
     a.usage.prompt_cached_tokens = cached;
-    stat_hit_ram_.fetch_add(cached);
+    const int64_t disk = std::min(cached, a.disk_tokens);
+    stat_hit_disk_.fetch_add(disk);
+    stat_hit_ram_.fetch_add(cached - disk);
     stat_miss_.fetch_add(a.prompt_tokens - cached);
   }
   for (sched::RequestId id : plan.aborted) {
@@ -143,7 +152,9 @@ void ServingEngine::RunStep(const sched::StepPlan& plan) {
                                 .n_blocks = nb,
                                 .all_logits = false};
   }
+  const Clock::time_point t0 = Clock::now();
   Result<const float*> logits = model_->Forward(batch_, pool_.get());
+  NotePrefillSpeed(plan.n_tokens, std::chrono::duration<double>(Clock::now() - t0).count());
   if (!logits.ok()) {
     for (const auto& s : plan.seqs) {
       Finish(s.id, FinishReason::kError, Internal(logits.status().ToString()), false);

@@ -1,7 +1,11 @@
 // Engine end to end on the synthetic llama-tiny model: batching must not change greedy output.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
+#include <thread>
 
 #include "engine/create_engine.h"
 #include "model/model.h"
@@ -133,9 +137,18 @@ TEST(EngineModel, GreedyIsTheSameWhetherThePrefixCameFromCacheOrNot) {
   ASSERT_TRUE(s0.ok());
   const auto want = Collect(**s0);
   ASSERT_EQ(want.size(), static_cast<size_t>(kMax));
-  auto engine = CreateEngine(Tiny(), Config());
+  // Rounds: computed; from RAM; after a restart of the engine, from the disk tier.
+  EngineConfig on = Config();
+  on.cache_dir = ::testing::TempDir() + "cachet_engine_model_" + std::to_string(::getpid());
+  std::filesystem::remove_all(on.cache_dir);
+  auto engine = CreateEngine(Tiny(), on);
   ASSERT_TRUE(engine.ok());
-  for (int round = 0; round < 2; ++round) {
+  for (int round = 0; round < 3; ++round) {
+    if (round == 2) {
+      engine->reset();  // spills the RAM cache to disk
+      engine = CreateEngine(Tiny(), on);
+      ASSERT_TRUE(engine.ok());
+    }
     auto s = (*engine)->Submit(Greedy(prompt, kMax));
     ASSERT_TRUE(s.ok());
     Event e;
@@ -147,6 +160,12 @@ TEST(EngineModel, GreedyIsTheSameWhetherThePrefixCameFromCacheOrNot) {
     EXPECT_EQ(ids, want) << "round " << round;
     EXPECT_EQ(e.usage.prompt_cached_tokens, round == 0 ? 0 : 64) << "round " << round;
   }
+  for (int i = 0; i < 100 && (*engine)->stats().cache_hit_tokens_disk == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ((*engine)->stats().cache_hit_tokens_disk, 64);
+  engine->reset();
+  std::filesystem::remove_all(on.cache_dir);
 }
 
 }  // namespace

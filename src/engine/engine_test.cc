@@ -1,7 +1,10 @@
 // Engine tests over FakeModel: scheduling, limits, cancellation, admission control, sampling.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <thread>
 
 #include "engine/create_engine.h"
@@ -431,6 +434,40 @@ TEST(Engine, PrefixCacheCanBeTurnedOff) {
   EXPECT_EQ(b.ids, FakeModel::ExpectedGreedy(prompt, 2, kVocab));
   EXPECT_EQ(b.last.usage.prompt_cached_tokens, 0);
   EXPECT_TRUE(f.WaitStats([](const EngineStats& st) { return st.kv_blocks_used == 0; }));
+}
+
+std::string TempDir(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "cachet_engine_" + name + "_" +
+                          std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+TEST(Engine, DiskTierServesThePrefixAfterARestart) {
+  EngineConfig cfg;
+  cfg.cache_dir = TempDir("restart");
+  const auto prompt = Prompt(150, 11);
+  const auto want = FakeModel::ExpectedGreedy(prompt, 4, kVocab);
+  {
+    Fixture f(cfg);
+    Outcome a = Collect(*f.Submit(Greedy(prompt, 4)));
+    EXPECT_EQ(a.ids, want);
+    f.engine->Shutdown(std::chrono::milliseconds(0));  // spills the cached blocks to disk
+  }
+  Fixture g(cfg);  // a new process, as far as the engine can tell
+  Outcome b = Collect(*g.Submit(Greedy(prompt, 4)));
+  EXPECT_EQ(b.ids, want);  // FakeModel also checks every loaded KV entry
+  EXPECT_EQ(b.last.usage.prompt_cached_tokens, 128);
+  EXPECT_EQ(g.model->tokens(), 22 + 3);
+  EXPECT_TRUE(g.WaitStats([](const EngineStats& st) {
+    return st.cache_hit_tokens_disk == 128 && st.cache_hit_tokens_ram == 0;
+  }));
+  // Now in RAM: a third request hits RAM.
+  Outcome c = Collect(*g.Submit(Greedy(prompt, 4)));
+  EXPECT_EQ(c.ids, want);
+  EXPECT_EQ(c.last.usage.prompt_cached_tokens, 128);
+  EXPECT_TRUE(g.WaitStats([](const EngineStats& st) { return st.cache_hit_tokens_ram == 128; }));
+  std::filesystem::remove_all(cfg.cache_dir);
 }
 
 TEST(Engine, CreateRejectsBadConfigs) {

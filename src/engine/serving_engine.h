@@ -72,6 +72,18 @@ class ServingEngine final : public Engine {
     Usage usage;
     bool admitted = false;
     Clock::time_point first_token_time{};
+    // Disk-tier load in flight: the prompt waits here until the load is done, then goes to the
+    // scheduler (whose admission then hits the loaded blocks in RAM).
+    bool loading = false;
+    std::vector<int32_t> held_prompt;
+    int64_t disk_tokens = 0;  // prompt tokens loaded from the disk tier for this request
+  };
+
+  // A disk-tier load: the references the engine holds until Poll() returns it.
+  struct Loading {
+    sched::RequestId id = 0;
+    std::vector<kv::BlockId> ram_hits;  // Ref'd by Lookup, kept so the chain stays in RAM
+    std::vector<kv::BlockId> dest;      // allocated by the engine, written by the I/O thread
   };
 
   struct Finishing {
@@ -90,6 +102,11 @@ class ServingEngine final : public Engine {
   static Result<std::unique_ptr<prefix_cache::PrefixCache>> OpenCache(
       const model::Model& model, const EngineConfig& config, Parts* parts);
   void SpillCache();
+  // Disk tier (engine_disk_loads.cc): starts a load for a new request's prompt when the disk
+  // holds blocks after the RAM hit and loading beats recomputing. True when a load started.
+  bool TryStartLoad(Active& a, const std::vector<int32_t>& prompt);
+  void PollLoads(bool wait_idle);
+  void NotePrefillSpeed(int64_t tokens, double seconds);
 
   Status Validate(const GenerateRequest& r) const;
   void Loop();
@@ -121,6 +138,8 @@ class ServingEngine final : public Engine {
   std::map<sched::RequestId, Active> active_;
   sched::RequestId next_id_ = 1;
   uint64_t seed_state_ = 0;
+  std::map<prefix_cache::LoadId, Loading> loads_;
+  double prefill_tokens_per_s_ = 0;  // measured on steps of >= 32 tokens; 0: unknown
   std::vector<model::SeqBatch> batch_;
   std::vector<std::vector<void*>> k_ptrs_, v_ptrs_;
 
