@@ -1,0 +1,191 @@
+#include "tokenizer/parsers/output_parser.h"
+
+#include <nlohmann/json.hpp>
+
+#include "tokenizer/parsers/stages.h"
+
+namespace cachet::parsers {
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool NormalizeArguments(std::string_view json, std::string* out) {
+  auto j = nlohmann::ordered_json::parse(json.begin(), json.end(), nullptr, false);
+  if (j.is_discarded()) return false;
+  *out = j.is_string() ? j.get<std::string>()
+                       : j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return true;
+}
+
+size_t PartialMarkerSuffix(std::string_view s, std::string_view marker) {
+  size_t max = std::min(s.size(), marker.size() - 1);
+  for (size_t k = max; k > 0; --k) {
+    if (s.substr(s.size() - k) == marker.substr(0, k)) return k;
+  }
+  return 0;
+}
+
+void ToolCallParser::EmitContent(std::string_view text, std::vector<OutputEvent>* out) {
+  if (text.empty()) return;
+  if (!out->empty() && out->back().kind == OutputEvent::Kind::kContent) {
+    out->back().text.append(text);
+    return;
+  }
+  OutputEvent e;
+  e.kind = OutputEvent::Kind::kContent;
+  e.text = std::string(text);
+  out->push_back(std::move(e));
+}
+
+void ToolCallParser::EmitTrailingContent(std::string_view text, std::vector<OutputEvent>* out) {
+  if (next_index_ == 0) {
+    EmitContent(text, out);
+    return;
+  }
+  if (TrimSpace(text).empty()) {
+    pending_space_.append(text);
+    return;
+  }
+  EmitContent(pending_space_, out);
+  pending_space_.clear();
+  EmitContent(text, out);
+}
+
+void ToolCallParser::EmitCall(const std::string& name, const std::string& arguments,
+                              std::vector<OutputEvent>* out) {
+  pending_space_.clear();
+  int index = next_index_++;
+  OutputEvent start;
+  start.kind = OutputEvent::Kind::kToolCallStart;
+  start.tool_index = index;
+  start.tool_id = id_prefix_ + std::to_string(index);
+  start.tool_name = name;
+  out->push_back(std::move(start));
+  OutputEvent args;
+  args.kind = OutputEvent::Kind::kToolCallArguments;
+  args.tool_index = index;
+  args.text = arguments;
+  out->push_back(std::move(args));
+  OutputEvent end;
+  end.kind = OutputEvent::Kind::kToolCallEnd;
+  end.tool_index = index;
+  out->push_back(std::move(end));
+}
+
+namespace {
+
+class PassThrough : public ToolCallParser {
+ public:
+  using ToolCallParser::ToolCallParser;
+  void Feed(std::string_view text, std::vector<OutputEvent>* out) override { EmitContent(text, out); }
+  void Finish(std::vector<OutputEvent>*) override {}
+};
+
+// Length of the longest prefix of s made of complete UTF-8 sequences (an incomplete sequence at
+// the end is held back; invalid bytes are passed through).
+size_t CompleteUtf8Prefix(const std::string& s) {
+  size_t n = s.size();
+  for (size_t back = 1; back <= 3 && back <= n; ++back) {
+    unsigned char c = s[n - back];
+    if ((c & 0xc0) == 0x80) continue;  // continuation byte: look further back
+    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    return static_cast<size_t>(len) > back ? n - back : n;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::unique_ptr<ToolCallParser> MakeToolCallParser(ToolCallFormat format, std::string id_prefix) {
+  switch (format) {
+    case ToolCallFormat::kDeepSeekV3:
+      return MakeDeepSeekParser(false, std::move(id_prefix));
+    case ToolCallFormat::kDeepSeekV31:
+      return MakeDeepSeekParser(true, std::move(id_prefix));
+    case ToolCallFormat::kQwen:
+      return MakeQwenParser(std::move(id_prefix));
+    case ToolCallFormat::kLlama31:
+      return MakeLlamaParser(std::move(id_prefix));
+    case ToolCallFormat::kNone:
+      break;
+  }
+  return std::make_unique<PassThrough>(std::move(id_prefix));
+}
+
+struct OutputParser::Impl {
+  std::unique_ptr<ReasoningSplitter> reasoning;
+  std::unique_ptr<ToolCallParser> tools;
+  std::string utf8_pending;
+
+  void Run(std::string_view text, std::vector<OutputEvent>* out, bool finish) {
+    std::string content;
+    if (reasoning) {
+      std::vector<OutputEvent> events;
+      reasoning->Feed(text, &events, &content);
+      if (finish) reasoning->Finish(&events, &content);
+      // Reasoning precedes the content that followed it in this delta.
+      for (auto& e : events) out->push_back(std::move(e));
+    } else {
+      content.assign(text);
+    }
+    tools->Feed(content, out);
+    if (finish) tools->Finish(out);
+  }
+};
+
+OutputParser::OutputParser(OutputParserConfig config) : impl_(std::make_unique<Impl>()) {
+  if (config.reasoning) {
+    impl_->reasoning = std::make_unique<ReasoningSplitter>(config.think_start, config.think_end,
+                                                           config.starts_in_reasoning);
+  }
+  impl_->tools = MakeToolCallParser(config.tools, config.tool_id_prefix);
+}
+
+OutputParser::~OutputParser() = default;
+
+void OutputParser::Feed(std::string_view delta, std::vector<OutputEvent>* out) {
+  impl_->utf8_pending.append(delta);
+  size_t n = CompleteUtf8Prefix(impl_->utf8_pending);
+  if (n == 0) return;
+  std::string ready = impl_->utf8_pending.substr(0, n);
+  impl_->utf8_pending.erase(0, n);
+  impl_->Run(ready, out, false);
+}
+
+void OutputParser::Finish(std::vector<OutputEvent>* out) {
+  std::string rest;
+  rest.swap(impl_->utf8_pending);
+  impl_->Run(rest, out, true);
+}
+
+ToolCallFormat ToolCallFormatForTemplate(const std::string& t) {
+  if (t.find("<｜tool▁call▁begin｜>") != std::string::npos) {
+    // V3/R1 write "type<｜tool▁sep｜>name\n```json"; V3.1 writes "name<｜tool▁sep｜>arguments".
+    bool v3 = t.find("```json") != std::string::npos;
+    return v3 ? ToolCallFormat::kDeepSeekV3 : ToolCallFormat::kDeepSeekV31;
+  }
+  if (t.find("<tool_call>") != std::string::npos) return ToolCallFormat::kQwen;
+  if (t.find("<|python_tag|>") != std::string::npos ||
+      (t.find("\"parameters\"") != std::string::npos && t.find("<|eot_id|>") != std::string::npos)) {
+    return ToolCallFormat::kLlama31;
+  }
+  return ToolCallFormat::kNone;
+}
+
+bool PromptOpensReasoning(const std::string& prompt, const std::string& think_start,
+                          const std::string& think_end) {
+  std::string_view p = prompt;
+  while (!p.empty() && IsSpace(p.back())) p.remove_suffix(1);
+  if (p.size() < think_start.size() || p.substr(p.size() - think_start.size()) != think_start) {
+    return false;
+  }
+  (void)think_end;
+  return true;
+}
+
+}  // namespace cachet::parsers

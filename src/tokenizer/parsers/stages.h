@@ -1,0 +1,69 @@
+// Internal stages of OutputParser: the reasoning splitter and the tool-call parsers.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tokenizer/parsers/output_parser.h"
+
+namespace cachet::parsers {
+
+// Splits <think>...</think> (markers configurable) from content. Reasoning is emitted as events;
+// content text is appended to *content for the tool-call stage. Whitespace right after either
+// marker and right before the end marker is dropped.
+class ReasoningSplitter {
+ public:
+  ReasoningSplitter(std::string start, std::string end, bool starts_in_reasoning);
+  void Feed(std::string_view text, std::vector<OutputEvent>* out, std::string* content);
+  void Finish(std::vector<OutputEvent>* out, std::string* content);
+
+ private:
+  enum class State { kStart, kReasoning, kContent };
+  void Reasoning(std::vector<OutputEvent>* out, std::string* content);
+  std::string start_, end_;
+  State state_;
+  bool strip_leading_ = true;
+  size_t start_scanned_ = 0;  // kStart: leading whitespace bytes already scanned
+  std::string buf_;
+  std::string pending_ws_;  // kReasoning: whitespace held until non-space text follows
+};
+
+// Turns content text into content and tool-call events.
+class ToolCallParser {
+ public:
+  explicit ToolCallParser(std::string id_prefix) : id_prefix_(std::move(id_prefix)) {}
+  virtual ~ToolCallParser() = default;
+  virtual void Feed(std::string_view text, std::vector<OutputEvent>* out) = 0;
+  virtual void Finish(std::vector<OutputEvent>* out) = 0;
+
+ protected:
+  void EmitContent(std::string_view text, std::vector<OutputEvent>* out);
+  // Content between or after tool calls: whitespace-only runs are dropped (held until a
+  // non-space character decides), other text is emitted as is.
+  void EmitTrailingContent(std::string_view text, std::vector<OutputEvent>* out);
+  void DropPendingSpace() { pending_space_.clear(); }
+  void EmitCall(const std::string& name, const std::string& arguments,
+                std::vector<OutputEvent>* out);
+  int calls() const { return next_index_; }
+
+ private:
+  std::string id_prefix_;
+  std::string pending_space_;
+  int next_index_ = 0;
+};
+
+std::unique_ptr<ToolCallParser> MakeToolCallParser(ToolCallFormat format, std::string id_prefix);
+std::unique_ptr<ToolCallParser> MakeDeepSeekParser(bool v31, std::string id_prefix);
+std::unique_ptr<ToolCallParser> MakeQwenParser(std::string id_prefix);
+std::unique_ptr<ToolCallParser> MakeLlamaParser(std::string id_prefix);
+
+// Helpers shared by the parsers.
+bool IsSpace(char c);
+std::string_view TrimSpace(std::string_view s);
+// Arguments text for a tool call from a parsed JSON value: objects/arrays compact-serialized,
+// strings as they are. Returns false when `json` is not valid JSON.
+bool NormalizeArguments(std::string_view json, std::string* out);
+
+}  // namespace cachet::parsers
