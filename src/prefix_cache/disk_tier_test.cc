@@ -32,6 +32,7 @@ class FaultInjectionEnv final : public Env {
  public:
   std::atomic<int> appends{0};
   std::atomic<int> fail_from{0};
+  std::atomic<bool> fail_sync{false};
 
   Result<MappedFile> MapFile(const std::string& p) override { return base_->MapFile(p); }
   Result<std::string> ReadFile(const std::string& p) override { return base_->ReadFile(p); }
@@ -62,7 +63,10 @@ class FaultInjectionEnv final : public Env {
       if (env_->fail_from > 0 && n >= env_->fail_from) return IoError("injected: no space");
       return f_->Append(d);
     }
-    Status Sync() override { return f_->Sync(); }
+    Status Sync() override {
+      if (env_->fail_sync) return IoError("injected: fsync failed");
+      return f_->Sync();
+    }
     Status Close() override { return f_->Close(); }
 
    private:
@@ -376,6 +380,47 @@ TEST_F(DiskTierTest, FailedWritesAreCountedAndLeaveNoFiles) {
   EXPECT_EQ(cache_->n_disk_blocks(), 1);
   EXPECT_EQ(cache_->stats().disk_corrupt_skipped, 0);
   EXPECT_EQ(cache_->Lookup(a, "s").disk_blocks(), 0);  // block 0 is missing: no prefix on disk
+}
+
+TEST_F(DiskTierTest, FailedFsyncFailsTheWrite) {
+  FaultInjectionEnv env;
+  env.fail_sync = true;
+  Options o = DefaultOptions();
+  o.env = &env;
+  o.sync_writes = true;
+  Open(o);
+  Compute(Prompt(10, 2), 100);
+  cache_->Evict(2);
+  cache_->WaitIdle();
+  EXPECT_EQ(cache_->stats().disk_write_errors, 2);
+  EXPECT_EQ(cache_->n_disk_blocks(), 0);
+  EXPECT_TRUE(Env::Default()->ListDir(dir_).value().empty());
+  env.fail_sync = false;
+  Compute(Prompt(10, 2), 100);
+  cache_->Evict(2);
+  cache_->WaitIdle();
+  EXPECT_EQ(cache_->n_disk_blocks(), 2);
+}
+
+BlockHash HashFirstToken(const BlockHash&, std::span<const TokenId> t) {
+  return BlockHash{Sha256Of(t.data(), sizeof(TokenId))};
+}
+
+// On disk too, a name match alone is never a hit: token ids are compared from the index.
+TEST_F(DiskTierTest, CollidingNamesOnDiskAreNeverServed) {
+  Options o = DefaultOptions();
+  o.chain_next = &HashFirstToken;
+  Open(o);
+  const auto a = Prompt(13, 2);
+  Compute(a, 130);
+  cache_->Evict(2);
+  cache_->WaitIdle();
+  ASSERT_EQ(cache_->n_disk_blocks(), 2);
+  auto b = a;
+  b[10] = -3;  // same first token (same name), different block
+  EXPECT_EQ(cache_->Lookup(b, "s").disk_blocks(), 0);
+  EXPECT_EQ(cache_->Lookup(a, "s").disk_blocks(), 2);
+  EXPECT_EQ(cache_->Lookup(a, "other-salt").disk_blocks(), 0);
 }
 
 TEST_F(DiskTierTest, WriteThroughAndAsyncNotification) {

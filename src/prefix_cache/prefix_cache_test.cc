@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
+#include <random>
 #include <vector>
 
 namespace cachet::prefix_cache {
@@ -299,6 +301,79 @@ TEST_F(PrefixCacheTest, OpenValidatesArguments) {
   none.disk_hashes.resize(1);
   EXPECT_EQ(cache_->StartLoad(none, std::vector<kv::BlockId>{0}).status().code(),
             StatusCode::kUnsupported);
+}
+
+// Randomised sequences sharing prefixes on a pool of 8 blocks: admissions (lookup, compute the
+// rest, insert), finishes and evictions interleaved. Every block served by a hit must hold the KV
+// of exactly that prefix (a digest of the prefix tokens written when it was computed), and in the
+// end every block must come back to the free list (no leaked reference, no unevictable entry).
+TEST_F(PrefixCacheTest, RandomisedSharingServesOnlyMatchingBlocksAndLeaksNothing) {
+  std::mt19937 rng(11);
+  struct Seq {
+    std::vector<kv::BlockId> blocks;
+  };
+  std::vector<Seq> active;
+  auto digest = [](std::span<const TokenId> prefix) {
+    return Sha256Of(prefix.data(), prefix.size_bytes());
+  };
+  auto release = [&](size_t i) {
+    for (kv::BlockId b : active[i].blocks) pool_->Unref(b);
+    active.erase(active.begin() + static_cast<std::ptrdiff_t>(i));
+  };
+  int64_t hits = 0;
+  for (int step = 0; step < 3000; ++step) {
+    const int op = static_cast<int>(rng() % 10);
+    if (op < 6) {
+      std::vector<TokenId> p;
+      const int n_blocks = 1 + static_cast<int>(rng() % 4);
+      for (int i = 0; i < n_blocks; ++i) {
+        const int variant = static_cast<int>(rng() % 3);
+        for (int j = 0; j < kBlockTokens; ++j) p.push_back(variant * 1000 + i * 100 + j);
+      }
+      for (int j = static_cast<int>(rng() % 70); j > 0; --j) p.push_back(7);
+      const std::string salt = rng() % 4 == 0 ? "b" : "a";
+      LookupResult r = cache_->Lookup(p, salt);
+      Seq seq;
+      seq.blocks = r.blocks;
+      for (size_t i = 0; i < r.blocks.size(); ++i) {
+        const Digest256 want = digest(std::span(p).first((i + 1) * kBlockTokens));
+        ASSERT_EQ(std::memcmp(storage_->Block(r.blocks[i]), want.data(), 32), 0) << step;
+        // The salt is part of the KV identity here too (another tenant's block is never served).
+        ASSERT_EQ(storage_->Block(r.blocks[i])[32], static_cast<uint8_t>(salt[0]));
+      }
+      hits += static_cast<int64_t>(r.blocks.size());
+      ChainPos pos = r.pos;
+      bool ok = true;
+      for (size_t i = r.blocks.size(); i < p.size() / kBlockTokens && ok; ++i) {
+        kv::BlockId b = pool_->Allocate();
+        if (b == kv::kNoBlock && cache_->Evict(1) == 1) b = pool_->Allocate();
+        if (b == kv::kNoBlock) {
+          ok = false;
+          break;
+        }
+        seq.blocks.push_back(b);
+        const Digest256 d = digest(std::span(p).first((i + 1) * kBlockTokens));
+        std::memcpy(storage_->Block(b), d.data(), 32);
+        storage_->Block(b)[32] = static_cast<uint8_t>(salt[0]);
+        auto ins = cache_->Insert(pos, std::span(p).subspan(i * kBlockTokens, kBlockTokens), b);
+        ASSERT_TRUE(ins.ok());
+        pos = ins->pos;
+      }
+      active.push_back(seq);
+      if (!ok || active.size() > 3) release(rng() % active.size());
+    } else if (op < 9 && !active.empty()) {
+      release(rng() % active.size());
+    } else {
+      cache_->Evict(static_cast<int32_t>(rng() % 3));
+    }
+  }
+  EXPECT_GT(hits, 1000);  // the workload really shares
+  while (!active.empty()) release(0);
+  const int32_t in_ram = cache_->n_ram_blocks();
+  EXPECT_GT(in_ram, 0);
+  EXPECT_EQ(cache_->Evict(kPoolBlocks), in_ram);
+  EXPECT_EQ(cache_->n_ram_blocks(), 0);
+  EXPECT_EQ(pool_->n_free(), kPoolBlocks);
 }
 
 // load_s = n * (bytes / bw + 100 us); recompute_s = n * 64 / prefill tokens/s.
