@@ -24,5 +24,14 @@ function(cachet_test name)
   # environment variables of the same names when set (they win, for running a moved build).
   target_compile_definitions(${name} PRIVATE CACHET_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
                              CACHET_BUILD_DIR="${CMAKE_BINARY_DIR}")
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "unit;${A_LABELS}")
+  # Labels are set by an include file run after discovery: a list passed through
+  # gtest_discover_tests' PROPERTIES is flattened (CMake 3.25), which dropped every label but the
+  # first ("unit"), so `ctest -L tsan` found no tests.
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60)
+  set(_labels_file "${CMAKE_CURRENT_BINARY_DIR}/${name}_labels.cmake")
+  file(WRITE "${_labels_file}"
+       "foreach(_t IN LISTS ${name}_TESTS)\n"
+       "  set_tests_properties(\"\${_t}\" PROPERTIES LABELS \"unit;${A_LABELS}\")\n"
+       "endforeach()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${_labels_file}")
 endfunction()
