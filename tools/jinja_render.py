@@ -9,7 +9,8 @@ Render mode (default): JSON lines on stdin, one out per line:
 
 Check mode: --check --renderer PATH --shared DIR --testdata DIR
   Builds every (template x conversation x add_generation_prompt x extra) request from the shared
-  tokenizer_config.json templates and testdata/templates/*.jinja, renders each with python jinja2
+  tokenizer_config.json templates and testdata/templates/*.jinja, plus one request per
+  testdata/snippets.json template, renders each with python jinja2
   and with PATH (cachet's jinja_render), and requires identical text (or an error from both).
   Exit 0: all identical; 1: a mismatch; 77: python3-jinja2 is missing (ctest skip).
 Always run with /usr/bin/python3 (Debian's python3-jinja2).
@@ -100,6 +101,18 @@ def build_requests(shared, testdata):
                                       "tools": data["tools"] if with_tools else None,
                                       "add_generation_prompt": agp, "bos_token": bos,
                                       "eos_token": eos, "extra": extra}))
+    # Small templates covering the expression language, filters, tests and whitespace rules,
+    # rendered over the first conversation plus a few variables.
+    snippets = os.path.join(testdata, "snippets.json")
+    if os.path.exists(snippets):
+        with open(snippets, encoding="utf-8") as f:
+            for i, src in enumerate(json.load(f)):
+                messages = data["conversations"]["system_multi_turn"]
+                extra = {"y": 1, "z": [1, 2]}
+                reqs.append(({"snippet": i, "template": src},
+                             {"template": src, "messages": messages, "tools": None,
+                              "add_generation_prompt": True, "bos_token": "<s>",
+                              "eos_token": "</s>", "extra": extra}))
     return reqs
 
 

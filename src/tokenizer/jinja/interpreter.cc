@@ -281,7 +281,7 @@ Result<Value> Interpreter::InvokeMacro(const Node& n, const std::shared_ptr<Fram
       kwargs.Set(k, v);
     }
   }
-  frame->vars["varargs"] = Value::List(std::move(varargs));
+  frame->vars["varargs"] = Value::List(std::move(varargs), /*tuple=*/true);
   frame->vars["kwargs"] = Value::MakeDict(std::move(kwargs));
   auto saved = frame_;
   frame_ = frame;
