@@ -14,7 +14,7 @@
 
 namespace cachet::api {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 using MaybeError = std::optional<ApiError>;
 
 // Parses a request body: invalid JSON, nesting deeper than max_depth, or a non-object top level

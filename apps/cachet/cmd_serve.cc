@@ -1,0 +1,331 @@
+// `cachet serve --model FILE [--model FILE ...]`: the OpenAI- and Anthropic-compatible server.
+//
+// Options come from (later wins): built-in defaults, the --config TOML file (keys as the flag
+// names with '_' for '-', top level or under [server]), environment variables CACHET_<NAME>
+// (CACHET_PORT, CACHET_NO_AUTH, CACHET_MODEL="a.gguf,b.gguf"), then the command line.
+// Each model is loaded from its GGUF (weights, tokenizer and chat template) and gets its own
+// engine. SIGINT/SIGTERM drain: /health turns 503, new requests get 503, running streams get
+// --drain-seconds to finish.
+// Built only with the model's kernels, the engine and the HTTP server in the build.
+#if defined(CACHET_MODEL_RUNNABLE) && defined(CACHET_HTTP_HAS_ENGINE)
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include "api/chat_template.h"
+#include "api/metrics.h"
+#include "api/model_registry.h"
+#include "api/service.h"
+#include "base/log.h"
+#include "command.h"
+#include "engine/create_engine.h"
+#include "flags.h"
+#include "formats/gguf/gguf_reader.h"
+#include "http/auth.h"
+#include "http/config.h"
+#include "http/server.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/vocab.h"
+#ifdef CACHET_API_HAS_JINJA
+#include "api/jinja_chat_template.h"
+#endif
+#ifdef CACHET_API_HAS_PARSERS
+#include "api/model_output_parser.h"
+#endif
+
+namespace cachet::cli {
+namespace {
+
+struct ServeOptions {
+  std::vector<std::string> models, model_names, api_keys;
+  std::string host = "127.0.0.1", data_dir, config;
+  int64_t port = 8080, threads = 0, http_threads = 64, kv_cache_mb = 1024, max_running = 16;
+  int64_t queue = 256, ctx = 0, max_body_mb = 8, drain_seconds = 30;
+  bool no_auth = false;
+};
+
+// One option as the three sources see it.
+struct OptionSpec {
+  std::string name;  // flag name, "no-auth"
+  std::function<Status(const http::ConfigValue&)> set;
+};
+
+Status SetString(const http::ConfigValue& v, std::string* out) {
+  if (v.kind == http::ConfigValue::Kind::kArray) return InvalidArgument("expected one value");
+  *out = v.str;
+  return Status::Ok();
+}
+Status SetInt(const http::ConfigValue& v, int64_t* out) {
+  if (v.kind == http::ConfigValue::Kind::kInt) {
+    *out = v.i;
+    return Status::Ok();
+  }
+  char* end = nullptr;
+  const long long x = std::strtoll(v.str.c_str(), &end, 10);
+  if (v.str.empty() || *end != '\0') return InvalidArgument("expected an integer, got '" + v.str + "'");
+  *out = x;
+  return Status::Ok();
+}
+Status SetBool(const http::ConfigValue& v, bool* out) {
+  if (v.kind == http::ConfigValue::Kind::kBool) {
+    *out = v.b;
+  } else if (v.str == "1" || v.str == "true" || v.str == "yes") {
+    *out = true;
+  } else if (v.str == "0" || v.str == "false" || v.str == "no" || v.str.empty()) {
+    *out = false;
+  } else {
+    return InvalidArgument("expected true or false, got '" + v.str + "'");
+  }
+  return Status::Ok();
+}
+Status SetList(const http::ConfigValue& v, std::vector<std::string>* out) {
+  out->clear();
+  if (v.kind == http::ConfigValue::Kind::kArray) {
+    for (const auto& x : v.arr) out->push_back(x.str);
+    return Status::Ok();
+  }
+  size_t pos = 0;  // environment form: comma-separated
+  while (pos <= v.str.size()) {
+    size_t end = v.str.find(',', pos);
+    if (end == std::string::npos) end = v.str.size();
+    if (end > pos) out->push_back(v.str.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return Status::Ok();
+}
+
+std::vector<OptionSpec> Specs(ServeOptions* o) {
+  auto str = [](std::string* p) { return [p](const http::ConfigValue& v) { return SetString(v, p); }; };
+  auto num = [](int64_t* p) { return [p](const http::ConfigValue& v) { return SetInt(v, p); }; };
+  auto list = [](std::vector<std::string>* p) {
+    return [p](const http::ConfigValue& v) { return SetList(v, p); };
+  };
+  return {{"model", list(&o->models)},          {"model-name", list(&o->model_names)},
+          {"api-key", list(&o->api_keys)},      {"host", str(&o->host)},
+          {"port", num(&o->port)},              {"data-dir", str(&o->data_dir)},
+          {"threads", num(&o->threads)},        {"http-threads", num(&o->http_threads)},
+          {"kv-cache-mb", num(&o->kv_cache_mb)}, {"max-running", num(&o->max_running)},
+          {"queue", num(&o->queue)},            {"ctx", num(&o->ctx)},
+          {"max-body-mb", num(&o->max_body_mb)}, {"drain-seconds", num(&o->drain_seconds)},
+          {"no-auth", [o](const http::ConfigValue& v) { return SetBool(v, &o->no_auth); }}};
+}
+
+std::string EnvName(const std::string& flag) {
+  std::string s = "CACHET_";
+  for (char c : flag) s += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  return s;
+}
+
+// Config file, then environment, for every option the command line did not give.
+Status ApplyConfigAndEnv(const Flags& flags, ServeOptions* o) {
+  http::ConfigMap config;
+  if (!o->config.empty()) {
+    auto text = Env::Default()->ReadFile(o->config);
+    if (!text.ok()) return text.status();
+    auto parsed = http::ParseTomlSubset(*text);
+    if (!parsed.ok()) return parsed.status().WithContext(o->config);
+    config = std::move(*parsed);
+  }
+  for (const OptionSpec& spec : Specs(o)) {
+    if (flags.Given(spec.name)) continue;
+    std::string key = spec.name;
+    for (char& c : key) c = c == '-' ? '_' : c;
+    for (const std::string& k : {key, "server." + key}) {
+      auto it = config.find(k);
+      if (it == config.end()) continue;
+      CACHET_RETURN_IF_ERROR(spec.set(it->second).WithContext(o->config + ": " + k));
+      config.erase(it);
+    }
+    if (const char* env = std::getenv(EnvName(spec.name).c_str())) {
+      http::ConfigValue v;
+      v.str = env;
+      CACHET_RETURN_IF_ERROR(spec.set(v).WithContext(EnvName(spec.name)));
+    }
+  }
+  if (!config.empty()) {
+    return InvalidArgument(o->config + ": unknown key '" + config.begin()->first + "'");
+  }
+  return Status::Ok();
+}
+
+// Identifies the weights for the disk cache: size plus a hash of the first and last MiB.
+std::string Fingerprint(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  uint64_t h = 1469598103934665603ull;
+  std::error_code ec;
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  std::vector<char> buf(1 << 20);
+  for (uint64_t off : {uint64_t{0}, size > buf.size() ? size - buf.size() : uint64_t{0}}) {
+    f.seekg(static_cast<std::streamoff>(off));
+    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    for (std::streamsize i = 0; i < f.gcount(); ++i) h = (h ^ static_cast<uint8_t>(buf[i])) * 1099511628211ull;
+    f.clear();
+  }
+  char out[64];
+  std::snprintf(out, sizeof(out), "%llu-%016llx", static_cast<unsigned long long>(size),
+                static_cast<unsigned long long>(h));
+  return out;
+}
+
+Result<std::shared_ptr<const api::ChatTemplate>> TemplateFor(const tok::Tokenizer& t,
+                                                             const std::string& name) {
+  const std::string& src = t.spec().chat_template;
+  if (src.empty()) {
+    LOG_WARN << name << ": the model has no chat template; using ChatML";
+    return std::shared_ptr<const api::ChatTemplate>(api::MakeChatMlTemplate());
+  }
+#ifdef CACHET_API_HAS_JINJA
+  auto tpl = api::MakeJinjaChatTemplate(src, t.TokenText(t.bos_id()), t.TokenText(t.eos_id()));
+  if (!tpl.ok()) return tpl.status().WithContext(name + ": chat template");
+  return std::shared_ptr<const api::ChatTemplate>(std::move(*tpl));
+#else
+  return Unsupported(name + ": this build has no chat-template interpreter");
+#endif
+}
+
+Result<api::ModelEntry> LoadOne(const ServeOptions& o, const std::string& path,
+                                const std::string& name) {
+  auto loaded = model::LoadModelFromPath(path);
+  if (!loaded.ok()) return loaded.status().WithContext(path);
+  std::shared_ptr<model::Model> m = std::move(*loaded);
+  const gguf::File* gf = m->file().gguf();
+  if (gf == nullptr) return Internal(path + ": no GGUF metadata");
+  auto spec = tok::TokenizerSpecFromGguf(*gf);
+  if (!spec.ok()) return spec.status().WithContext(path + ": tokenizer");
+  auto tok = tok::Tokenizer::Create(*spec);
+  if (!tok.ok()) return tok.status().WithContext(path + ": tokenizer");
+  api::ModelEntry e;
+  e.name = name;
+  e.tokenizer = std::shared_ptr<const tok::Tokenizer>(std::move(*tok));
+  CACHET_ASSIGN_OR_RETURN(e.chat_template, TemplateFor(*e.tokenizer, name));
+#ifdef CACHET_API_HAS_PARSERS
+  e.make_parser = api::ModelOutputParserFactory(e.tokenizer->spec().chat_template);
+#endif
+  e.fim = api::DetectFimTokens(*e.tokenizer);
+  e.created = api::UnixNow();
+  engine::EngineConfig ec;
+  ec.model_name = name;
+  ec.kv_budget_bytes = o.kv_cache_mb << 20;
+  ec.max_running = o.max_running;
+  ec.queue_capacity = o.queue;
+  ec.n_ctx = o.ctx;
+  ec.threads = static_cast<int>(o.threads > 0 ? o.threads : ThreadPool::HardwareThreads());
+  ec.model_fingerprint = Fingerprint(path);
+  if (!o.data_dir.empty()) ec.cache_dir = JoinPath(JoinPath(o.data_dir, "kv-cache"), name);
+  auto eng = engine::CreateEngine(m, ec);
+  if (!eng.ok()) return eng.status().WithContext(name + ": engine");
+  e.engine = std::shared_ptr<engine::Engine>(std::move(*eng));
+  return e;
+}
+
+std::string DefaultName(const std::string& path) {
+  return std::filesystem::path(path).stem().string();
+}
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "cachet serve: %s\n", s.ToString().c_str());
+  return 1;
+}
+
+int Serve(const ServeOptions& o) {
+  // Signals are taken by sigwait below; block them before any thread starts.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  std::shared_ptr<http::Authenticator> auth =
+      o.no_auth ? http::MakeNoAuth() : http::MakeStaticKeyAuth(o.api_keys);
+  if (o.no_auth && !http::IsLoopbackHost(o.host)) {
+    return Fail(InvalidArgument("--no-auth is only allowed with a loopback --host"));
+  }
+  if (!o.no_auth && o.api_keys.empty()) {
+    return Fail(InvalidArgument("give --api-key KEY (or CACHET_API_KEY), or --no-auth on a "
+                                "loopback host"));
+  }
+  api::ModelRegistry registry;
+  for (size_t i = 0; i < o.models.size(); ++i) {
+    const std::string name = i < o.model_names.size() ? o.model_names[i] : DefaultName(o.models[i]);
+    LOG_INFO << "loading " << o.models[i] << " as '" << name << "'";
+    auto e = LoadOne(o, o.models[i], name);
+    if (!e.ok()) return Fail(e.status());
+    if (Status s = registry.Add(std::move(*e)); !s.ok()) return Fail(s);
+  }
+  api::Metrics metrics;
+  api::ApiContext ctx;
+  ctx.models = &registry;
+  ctx.metrics = &metrics;
+  http::HttpOptions h;
+  h.host = o.host;
+  h.port = static_cast<int>(o.port);
+  h.threads = static_cast<int>(o.http_threads);
+  h.payload_max_bytes = static_cast<size_t>(o.max_body_mb) << 20;
+  http::HttpServer server(h, api::ApiRoutes(&ctx), auth, &registry, &metrics);
+  if (Status s = server.Start(); !s.ok()) return Fail(s);
+  server.SetReady(true);
+  const std::string base = "http://" + o.host + ":" + std::to_string(server.port());
+  std::printf("cachet: serving %zu model(s) at %s\n  OpenAI:    %s/v1\n  Anthropic: %s/anthropic\n",
+              registry.models().size(), base.c_str(), base.c_str(), base.c_str());
+  for (const auto& m : registry.models()) std::printf("  model:     %s\n", m->name.c_str());
+  std::printf("  auth:      %s\n", o.no_auth ? "none (--no-auth, loopback only)"
+                                             : "Authorization: Bearer <key> or x-api-key");
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  LOG_INFO << "signal " << sig << ": draining (up to " << o.drain_seconds << " s)";
+  const auto grace = std::chrono::seconds(o.drain_seconds);
+  std::vector<std::thread> stoppers;
+  for (const auto& m : registry.models()) {
+    stoppers.emplace_back([m, grace] { m->engine->Shutdown(grace); });
+  }
+  server.Shutdown(grace + std::chrono::seconds(1));
+  for (auto& t : stoppers) t.join();
+  return 0;
+}
+
+int RunServe(int argc, char** argv) {
+  ServeOptions o;
+  Flags flags("serve",
+              "cachet serve --model FILE [--model FILE ...] [--model-name NAME ...] "
+              "[--host 127.0.0.1] [--port 8080] [--data-dir DIR] [--config cachet.toml] "
+              "[--no-auth | --api-key KEY ...] [--threads N]");
+  flags.Repeated("model", &o.models, "GGUF model file (repeat for several models)");
+  flags.Repeated("model-name", &o.model_names, "name clients use, per --model (default: file stem)");
+  flags.Repeated("api-key", &o.api_keys, "accepted API key (repeatable) until billing provides keys");
+  flags.String("host", &o.host, "address to listen on (default 127.0.0.1)");
+  flags.Int("port", &o.port, "port (default 8080; 0 = any free port)");
+  flags.String("data-dir", &o.data_dir, "directory for the disk KV cache");
+  flags.String("config", &o.config, "TOML config file");
+  flags.Bool("no-auth", &o.no_auth, "no API key needed (loopback hosts only)");
+  flags.Int("threads", &o.threads, "kernel threads per engine (default: all)");
+  flags.Int("http-threads", &o.http_threads, "connection threads (default 64)");
+  flags.Int("kv-cache-mb", &o.kv_cache_mb, "KV cache memory per model in MiB (default 1024)");
+  flags.Int("max-running", &o.max_running, "sequences in a batch (default 16)");
+  flags.Int("queue", &o.queue, "waiting requests before 503 (default 256)");
+  flags.Int("ctx", &o.ctx, "context limit (default: the model's)");
+  flags.Int("max-body-mb", &o.max_body_mb, "request body limit in MiB (default 8)");
+  flags.Int("drain-seconds", &o.drain_seconds, "grace period for running requests on shutdown");
+  if (auto rc = flags.Parse(argc, argv)) return *rc;
+  if (!flags.Given("config")) {
+    if (const char* c = std::getenv("CACHET_CONFIG")) o.config = c;
+  }
+  if (Status s = ApplyConfigAndEnv(flags, &o); !s.ok()) return flags.UsageError(s.message());
+  if (o.models.empty()) return flags.UsageError("--model is required");
+  if (o.port < 0 || o.port > 65535) return flags.UsageError("--port must be 0..65535");
+  return Serve(o);
+}
+
+}  // namespace
+CACHET_REGISTER_COMMAND(serve, "serve", "serve models over the OpenAI and Anthropic APIs",
+                        RunServe);
+}  // namespace cachet::cli
+#endif  // CACHET_MODEL_RUNNABLE && CACHET_HTTP_HAS_ENGINE
