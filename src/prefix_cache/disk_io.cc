@@ -70,6 +70,11 @@ std::string DiskIo::TakeBuffer() {
   return b;
 }
 
+void DiskIo::WaitForWriteDone() {
+  std::unique_lock<std::mutex> l(mu_);
+  idle_cv_.wait(l, [this] { return !write_done_.empty() || (queue_.empty() && !busy_); });
+}
+
 void DiskIo::WaitIdle() {
   std::unique_lock<std::mutex> l(mu_);
   idle_cv_.wait(l, [this] { return queue_.empty() && !busy_; });
@@ -93,6 +98,7 @@ void DiskIo::Run() {
       DiskWriteDone done = DoWrite(*w);
       std::lock_guard<std::mutex> l(mu_);
       write_done_.push_back(std::move(done));
+      idle_cv_.notify_all();
       if (spare_buffers_.size() < kMaxSpareBuffers) {
         w->payload.clear();
         spare_buffers_.push_back(std::move(w->payload));

@@ -78,6 +78,8 @@ class DiskIo {
   void TakeCompletions(std::vector<DiskWriteDone>* writes, std::vector<DiskLoadDone>* loads);
   // Blocks until nothing is queued or running.
   void WaitIdle();
+  // Blocks until a write completion is ready to take, or nothing is queued or running.
+  void WaitForWriteDone();
   // A payload buffer from finished writes (empty, with capacity), or a new one: reusing them
   // keeps the engine thread's copy at memcpy speed instead of faulting in fresh pages.
   std::string TakeBuffer();
@@ -101,7 +103,7 @@ class DiskIo {
 
   std::mutex mu_;
   std::condition_variable cv_;       // work queued or stop requested
-  std::condition_variable idle_cv_;  // queue drained
+  std::condition_variable idle_cv_;  // queue drained, or a write finished
   std::deque<Op> queue_;                     // GUARDED_BY(mu_)
   bool busy_ = false;                        // GUARDED_BY(mu_): the worker runs an op
   bool stop_ = false;                        // GUARDED_BY(mu_)

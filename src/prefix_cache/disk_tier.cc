@@ -120,9 +120,13 @@ bool DiskTier::Write(const BlockMeta& meta, const uint8_t* bytes) {
   }
   if (pending_writes_.count(meta.hash) != 0) return false;
   const int64_t size = FileBytes(cfg_.geometry);
-  if (size > cfg_.cap_bytes || pending_bytes_ + size > cfg_.max_pending_write_bytes) {
+  if (size > cfg_.cap_bytes) {
     ++stats_->disk_spills_dropped;
     return false;
+  }
+  while (pending_bytes_ > 0 && pending_bytes_ + size > cfg_.max_pending_write_bytes) {
+    io_->WaitForWriteDone();
+    ApplyCompletions();
   }
   // Make room now if indexed files allow; if queued writes alone exceed the cap, the write
   // still goes ahead and Poll trims the oldest files when it completes (dropping it instead
@@ -155,10 +159,9 @@ uint64_t DiskTier::StartLoad(std::vector<DiskLoadItem> items) {
   return id;
 }
 
-std::vector<DiskLoadDone> DiskTier::Poll() {
+void DiskTier::ApplyCompletions() {
   std::vector<DiskWriteDone> writes;
-  std::vector<DiskLoadDone> loads;
-  io_->TakeCompletions(&writes, &loads);
+  io_->TakeCompletions(&writes, &ready_loads_);
   for (const DiskWriteDone& w : writes) {
     auto it = pending_writes_.find(w.hash);
     if (it == pending_writes_.end()) continue;
@@ -180,6 +183,12 @@ std::vector<DiskLoadDone> DiskTier::Poll() {
     AddEntry(w.hash, e);
     while (bytes_ > cfg_.cap_bytes && !lru_.empty()) RemoveOldest();
   }
+}
+
+std::vector<DiskLoadDone> DiskTier::Poll() {
+  ApplyCompletions();
+  std::vector<DiskLoadDone> loads = std::move(ready_loads_);
+  ready_loads_.clear();
   for (const DiskLoadDone& d : loads) {
     auto it = pending_loads_.find(d.id);
     if (it == pending_loads_.end()) continue;

@@ -6,8 +6,10 @@
 // Cap rule: after every Poll the indexed files fit in cap_bytes; the least recently used files
 // (by write time, then lookup hits and loads) are removed first — when a write is queued, to make
 // room for it, and when writes complete. Queued writes may briefly add up to
-// max_pending_write_bytes on top. A write larger than the cap, or beyond the queued-write budget,
-// is dropped (disk_spills_dropped).
+// max_pending_write_bytes on top. A write larger than the cap is dropped (disk_spills_dropped).
+// Backpressure: a write that would take the queued writes beyond max_pending_write_bytes first
+// waits for the I/O thread to finish earlier ones (blocking the engine thread only when evictions
+// outpace the disk); dropping instead would orphan the already-written children of the block.
 //
 // Thread-safety: engine thread only (the I/O thread is behind DiskIo's queues).
 #pragma once
@@ -63,8 +65,9 @@ class DiskTier {
 
   const Entry* Find(const BlockHash& h) const;
   void Touch(const BlockHash& h);
-  // Queues a write of the block's bytes (copied now). False when the block is already on disk
-  // or queued, or the write was dropped (counted in disk_spills_dropped).
+  // Queues a write of the block's bytes (copied now), first waiting for the I/O thread if the
+  // queued-write budget is full. False when the block is already on disk or queued, or is larger
+  // than the cap (counted in disk_spills_dropped).
   bool Write(const BlockMeta& meta, const uint8_t* bytes);
   // Queues a load; its DiskLoadDone comes back from Poll with the returned id.
   uint64_t StartLoad(std::vector<DiskLoadItem> items);
@@ -86,6 +89,8 @@ class DiskTier {
   void AddEntry(const BlockHash& h, Entry e);
   void RemoveOldest();
   void DropEntry(const BlockHash& h);
+  // Takes the I/O thread's completions: applies writes to the index, keeps loads for Poll.
+  void ApplyCompletions();
 
   struct PendingWrite {
     BlockMeta meta;
@@ -100,6 +105,7 @@ class DiskTier {
   std::unordered_map<BlockHash, PendingWrite, BlockHashHasher> pending_writes_;
   int64_t pending_bytes_ = 0;
   std::unordered_map<uint64_t, std::vector<BlockHash>> pending_loads_;
+  std::vector<DiskLoadDone> ready_loads_;  // taken from the I/O thread, not yet returned by Poll
   uint64_t next_load_id_ = 1;
   double read_bw_ = 0;
   bool bw_measured_ = false;

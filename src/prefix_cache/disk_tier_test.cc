@@ -361,6 +361,22 @@ TEST_F(DiskTierTest, SizeCapRemovesOldestFiles) {
   EXPECT_EQ(cache_->stats().disk_spills_dropped, 1);
 }
 
+// A write queue smaller than the burst: Evict waits for the I/O thread instead of dropping.
+TEST_F(DiskTierTest, FullWriteQueueAppliesBackpressureNotLoss) {
+  Options o = DefaultOptions();
+  o.max_pending_write_bytes = kFileBytes;
+  Open(o);
+  const auto a = Prompt(14, 4);
+  Compute(a, 140);
+  EXPECT_EQ(cache_->Evict(4), 4);
+  cache_->WaitIdle();
+  EXPECT_EQ(cache_->stats().disk_spills_dropped, 0);
+  EXPECT_EQ(cache_->stats().disk_writes, 4);
+  std::vector<kv::BlockId> dest;
+  EXPECT_EQ(LoadAll(a, &dest, 4).n_loaded, 4);
+  EXPECT_TRUE(BlockHasPattern(dest[3], 143));
+}
+
 TEST_F(DiskTierTest, FailedWritesAreCountedAndLeaveNoFiles) {
   FaultInjectionEnv env;
   env.fail_from = 3;  // block 2's header and payload succeed, block 1's header fails

@@ -65,7 +65,8 @@ struct Options {
   std::string disk_dir;
   int64_t disk_cap_bytes = int64_t{16} << 30;
   WritePolicy write_policy = WritePolicy::kOnEvict;
-  // Blocks waiting for the I/O thread to write them; a spill beyond this is dropped (counted).
+  // Bytes of blocks waiting for the I/O thread to write them. Beyond this, Evict waits for the
+  // I/O thread (backpressure when evictions outpace the disk) rather than lose blocks.
   int64_t max_pending_write_bytes = int64_t{256} << 20;
   // fdatasync each file before renaming it into place. Off: a cache may lose recent files in a
   // crash, and a torn file fails its checksum and is deleted at load.

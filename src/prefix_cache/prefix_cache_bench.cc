@@ -96,7 +96,6 @@ int main(int argc, char** argv) {
   o.model_fingerprint = "bench-llama-1b";
   o.disk_dir = dir;
   o.disk_cap_bytes = int64_t{64} << 30;  // both rounds stay on disk
-  o.max_pending_write_bytes = int64_t{4} << 30;
 
   std::vector<cp::TokenId> tokens(static_cast<size_t>(n) * cp::kBlockTokens);
   for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<cp::TokenId>(i * 7 + 1);

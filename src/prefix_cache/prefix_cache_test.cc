@@ -290,9 +290,9 @@ TEST_F(PrefixCacheTest, ClearReturnsReferences) {
 
 TEST_F(PrefixCacheTest, OpenValidatesArguments) {
   kv::BlockPool small(4);
-  EXPECT_EQ(PrefixCache::Open(Options{.model_fingerprint = "m"}, &small, storage_.get())
-                .status()
-                .code(),
+  Options o;
+  o.model_fingerprint = "m";
+  EXPECT_EQ(PrefixCache::Open(o, &small, storage_.get()).status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(PrefixCache::Open(Options{}, pool_.get(), storage_.get()).status().code(),
             StatusCode::kInvalidArgument);
