@@ -118,65 +118,76 @@ Result<Interpreter::Flow> Interpreter::ExecIf(const Node& n, std::string* out) {
   return Exec(n.else_body, out);
 }
 
+Status Interpreter::BindLoopTargets(const Node& n, const Value& item) {
+  if (n.targets.size() == 1) {
+    SetVar(n.targets[0], item);
+    return Status::Ok();
+  }
+  CACHET_ASSIGN_OR_RETURN(std::vector<Value> parts, Iterate(item));
+  if (parts.size() != n.targets.size()) {
+    return RuntimeError(n.line, "cannot unpack " + std::to_string(parts.size()) + " values into " +
+                                    std::to_string(n.targets.size()));
+  }
+  for (size_t k = 0; k < parts.size(); ++k) SetVar(n.targets[k], parts[k]);
+  return Status::Ok();
+}
+
+// {% for x in xs if cond %}: the items for which cond holds (loop.* counts only those).
+Result<std::vector<Value>> Interpreter::FilterLoopItems(const Node& n, std::vector<Value> items) {
+  auto outer = frame_;
+  std::vector<Value> kept;
+  for (const Value& item : items) {
+    CACHET_RETURN_IF_ERROR(Tick());
+    frame_ = std::make_shared<Frame>(Frame{{}, outer});
+    Status s = BindLoopTargets(n, item);
+    if (s.ok()) {
+      auto c = Eval(*n.cond);
+      if (!c.ok()) s = c.status();
+      else if (c->Truthy()) kept.push_back(item);
+    }
+    frame_ = outer;
+    CACHET_RETURN_IF_ERROR(s);
+  }
+  return kept;
+}
+
+static Value MakeLoopObject(const std::vector<Value>& items, int64_t i) {
+  const int64_t len = static_cast<int64_t>(items.size());
+  Dict loop;
+  loop.Set("index", Value(i + 1));
+  loop.Set("index0", Value(i));
+  loop.Set("revindex", Value(len - i));
+  loop.Set("revindex0", Value(len - i - 1));
+  loop.Set("first", Value(i == 0));
+  loop.Set("last", Value(i == len - 1));
+  loop.Set("length", Value(len));
+  loop.Set("depth", Value(1));
+  loop.Set("depth0", Value(0));
+  if (i > 0) loop.Set("previtem", items[i - 1]);
+  if (i + 1 < len) loop.Set("nextitem", items[i + 1]);
+  loop.Set("cycle", Value::Function("loop.cycle", [i](Interpreter&, Args& a) -> Result<Value> {
+             if (a.positional.empty()) return InvalidArgument("no items for cycling given");
+             return a.positional[i % a.positional.size()];
+           }));
+  return Value::MakeDict(std::move(loop));
+}
+
 Result<Interpreter::Flow> Interpreter::ExecFor(const Node& n, std::string* out) {
   CACHET_ASSIGN_OR_RETURN(Value seq, Eval(*n.expr));
   auto items_or = Iterate(seq);
   if (!items_or.ok()) return RuntimeError(n.line, items_or.status().message());
   std::vector<Value> items = std::move(items_or).value();
-  auto outer = frame_;
-  auto bind = [&](const Value& item) -> Status {
-    if (n.targets.size() == 1) {
-      SetVar(n.targets[0], item);
-      return Status::Ok();
-    }
-    CACHET_ASSIGN_OR_RETURN(std::vector<Value> parts, Iterate(item));
-    if (parts.size() != n.targets.size()) {
-      return RuntimeError(n.line, "cannot unpack " + std::to_string(parts.size()) +
-                                      " values into " + std::to_string(n.targets.size()));
-    }
-    for (size_t k = 0; k < parts.size(); ++k) SetVar(n.targets[k], parts[k]);
-    return Status::Ok();
-  };
-  if (n.cond) {  // {% for x in xs if cond %}: filter first; loop.* counts the kept items
-    std::vector<Value> kept;
-    for (const Value& item : items) {
-      CACHET_RETURN_IF_ERROR(Tick());
-      frame_ = std::make_shared<Frame>(Frame{{}, outer});
-      Status s = bind(item);
-      if (s.ok()) {
-        auto c = Eval(*n.cond);
-        if (!c.ok()) s = c.status();
-        else if (c->Truthy()) kept.push_back(item);
-      }
-      frame_ = outer;
-      CACHET_RETURN_IF_ERROR(s);
-    }
-    items = std::move(kept);
+  if (n.cond) {
+    CACHET_ASSIGN_OR_RETURN(items, FilterLoopItems(n, std::move(items)));
   }
   if (items.empty()) return Exec(n.else_body, out);
-  Value seq_value = Value::List(items);
-  const int64_t len = static_cast<int64_t>(items.size());
-  for (int64_t i = 0; i < len; ++i) {
+  auto outer = frame_;
+  for (size_t i = 0; i < items.size(); ++i) {
     CACHET_RETURN_IF_ERROR(Tick());
+    // Each iteration has its own scope: `set` inside the body does not outlive it.
     frame_ = std::make_shared<Frame>(Frame{{}, outer});
-    Dict loop;
-    loop.Set("index", Value(i + 1));
-    loop.Set("index0", Value(i));
-    loop.Set("revindex", Value(len - i));
-    loop.Set("revindex0", Value(len - i - 1));
-    loop.Set("first", Value(i == 0));
-    loop.Set("last", Value(i == len - 1));
-    loop.Set("length", Value(len));
-    loop.Set("depth", Value(1));
-    loop.Set("depth0", Value(0));
-    if (i > 0) loop.Set("previtem", items[i - 1]);
-    if (i + 1 < len) loop.Set("nextitem", items[i + 1]);
-    loop.Set("cycle", Value::Function("loop.cycle", [i](Interpreter&, Args& a) -> Result<Value> {
-               if (a.positional.empty()) return InvalidArgument("no items for cycling given");
-               return a.positional[i % a.positional.size()];
-             }));
-    SetVar("loop", Value::MakeDict(std::move(loop)));
-    Status s = bind(items[i]);
+    SetVar("loop", MakeLoopObject(items, static_cast<int64_t>(i)));
+    Status s = BindLoopTargets(n, items[i]);
     Flow f = Flow::kNormal;
     if (s.ok()) {
       auto r = Exec(n.body, out);
@@ -360,92 +371,103 @@ Status Interpreter::EvalArgs(const Expr& e, size_t first, Args* args) {
 }
 
 Result<Value> Interpreter::Eval(const Expr& e) {
-  auto r = [&]() -> Result<Value> {
-    switch (e.kind) {
-      case Expr::kLiteral:
-        return e.value;
-      case Expr::kName:
-        return EvalName(e);
-      case Expr::kList:
-      case Expr::kTuple: {
-        std::vector<Value> items;
-        for (const auto& a : e.args) {
-          CACHET_ASSIGN_OR_RETURN(Value v, Eval(*a));
-          items.push_back(std::move(v));
-        }
-        return Value::List(std::move(items), e.kind == Expr::kTuple);
-      }
-      case Expr::kDict: {
-        Dict d;
-        for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
-          CACHET_ASSIGN_OR_RETURN(Value k, Eval(*e.args[i]));
-          CACHET_ASSIGN_OR_RETURN(Value v, Eval(*e.args[i + 1]));
-          if (!k.is_string()) return Unsupported("dict keys other than strings are not supported");
-          d.Set(k.str(), std::move(v));
-        }
-        return Value::MakeDict(std::move(d));
-      }
-      case Expr::kAttr: {
-        CACHET_ASSIGN_OR_RETURN(Value obj, Eval(*e.args[0]));
-        if (obj.is_undefined()) return UndefinedError(obj);
-        Value v = GetAttr(obj, e.name);
-        return v;
-      }
-      case Expr::kItem:
-        return EvalItem(e);
-      case Expr::kSlice:
-        return EvalSlice(e);
-      case Expr::kCall:
-        return EvalCall(e);
-      case Expr::kFilter:
-        return EvalFilter(e, nullptr);
-      case Expr::kTest:
-        return EvalTest(e);
-      case Expr::kNeg:
-      case Expr::kPos: {
-        CACHET_ASSIGN_OR_RETURN(Value v, Eval(*e.args[0]));
-        if (v.is_undefined()) return UndefinedError(v);
-        if (!v.is_number()) return InvalidArgument("bad operand type for unary " + v.TypeName());
-        if (e.kind == Expr::kPos) return v.is_bool() ? Value(v.as_int()) : v;
-        if (v.is_float()) return Value(-v.as_double());
-        if (v.as_int() == INT64_MIN) return InvalidArgument("integer overflow");
-        return Value(-v.as_int());
-      }
-      case Expr::kNot: {
-        CACHET_ASSIGN_OR_RETURN(Value v, Eval(*e.args[0]));
-        return Value(!v.Truthy());
-      }
-      case Expr::kAnd: {
-        CACHET_ASSIGN_OR_RETURN(Value l, Eval(*e.args[0]));
-        if (!l.Truthy()) return l;
-        return Eval(*e.args[1]);
-      }
-      case Expr::kOr: {
-        CACHET_ASSIGN_OR_RETURN(Value l, Eval(*e.args[0]));
-        if (l.Truthy()) return l;
-        return Eval(*e.args[1]);
-      }
-      case Expr::kBinary: {
-        CACHET_ASSIGN_OR_RETURN(Value l, Eval(*e.args[0]));
-        CACHET_ASSIGN_OR_RETURN(Value r, Eval(*e.args[1]));
-        return BinaryOp(e.name, l, r);
-      }
-      case Expr::kCompare:
-        return EvalCompare(e);
-      case Expr::kCondExpr: {
-        CACHET_ASSIGN_OR_RETURN(Value c, Eval(*e.args[0]));
-        if (c.Truthy()) return Eval(*e.args[1]);
-        if (!e.args[2]) return Value::Undefined();
-        return Eval(*e.args[2]);
-      }
-    }
-    return Internal("unknown expression kind");
-  }();
-  if (!r.ok() && r.status().message().rfind("template line ", 0) != 0 &&
-      r.status().code() == StatusCode::kInvalidArgument) {
+  auto r = EvalInner(e);
+  // Runtime errors name the line of the innermost expression that failed.
+  if (!r.ok() && r.status().code() == StatusCode::kInvalidArgument &&
+      r.status().message().rfind("template line ", 0) != 0) {
     return RuntimeError(e.line, r.status().message());
   }
   return r;
+}
+
+Result<Value> Interpreter::EvalInner(const Expr& e) {
+  switch (e.kind) {
+    case Expr::kLiteral:
+      return e.value;
+    case Expr::kName:
+      return EvalName(e);
+    case Expr::kList:
+    case Expr::kTuple:
+    case Expr::kDict:
+      return EvalDisplay(e);
+    case Expr::kAttr: {
+      CACHET_ASSIGN_OR_RETURN(Value obj, Eval(*e.args[0]));
+      if (obj.is_undefined()) return UndefinedError(obj);
+      return GetAttr(obj, e.name);
+    }
+    case Expr::kItem:
+      return EvalItem(e);
+    case Expr::kSlice:
+      return EvalSlice(e);
+    case Expr::kCall:
+      return EvalCall(e);
+    case Expr::kFilter:
+      return EvalFilter(e, nullptr);
+    case Expr::kTest:
+      return EvalTest(e);
+    case Expr::kNeg:
+    case Expr::kPos:
+      return EvalUnary(e);
+    case Expr::kNot:
+    case Expr::kAnd:
+    case Expr::kOr:
+    case Expr::kCondExpr:
+      return EvalLogic(e);
+    case Expr::kBinary: {
+      CACHET_ASSIGN_OR_RETURN(Value l, Eval(*e.args[0]));
+      CACHET_ASSIGN_OR_RETURN(Value r, Eval(*e.args[1]));
+      return BinaryOp(e.name, l, r);
+    }
+    case Expr::kCompare:
+      return EvalCompare(e);
+  }
+  return Internal("unknown expression kind");
+}
+
+Result<Value> Interpreter::EvalDisplay(const Expr& e) {
+  if (e.kind == Expr::kDict) {
+    Dict d;
+    for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
+      CACHET_ASSIGN_OR_RETURN(Value k, Eval(*e.args[i]));
+      CACHET_ASSIGN_OR_RETURN(Value v, Eval(*e.args[i + 1]));
+      if (!k.is_string()) return Unsupported("dict keys other than strings are not supported");
+      d.Set(k.str(), std::move(v));
+    }
+    return Value::MakeDict(std::move(d));
+  }
+  std::vector<Value> items;
+  for (const auto& a : e.args) {
+    CACHET_ASSIGN_OR_RETURN(Value v, Eval(*a));
+    items.push_back(std::move(v));
+  }
+  return Value::List(std::move(items), e.kind == Expr::kTuple);
+}
+
+Result<Value> Interpreter::EvalUnary(const Expr& e) {
+  CACHET_ASSIGN_OR_RETURN(Value v, Eval(*e.args[0]));
+  if (v.is_undefined()) return UndefinedError(v);
+  if (!v.is_number()) return InvalidArgument("bad operand type for unary " + v.TypeName());
+  if (e.kind == Expr::kPos) return v.is_bool() ? Value(v.as_int()) : v;
+  if (v.is_float()) return Value(-v.as_double());
+  if (v.as_int() == INT64_MIN) return InvalidArgument("integer overflow");
+  return Value(-v.as_int());
+}
+
+// not / and / or / inline if: Python semantics (and/or return an operand, short-circuit).
+Result<Value> Interpreter::EvalLogic(const Expr& e) {
+  CACHET_ASSIGN_OR_RETURN(Value first, Eval(*e.args[0]));
+  switch (e.kind) {
+    case Expr::kNot:
+      return Value(!first.Truthy());
+    case Expr::kAnd:
+      return first.Truthy() ? Eval(*e.args[1]) : first;
+    case Expr::kOr:
+      return first.Truthy() ? first : Eval(*e.args[1]);
+    default:  // kCondExpr: args = cond, then, else
+      if (first.Truthy()) return Eval(*e.args[1]);
+      if (!e.args[2]) return Value::Undefined();
+      return Eval(*e.args[2]);
+  }
 }
 
 Result<Value> Interpreter::EvalItem(const Expr& e) {

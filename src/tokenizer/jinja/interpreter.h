@@ -44,6 +44,8 @@ class Interpreter {
   Result<Flow> ExecNode(const Node& n, std::string* out);
   Result<Flow> ExecIf(const Node& n, std::string* out);
   Result<Flow> ExecFor(const Node& n, std::string* out);
+  Status BindLoopTargets(const Node& n, const Value& item);
+  Result<std::vector<Value>> FilterLoopItems(const Node& n, std::vector<Value> items);
   Status ExecSet(const Node& n);
   Status ExecSetBlock(const Node& n);
   Status ExecCallBlock(const Node& n, std::string* out);
@@ -55,6 +57,10 @@ class Interpreter {
   Status Append(std::string* out, const std::string& s);
 
   Result<Value> Eval(const Expr& e);
+  Result<Value> EvalInner(const Expr& e);
+  Result<Value> EvalDisplay(const Expr& e);
+  Result<Value> EvalUnary(const Expr& e);
+  Result<Value> EvalLogic(const Expr& e);
   Result<Value> EvalName(const Expr& e);
   Result<Value> EvalItem(const Expr& e);
   Result<Value> EvalSlice(const Expr& e);

@@ -12,6 +12,13 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsNameChar(char c) { return IsNameStart(c) || IsDigit(c); }
 
+int HexVal(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 std::string Normalize(const std::string& in) {
   std::string s;
   s.reserve(in.size());
@@ -49,6 +56,10 @@ class Lexer {
     pos_ = to;
   }
   bool At(size_t p, const char* lit) const { return s_.compare(p, std::strlen(lit), lit) == 0; }
+  // `-` strips all whitespace before the tag; lstrip_blocks strips spaces/tabs between the line
+  // start and a block or comment tag (not for `{%+`, not for `{{`).
+  void StripBeforeTag(std::string* text, char kind, char sign) const;
+  Status Escape(size_t* p, std::string* out) const;
   Status Comment();
   Status Raw(size_t after_open);
   Status Tag(bool block);
@@ -76,6 +87,20 @@ size_t Lexer::NextTag(size_t p) const {
     if (c == '{' || c == '%' || c == '#') return p;
     ++p;
   }
+}
+
+void Lexer::StripBeforeTag(std::string* text, char kind, char sign) const {
+  if (sign == '-') {
+    while (!text->empty() && IsSpace(text->back())) text->pop_back();
+    return;
+  }
+  if (sign == '+' || kind == '{') return;
+  size_t l = text->rfind('\n');
+  l = l == std::string::npos ? 0 : l + 1;
+  if (l == 0 && !line_starting_) return;
+  bool ws = l < text->size();
+  for (size_t i = l; i < text->size(); ++i) ws = ws && ((*text)[i] == ' ' || (*text)[i] == '\t');
+  if (ws) text->resize(l);
 }
 
 void Lexer::EmitData(const std::string& text) {
@@ -147,17 +172,7 @@ Result<std::vector<Token>> Lexer::Run() {
     char kind = s_[t + 1];
     char sign = t + 2 < s_.size() && (s_[t + 2] == '-' || s_[t + 2] == '+') ? s_[t + 2] : 0;
     if (kind == '{' && sign == '+') sign = 0;  // "{{+" is "{{" then unary plus
-    if (sign == '-') {
-      while (!text.empty() && IsSpace(text.back())) text.pop_back();
-    } else if (sign != '+' && kind != '{') {  // lstrip_blocks
-      size_t l = text.rfind('\n');
-      l = l == std::string::npos ? 0 : l + 1;
-      if (l > 0 || line_starting_) {
-        bool ws = l < text.size();
-        for (size_t i = l; i < text.size(); ++i) ws = ws && (text[i] == ' ' || text[i] == '\t');
-        if (ws) text.resize(l);
-      }
-    }
+    StripBeforeTag(&text, kind, sign);
     // A raw block: "{%" [-+] ws "raw" ws [-+] "%}".
     if (kind == '%') {
       size_t q = t + 2 + (sign ? 1 : 0);
@@ -284,14 +299,55 @@ Status Lexer::Number() {
   return Status::Ok();
 }
 
-int HexVal(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+// One escape sequence of a string literal (s_[*p] is the character after the backslash), decoded
+// as Python's unicode-escape does it (Jinja2 decodes literals that way).
+Status Lexer::Escape(size_t* p, std::string* out) const {
+  char e = s_[*p];
+  ++*p;
+  switch (e) {
+    case 'n': *out += '\n'; return Status::Ok();
+    case 't': *out += '\t'; return Status::Ok();
+    case 'r': *out += '\r'; return Status::Ok();
+    case 'b': *out += '\b'; return Status::Ok();
+    case 'f': *out += '\f'; return Status::Ok();
+    case 'v': *out += '\v'; return Status::Ok();
+    case 'a': *out += '\a'; return Status::Ok();
+    case '\\': *out += '\\'; return Status::Ok();
+    case '\'': *out += '\''; return Status::Ok();
+    case '"': *out += '"'; return Status::Ok();
+    case '\n': return Status::Ok();  // line continuation
+    case 'x': case 'u': case 'U': {
+      int n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
+      char32_t v = 0;
+      for (int i = 0; i < n; ++i) {
+        int h = *p + i < s_.size() ? HexVal(s_[*p + i]) : -1;
+        if (h < 0) return Fail(std::string("bad \\") + e + " escape in string literal");
+        v = v * 16 + h;
+      }
+      if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
+        return Fail("unsupported code point escape in string literal");
+      }
+      AppendUtf8(v, out);
+      *p += n;
+      return Status::Ok();
+    }
+    default:
+      break;
+  }
+  if (e >= '0' && e <= '7') {
+    char32_t v = e - '0';
+    for (int i = 0; i < 2 && *p < s_.size() && s_[*p] >= '0' && s_[*p] <= '7'; ++i, ++*p) {
+      v = v * 8 + (s_[*p] - '0');
+    }
+    AppendUtf8(v, out);
+    return Status::Ok();
+  }
+  if (e == 'N') return Fail("\\N{...} escapes are not supported");
+  *out += '\\';  // unknown escapes are kept, as Python does
+  *out += e;
+  return Status::Ok();
 }
 
-// Python unicode-escape decoding of a string literal body, as Jinja2 does it.
 Status Lexer::StringLit() {
   char q = s_[pos_];
   size_t p = pos_ + 1;
@@ -306,49 +362,8 @@ Status Lexer::StringLit() {
       continue;
     }
     if (p + 1 >= s_.size()) return Fail("unterminated string literal");
-    char e = s_[p + 1];
-    p += 2;
-    switch (e) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'v': out += '\v'; break;
-      case 'a': out += '\a'; break;
-      case '\\': out += '\\'; break;
-      case '\'': out += '\''; break;
-      case '"': out += '"'; break;
-      case '\n': break;  // line continuation
-      case 'x': case 'u': case 'U': {
-        int n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-        char32_t v = 0;
-        for (int i = 0; i < n; ++i) {
-          int h = p + i < s_.size() ? HexVal(s_[p + i]) : -1;
-          if (h < 0) return Fail(std::string("bad \\") + e + " escape in string literal");
-          v = v * 16 + h;
-        }
-        if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
-          return Fail("unsupported code point escape in string literal");
-        }
-        AppendUtf8(v, &out);
-        p += n;
-        break;
-      }
-      default:
-        if (e >= '0' && e <= '7') {
-          char32_t v = e - '0';
-          for (int i = 0; i < 2 && p < s_.size() && s_[p] >= '0' && s_[p] <= '7'; ++i, ++p) {
-            v = v * 8 + (s_[p] - '0');
-          }
-          AppendUtf8(v, &out);
-        } else if (e == 'N') {
-          return Fail("\\N{...} escapes are not supported");
-        } else {
-          out += '\\';  // unknown escapes are kept, as Python does
-          out += e;
-        }
-    }
+    ++p;
+    CACHET_RETURN_IF_ERROR(Escape(&p, &out));
   }
   Token t;
   t.kind = Token::kString;
