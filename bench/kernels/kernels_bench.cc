@@ -33,6 +33,7 @@ struct Options {
   int threads = 2;
   int reps = 3;
   std::string isa;  // empty: Kernels()
+  bool hot = false;  // --hot: one weight copy (cache-resident): compute speed without DRAM
   std::vector<std::string> what;
 };
 
@@ -127,8 +128,8 @@ constexpr DType kTypes[] = {DType::kQ8_0, DType::kQ4_K};
 void RunDecode(const KernelTable& kt, ThreadPool& pool, const Options& o, double bw) {
   for (auto t : kTypes) {
     for (const Shape& s : kShapes) {
-      const Weights w = MakeWeights(t, s.n, s.k, int64_t{1} << 30);
-      const double sec = TimeMatmul(kt, pool, w, t, 1, s.n, s.k, o.reps, w.copies);
+      const Weights w = MakeWeights(t, s.n, s.k, o.hot ? 0 : int64_t{1} << 30);
+      const double sec = TimeMatmul(kt, pool, w, t, 1, s.n, s.k, o.reps, std::max<int64_t>(w.copies, 20));
       const double gbs = w.bytes_per_copy / sec / 1e9;
       std::printf("decode isa=%s type=%s N=%ld K=%ld threads=%d us=%.1f GB/s=%.2f roofline=%.0f%%\n",
                   std::string(kt.isa).c_str(), std::string(DTypeName(t)).c_str(), s.n, s.k,
@@ -179,8 +180,9 @@ int Main(int argc, char** argv) {
     if (a == "--threads" && i + 1 < argc) o.threads = std::atoi(argv[++i]);
     else if (a == "--reps" && i + 1 < argc) o.reps = std::atoi(argv[++i]);
     else if (a == "--isa" && i + 1 < argc) o.isa = argv[++i];
+    else if (a == "--hot") o.hot = true;
     else if (a == "--help" || a[0] == '-') {
-      std::fprintf(stderr, "usage: kernels_bench [--threads N] [--isa NAME] [--reps R] "
+      std::fprintf(stderr, "usage: kernels_bench [--threads N] [--isa NAME] [--reps R] [--hot] "
                            "[bandwidth|peak|decode|batch|prefill ...]\n");
       return a == "--help" ? 0 : 2;
     } else o.what.push_back(a);

@@ -19,6 +19,9 @@
 namespace cachet::kernels::x86 {
 namespace {
 
+#define CACHET_INLINE __attribute__((always_inline))
+#define CACHET_INLINE_FN __attribute__((always_inline)) inline
+
 constexpr int64_t kG = 256;  // values per weight group and per activation scale
 
 struct QuantAct {
@@ -96,7 +99,7 @@ inline __m512i Ld(const void* p) { return _mm512_load_si512(p); }
 inline __m512 Perm(const int32_t* idx, __m512 v) { return _mm512_permutexvar_ps(Ld(idx), v); }
 
 // The f16 scale of 8 consecutive blocks, `stride` bytes apart, as f32 lanes 0..7.
-inline __m512 BlockScales8(const uint8_t* first_d, int64_t stride) {
+CACHET_INLINE_FN __m512 BlockScales8(const uint8_t* first_d, int64_t stride) {
   alignas(16) uint16_t h[8];
   for (int i = 0; i < 8; ++i) std::memcpy(&h[i], first_d + i * stride, 2);
   return _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<__m128i*>(h))));
@@ -105,8 +108,9 @@ inline __m512 BlockScales8(const uint8_t* first_d, int64_t stride) {
 inline float HalfToFloat(f16_t h) { return _cvtsh_ss(h); }
 
 template <bool kVnni>
-void DecodeQ8_0(const BlockQ8_0* b, WGroup& w) {
+CACHET_INLINE_FN void DecodeQ8_0(const BlockQ8_0* b, WGroup& w) {
   const __m512 d8 = BlockScales8(reinterpret_cast<const uint8_t*>(&b->d), sizeof(BlockQ8_0));
+#pragma GCC unroll 4
   for (int j = 0; j < 4; ++j) {
     const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[2 * j].qs));
     const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[2 * j + 1].qs));
@@ -119,9 +123,10 @@ void DecodeQ8_0(const BlockQ8_0* b, WGroup& w) {
   w.off = kVnni ? _mm512_mul_ps(Perm(kIdxHalf, d8), _mm512_set1_ps(128.0f)) : _mm512_setzero_ps();
 }
 
-void DecodeQ4_0(const BlockQ4_0* b, WGroup& w) {
+CACHET_INLINE_FN void DecodeQ4_0(const BlockQ4_0* b, WGroup& w) {
   const __m512 d8 = BlockScales8(reinterpret_cast<const uint8_t*>(&b->d), sizeof(BlockQ4_0));
   const __m512i m4 = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 4
   for (int j = 0; j < 4; ++j) {
     const __m128i a0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[2 * j].qs));
     const __m128i a1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[2 * j + 1].qs));
@@ -134,7 +139,7 @@ void DecodeQ4_0(const BlockQ4_0* b, WGroup& w) {
 }
 
 // The 8 six-bit scales and mins of a Q4_K/Q5_K block as f32 (gguf.md §6.5 bit layout).
-inline void KScales(const uint8_t* b, __m256* sc, __m256* mn) {
+CACHET_INLINE_FN void KScales(const uint8_t* b, __m256* sc, __m256* mn) {
   uint32_t u0, u1, u2;
   std::memcpy(&u0, b, 4);
   std::memcpy(&u1, b + 4, 4);
@@ -150,13 +155,14 @@ inline void KScales(const uint8_t* b, __m256* sc, __m256* mn) {
 
 // Shared by Q4_K and Q5_K: scales, offsets and the low 4 bits of chunk c's quants.
 template <typename B>
-inline void DecodeKLow(const B* b, WGroup& w) {
+CACHET_INLINE_FN void DecodeKLow(const B* b, WGroup& w) {
   __m256 sc, mn;
   KScales(b->scales, &sc, &mn);
   const __m512 scv = _mm512_castps256_ps512(_mm256_mul_ps(sc, _mm256_set1_ps(HalfToFloat(b->d))));
   const __m512 mnv =
       _mm512_castps256_ps512(_mm256_mul_ps(mn, _mm256_set1_ps(HalfToFloat(b->dmin))));
   const __m512i m4 = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 4
   for (int c = 0; c < 4; ++c) {
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qs + 32 * c));
     const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(a), a, 1);
@@ -166,13 +172,14 @@ inline void DecodeKLow(const B* b, WGroup& w) {
   w.off = Perm(kIdxHalf, mnv);
 }
 
-void DecodeQ4_K(const BlockQ4_K* b, WGroup& w) { DecodeKLow(b, w); }
+CACHET_INLINE_FN void DecodeQ4_K(const BlockQ4_K* b, WGroup& w) { DecodeKLow(b, w); }
 
-void DecodeQ5_K(const BlockQ5_K* b, WGroup& w) {
+CACHET_INLINE_FN void DecodeQ5_K(const BlockQ5_K* b, WGroup& w) {
   DecodeKLow(b, w);
   const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qh));
   const __m512i hh = _mm512_inserti64x4(_mm512_castsi256_si512(h), h, 1);
   const __m512i one = _mm512_set1_epi8(1);
+#pragma GCC unroll 4
   for (int c = 0; c < 4; ++c) {
     const __m512i cnt = _mm512_add_epi16(Ld(kShiftHalf1), _mm512_set1_epi16(static_cast<short>(2 * c)));
     const __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(hh, cnt), one);
@@ -180,11 +187,12 @@ void DecodeQ5_K(const BlockQ5_K* b, WGroup& w) {
   }
 }
 
-void DecodeQ6_K(const BlockQ6_K* b, WGroup& w) {
+CACHET_INLINE_FN void DecodeQ6_K(const BlockQ6_K* b, WGroup& w) {
   const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b->scales));
   const __m512 scv = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc8)),
                                    _mm512_set1_ps(HalfToFloat(b->d)));
   const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03);
+#pragma GCC unroll 2
   for (int h = 0; h < 2; ++h) {
     const __m512i L = _mm512_loadu_si512(b->ql + 64 * h);
     const __m256i hq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qh + 32 * h));
@@ -195,13 +203,14 @@ void DecodeQ6_K(const BlockQ6_K* b, WGroup& w) {
         _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
                         _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(H, 4), m2), 4));
   }
+#pragma GCC unroll 4
   for (int j = 0; j < 4; ++j) w.s[j] = Perm(kIdxQuad[j], scv);
   w.off = _mm512_mul_ps(scv, _mm512_set1_ps(32.0f));
 }
 
 // Products of 4 bytes summed into each int32 lane: w unsigned (or signed with kSigned), x signed.
 template <bool kVnni, bool kSigned>
-inline __m512i Dot4(__m512i w, __m512i x) {
+CACHET_INLINE_FN __m512i Dot4(__m512i w, __m512i x) {
   if constexpr (kVnni) {
     return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, x);
   } else {
@@ -214,9 +223,10 @@ inline __m512i Dot4(__m512i w, __m512i x) {
 }
 
 template <bool kVnni, bool kSigned>
-inline __m512 GroupDot(const WGroup& w, const int8_t* xq, const float* xs) {
+CACHET_INLINE_FN __m512 GroupDot(const WGroup& w, const int8_t* xq, const float* xs) {
   __m512 acc = _mm512_mul_ps(
       _mm512_cvtepi32_ps(Dot4<kVnni, kSigned>(w.q[0], _mm512_loadu_si512(xq))), w.s[0]);
+#pragma GCC unroll 4
   for (int j = 1; j < 4; ++j) {
     const __m512i d = Dot4<kVnni, kSigned>(w.q[j], _mm512_loadu_si512(xq + 64 * j));
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), w.s[j], acc);
@@ -261,9 +271,9 @@ void QuantRows(const MatmulParams& p, const QuantAct& a, int64_t n0, int64_t n1,
 template <typename Block, typename F>
 auto SmallBlockDecoder(int64_t k, F f) {
   const int64_t nb = k / 32;
-  return [nb, f](const uint8_t* row, int64_t g, WGroup& w) {
+  return [nb, f](const uint8_t* row, int64_t g, WGroup& w) CACHET_INLINE {
     const Block* b = reinterpret_cast<const Block*>(row) + 8 * g;
-    if (8 * g + 8 <= nb) return f(b, w);
+    if (8 * g + 8 <= nb) [[likely]] return f(b, w);
     Block tmp[8];
     std::memset(tmp, 0, sizeof(tmp));
     std::memcpy(tmp, b, (nb - 8 * g) * sizeof(Block));
@@ -287,24 +297,31 @@ bool QuantMatmul(const MatmulParams& p, ThreadPool* pool) {
     const QuantAct& act = *a;
     switch (t) {
       case DType::kQ8_0:
-        QuantRows<kVnni, !kVnni>(p, act, n0, n1,
-                                 SmallBlockDecoder<BlockQ8_0>(p.k, DecodeQ8_0<kVnni>));
+        QuantRows<kVnni, !kVnni>(
+            p, act, n0, n1,
+            SmallBlockDecoder<BlockQ8_0>(p.k, [](const BlockQ8_0* b, WGroup& w) CACHET_INLINE {
+              DecodeQ8_0<kVnni>(b, w);
+            }));
         break;
       case DType::kQ4_0:
-        QuantRows<kVnni, false>(p, act, n0, n1, SmallBlockDecoder<BlockQ4_0>(p.k, DecodeQ4_0));
+        QuantRows<kVnni, false>(
+            p, act, n0, n1,
+            SmallBlockDecoder<BlockQ4_0>(p.k, [](const BlockQ4_0* b, WGroup& w) CACHET_INLINE {
+              DecodeQ4_0(b, w);
+            }));
         break;
       case DType::kQ4_K:
-        QuantRows<kVnni, false>(p, act, n0, n1, [](const uint8_t* r, int64_t g, WGroup& w) {
+        QuantRows<kVnni, false>(p, act, n0, n1, [](const uint8_t* r, int64_t g, WGroup& w) CACHET_INLINE {
           DecodeQ4_K(reinterpret_cast<const BlockQ4_K*>(r) + g, w);
         });
         break;
       case DType::kQ5_K:
-        QuantRows<kVnni, false>(p, act, n0, n1, [](const uint8_t* r, int64_t g, WGroup& w) {
+        QuantRows<kVnni, false>(p, act, n0, n1, [](const uint8_t* r, int64_t g, WGroup& w) CACHET_INLINE {
           DecodeQ5_K(reinterpret_cast<const BlockQ5_K*>(r) + g, w);
         });
         break;
       default:
-        QuantRows<kVnni, false>(p, act, n0, n1, [](const uint8_t* r, int64_t g, WGroup& w) {
+        QuantRows<kVnni, false>(p, act, n0, n1, [](const uint8_t* r, int64_t g, WGroup& w) CACHET_INLINE {
           DecodeQ6_K(reinterpret_cast<const BlockQ6_K*>(r) + g, w);
         });
         break;
