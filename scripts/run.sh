@@ -1,12 +1,33 @@
 #!/usr/bin/env bash
-# make run: build a demo model on first use and run it.
+# make run: build the demo model on first use (a synthetic llama-tiny with random weights: the text
+# it writes is noise, the API around it is real) and serve it. A demo API key is made once and
+# kept in data/demo-api-key. HOST / PORT override where it listens (default 127.0.0.1:8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BIN=${BIN:-./build/cachet}
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8080}
 mkdir -p data
 if [ ! -f data/demo.gguf ]; then
-  ./build/cachet make-model --preset llama-tiny --out data/demo.gguf --type q8_0
+  "$BIN" make-model --preset llama-tiny --out data/demo.gguf --type q8_0
 fi
-if ./build/cachet --help | grep -q '^  serve '; then
-  exec ./build/cachet serve --model data/demo.gguf --data-dir data
+if ! "$BIN" --help | grep -q '^  serve '; then
+  echo "run.sh: this build has no 'serve' command; running one prompt instead" >&2
+  exec "$BIN" run --model data/demo.gguf --prompt "Hello, cachet" --max-tokens 32
 fi
-exec ./build/cachet run --model data/demo.gguf --prompt "Hello, cachet" --max-tokens 32
+if [ ! -f data/demo-api-key ]; then
+  (umask 077 && echo "sk-demo-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" > data/demo-api-key)
+fi
+KEY=$(cat data/demo-api-key)
+cat <<MSG
+== cachet demo
+   base URL (OpenAI):    http://$HOST:$PORT/v1
+   base URL (Anthropic): http://$HOST:$PORT/anthropic
+   API key:              $KEY
+   model:                demo
+   try: curl http://$HOST:$PORT/v1/chat/completions -H "Authorization: Bearer $KEY" \\
+          -H 'Content-Type: application/json' \\
+          -d '{"model":"demo","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}'
+MSG
+exec "$BIN" serve --model data/demo.gguf --model-name demo --data-dir data --api-key "$KEY" \
+  --host "$HOST" --port "$PORT"

@@ -1,0 +1,283 @@
+// End-to-end: the official OpenAI and Anthropic SDKs against a live `cachet serve` on a tiny
+// synthetic model (random weights: the text is noise, so checks compare runs with each other:
+// greedy decoding must give the same text streamed and not, a stop string cut where the unstopped
+// run has it, usage must add up).
+//
+// usage: node run_e2e.mjs --cachet BUILD/cachet --workdir DIR
+// Exit codes: 0 passed, 1 failed, 77 skipped (no node_modules, or a cachet without `serve`).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
+const cachet = path.resolve(args.cachet ?? 'build/cachet');
+const workdir = path.resolve(args.workdir ?? 'build/e2e');
+
+if (!existsSync(path.join(here, 'node_modules', 'openai')) ||
+    !existsSync(path.join(here, 'node_modules', '@anthropic-ai', 'sdk'))) {
+  console.log('SKIP: tests/e2e/node_modules missing (run scripts/setup.sh)');
+  process.exit(77);
+}
+if (!existsSync(cachet) || !spawnSync(cachet, ['--help']).stdout.toString().includes(' serve ')) {
+  console.log(`SKIP: ${cachet} has no serve command`);
+  process.exit(77);
+}
+const { default: OpenAI } = await import('openai');
+const { default: Anthropic } = await import('@anthropic-ai/sdk');
+
+const KEY = 'sk-e2e-test-key';
+const MODEL = 'tiny';
+
+function makeModel() {
+  mkdirSync(workdir, { recursive: true });
+  const file = path.join(workdir, 'llama-tiny-q8_0.gguf');
+  if (!existsSync(file)) {
+    const r = spawnSync(cachet, ['make-model', '--preset', 'llama-tiny', '--type', 'q8_0', '--out', file],
+      { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('make-model failed');
+  }
+  return file;
+}
+
+// Starts the server on a free port; resolves with {proc, base} once /health answers 200.
+async function startServer(modelFile) {
+  const proc = spawn(cachet, ['serve', '--model', modelFile, '--model-name', MODEL, '--port', '0',
+    '--api-key', KEY, '--threads', '2', '--kv-cache-mb', '64', '--data-dir', workdir],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { process.stderr.write(d); });
+  const deadline = Date.now() + 60000;
+  while (Date.now() < deadline) {
+    const m = out.match(/at (http:\/\/[^\s]+)/);
+    if (m) {
+      const r = await fetch(`${m[1]}/health`).catch(() => null);
+      if (r && r.status === 200) return { proc, base: m[1] };
+    }
+    if (proc.exitCode !== null) throw new Error(`serve exited with ${proc.exitCode}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  proc.kill('SIGKILL');
+  throw new Error('server did not become healthy');
+}
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+let openai, anthropic, base;
+const userMsg = [{ role: 'user', content: 'Write a short poem about caches.' }];
+
+function checkOpenAIUsage(u, completion) {
+  assert.equal(typeof u.prompt_tokens, 'number');
+  assert.ok(u.prompt_tokens > 0);
+  if (completion !== undefined) assert.equal(u.completion_tokens, completion);
+  assert.equal(u.total_tokens, u.prompt_tokens + u.completion_tokens);
+  assert.equal(u.prompt_cache_hit_tokens + u.prompt_cache_miss_tokens, u.prompt_tokens);
+  assert.equal(u.prompt_tokens_details.cached_tokens, u.prompt_cache_hit_tokens);
+  assert.equal(u.completion_tokens_details.reasoning_tokens, 0);
+}
+
+async function greedy(extra = {}) {
+  return openai.chat.completions.create({ model: MODEL, messages: userMsg, max_tokens: 16, temperature: 0, ...extra });
+}
+
+async function collectStream(params) {
+  const stream = await openai.chat.completions.create({ ...params, stream: true });
+  let text = '', finish = null, usage = null, chunks = 0;
+  for await (const c of stream) {
+    chunks++;
+    if (c.usage) usage = c.usage;
+    if (c.choices.length && c.choices[0].delta.content) text += c.choices[0].delta.content;
+    if (c.choices.length && c.choices[0].finish_reason) finish = c.choices[0].finish_reason;
+  }
+  return { text, finish, usage, chunks };
+}
+
+test('openai: models.list', async () => {
+  const list = await openai.models.list();
+  assert.deepEqual(list.data.map((m) => m.id), [MODEL]);
+});
+
+test('openai: non-streaming chat, length finish, usage', async () => {
+  const r = await greedy();
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.choices[0].message.role, 'assistant');
+  assert.equal(typeof r.choices[0].message.content, 'string');
+  assert.equal(r.choices[0].finish_reason, 'length');
+  checkOpenAIUsage(r.usage, 16);
+});
+
+test('openai: streaming equals non-streaming (greedy), usage in final chunk', async () => {
+  const full = (await greedy()).choices[0].message.content;
+  const s = await collectStream({ model: MODEL, messages: userMsg, max_tokens: 16, temperature: 0,
+    stream_options: { include_usage: true } });
+  assert.equal(s.text, full);
+  assert.equal(s.finish, 'length');
+  checkOpenAIUsage(s.usage, 16);
+});
+
+test('openai: prefix cache hit on a repeated long prompt', async () => {
+  const long = [{ role: 'system', content: 'cache '.repeat(200) }, ...userMsg];
+  await greedy({ messages: long, max_tokens: 2 });
+  const r = await greedy({ messages: long, max_tokens: 2 });
+  checkOpenAIUsage(r.usage, 2);
+  assert.ok(r.usage.prompt_cache_hit_tokens >= 64, JSON.stringify(r.usage));
+  assert.equal(r.usage.prompt_cache_hit_tokens % 64, 0);
+});
+
+test('openai: stop string cuts the text where the unstopped run has it', async () => {
+  const full = (await greedy()).choices[0].message.content;
+  const stop = full.slice(Math.floor(full.length / 2), Math.floor(full.length / 2) + 3);
+  assert.ok(stop.length > 0, `output too short: ${JSON.stringify(full)}`);
+  const cut = full.slice(0, full.indexOf(stop));
+  const r = await greedy({ stop: [stop] });
+  assert.equal(r.choices[0].message.content, cut);
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  const s = await collectStream({ model: MODEL, messages: userMsg, max_tokens: 16, temperature: 0, stop });
+  assert.equal(s.text, cut);
+  assert.equal(s.finish, 'stop');
+});
+
+test('openai: seeded sampling is reproducible', async () => {
+  const a = await greedy({ temperature: 1, seed: 1234 });
+  const b = await greedy({ temperature: 1, seed: 1234 });
+  assert.equal(a.choices[0].message.content, b.choices[0].message.content);
+});
+
+test('openai: logprobs', async () => {
+  const r = await greedy({ max_tokens: 4, logprobs: true, top_logprobs: 3 });
+  const lp = r.choices[0].logprobs.content;
+  assert.equal(lp.length, 4);
+  for (const t of lp) {
+    assert.ok(t.logprob <= 0);
+    assert.equal(t.top_logprobs.length, 3);
+    assert.equal(t.top_logprobs[0].logprob, t.logprob);  // greedy: the chosen token is the top one
+  }
+});
+
+test('openai: legacy completions', async () => {
+  const r = await openai.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 5, temperature: 0 });
+  assert.equal(r.object, 'text_completion');
+  assert.equal(typeof r.choices[0].text, 'string');
+  assert.equal(r.usage.completion_tokens, 5);
+});
+
+test('openai: errors', async () => {
+  await assert.rejects(greedy({ model: 'no-such-model' }), (e) => e instanceof OpenAI.NotFoundError && e.code === 'model_not_found');
+  await assert.rejects(greedy({ n: 2 }), (e) => e instanceof OpenAI.BadRequestError && e.param === 'n');
+  await assert.rejects(greedy({ temperature: 5 }), (e) => e.status === 400 && e.param === 'temperature');
+  await assert.rejects(greedy({ max_tokens: 10000000 }), (e) => e.status === 400);
+  const bad = new OpenAI({ apiKey: 'sk-wrong', baseURL: `${base}/v1`, maxRetries: 0 });
+  await assert.rejects(bad.models.list(), (e) => e instanceof OpenAI.AuthenticationError);
+});
+
+test('openai: aborted stream frees the request', async () => {
+  const stream = await openai.chat.completions.create({ model: MODEL, messages: userMsg, max_tokens: 400,
+    temperature: 0, stream: true });
+  let n = 0;
+  // Leaving the loop early makes the SDK abort the HTTP request.
+  for await (const _ of stream) { if (++n === 3) break; }
+  assert.equal(n, 3);
+  // The server notices on its next write and cancels; in-flight drops back to zero.
+  let inflight = -1;
+  for (let i = 0; i < 100 && inflight !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const m = await (await fetch(`${base}/metrics`)).text();
+    inflight = Number(m.match(/^cachet_inflight_requests (\d+)/m)[1]);
+  }
+  assert.equal(inflight, 0);
+  await greedy({ max_tokens: 2 });
+});
+
+test('openai: 8 concurrent streaming clients', async () => {
+  const runs = await Promise.all([...Array(8)].map((_, i) => collectStream({ model: MODEL,
+    messages: [{ role: 'user', content: `client ${i}` }], max_tokens: 12, temperature: 0.7, seed: i })));
+  for (const r of runs) {
+    assert.equal(r.finish, 'length');
+    assert.equal(r.usage.completion_tokens, 12);
+  }
+});
+
+test('anthropic: non-streaming message, usage', async () => {
+  const r = await anthropic.messages.create({ model: MODEL, max_tokens: 8, temperature: 0, messages: userMsg });
+  assert.equal(r.type, 'message');
+  assert.equal(r.role, 'assistant');
+  assert.equal(r.content[0].type, 'text');
+  assert.equal(r.stop_reason, 'max_tokens');
+  assert.equal(r.usage.output_tokens, 8);
+  assert.ok(r.usage.input_tokens > 0);
+  assert.equal(typeof r.usage.cache_read_input_tokens, 'number');
+});
+
+test('anthropic: streaming equals non-streaming (greedy)', async () => {
+  const params = { model: MODEL, max_tokens: 12, temperature: 0, system: 'You are terse.', messages: userMsg };
+  const full = await anthropic.messages.create(params);
+  const stream = anthropic.messages.stream(params);
+  const types = new Set();
+  stream.on('streamEvent', (e) => types.add(e.type));
+  const fin = await stream.finalMessage();
+  assert.equal(fin.content[0].text, full.content[0].text);
+  assert.equal(fin.usage.output_tokens, 12);
+  assert.equal(fin.stop_reason, 'max_tokens');
+  for (const t of ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop',
+    'message_delta', 'message_stop']) assert.ok(types.has(t), t);
+});
+
+test('anthropic: stop_sequences', async () => {
+  const params = { model: MODEL, max_tokens: 16, temperature: 0, messages: userMsg };
+  const full = (await anthropic.messages.create(params)).content[0].text;
+  const stop = full.slice(Math.floor(full.length / 2), Math.floor(full.length / 2) + 3);
+  const r = await anthropic.messages.create({ ...params, stop_sequences: [stop] });
+  assert.equal(r.content[0].text, full.slice(0, full.indexOf(stop)));
+  assert.equal(r.stop_reason, 'stop_sequence');
+  assert.equal(r.stop_sequence, stop);
+});
+
+test('anthropic: count_tokens', async () => {
+  const r = await anthropic.messages.countTokens({ model: MODEL, messages: userMsg });
+  const m = await anthropic.messages.create({ model: MODEL, max_tokens: 1, messages: userMsg });
+  assert.equal(r.input_tokens, m.usage.input_tokens + m.usage.cache_read_input_tokens);
+});
+
+test('anthropic: errors', async () => {
+  await assert.rejects(anthropic.messages.create({ model: MODEL, messages: userMsg }),
+    (e) => e instanceof Anthropic.BadRequestError && e.error.error.type === 'invalid_request_error');
+  await assert.rejects(anthropic.messages.create({ model: 'nope', max_tokens: 4, messages: userMsg }),
+    (e) => e instanceof Anthropic.NotFoundError && e.error.error.type === 'not_found_error');
+  const bad = new Anthropic({ apiKey: 'sk-wrong', baseURL: `${base}/anthropic`, maxRetries: 0 });
+  await assert.rejects(bad.messages.create({ model: MODEL, max_tokens: 4, messages: userMsg }),
+    (e) => e instanceof Anthropic.AuthenticationError);
+});
+
+async function main() {
+  const modelFile = makeModel();
+  const server = await startServer(modelFile);
+  base = server.base;
+  openai = new OpenAI({ apiKey: KEY, baseURL: `${base}/v1`, maxRetries: 0 });
+  anthropic = new Anthropic({ apiKey: KEY, baseURL: `${base}/anthropic`, maxRetries: 0 });
+  let failed = 0;
+  for (const t of tests) {
+    const t0 = Date.now();
+    try {
+      await t.fn();
+      console.log(`ok   ${t.name} (${Date.now() - t0} ms)`);
+    } catch (e) {
+      failed++;
+      console.log(`FAIL ${t.name}\n     ${e.stack ?? e}`);
+    }
+  }
+  server.proc.kill('SIGTERM');
+  const code = await new Promise((r) => server.proc.on('exit', (c) => r(c)));
+  if (code !== 0) {
+    failed++;
+    console.log(`FAIL serve exited with ${code} after SIGTERM`);
+  }
+  console.log(`${tests.length - failed + (code !== 0 ? 1 : 0)}/${tests.length} passed`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
