@@ -23,7 +23,7 @@ Result<std::unique_ptr<DiskTier>> DiskTier::Open(const Config& config, PrefixCac
   CACHET_RETURN_IF_ERROR(t->Scan());
   t->io_ = std::make_unique<DiskIo>(config.env, config.dir, config.model_fp, config.geometry,
                                     config.sync_writes, config.notify);
-  while (t->bytes_ > config.cap_bytes && !t->lru_.empty()) t->RemoveOldest();
+  while (t->bytes_ > config.cap_bytes && !t->entries_.empty()) t->RemoveOldest();
   return t;
 }
 
@@ -80,23 +80,45 @@ Status DiskTier::Scan() {
   return Status::Ok();
 }
 
+void DiskTier::AddChildRef(const BlockHash& parent) {
+  if (n_children_[parent]++ == 0) {
+    auto p = entries_.find(parent);
+    if (p != entries_.end()) leaves_.erase(p->second.last_use);
+  }
+}
+
+void DiskTier::DropChildRef(const BlockHash& parent) {
+  auto c = n_children_.find(parent);
+  if (--c->second == 0) {
+    n_children_.erase(c);
+    auto p = entries_.find(parent);
+    if (p != entries_.end()) leaves_.emplace(p->second.last_use, parent);
+  }
+}
+
 void DiskTier::AddEntry(const BlockHash& h, Entry e) {
-  lru_.push_back(h);
-  e.lru = std::prev(lru_.end());
   bytes_ += e.file_bytes;
+  e.last_use = ++tick_;
+  const BlockHash parent = e.parent;
   entries_.emplace(h, e);
+  if (IsLeaf(h)) leaves_.emplace(e.last_use, h);
+  AddChildRef(parent);
 }
 
 void DiskTier::DropEntry(const BlockHash& h) {
   auto it = entries_.find(h);
   if (it == entries_.end()) return;
   bytes_ -= it->second.file_bytes;
-  lru_.erase(it->second.lru);
+  if (IsLeaf(h)) leaves_.erase(it->second.last_use);
+  const BlockHash parent = it->second.parent;
   entries_.erase(it);
+  DropChildRef(parent);
 }
 
 void DiskTier::RemoveOldest() {
-  const BlockHash h = lru_.front();
+  // Every finite set of chains has a leaf; the fallback only guards against a parent cycle,
+  // which would need a SHA-256 fixed point (the scan checks each name against its contents).
+  const BlockHash h = leaves_.empty() ? entries_.begin()->first : leaves_.begin()->second;
   DropEntry(h);
   io_->Submit(DiskRemoveOp{h});
   ++stats_->disk_evictions;
@@ -110,7 +132,10 @@ const DiskTier::Entry* DiskTier::Find(const BlockHash& h) const {
 void DiskTier::Touch(const BlockHash& h) {
   auto it = entries_.find(h);
   if (it == entries_.end()) return;
-  lru_.splice(lru_.end(), lru_, it->second.lru);
+  const bool leaf = IsLeaf(h);
+  if (leaf) leaves_.erase(it->second.last_use);
+  it->second.last_use = ++tick_;
+  if (leaf) leaves_.emplace(it->second.last_use, h);
 }
 
 bool DiskTier::Write(const BlockMeta& meta, const uint8_t* bytes) {
@@ -128,10 +153,19 @@ bool DiskTier::Write(const BlockMeta& meta, const uint8_t* bytes) {
     io_->WaitForWriteDone();
     ApplyCompletions();
   }
-  // Make room now if indexed files allow; if queued writes alone exceed the cap, the write
-  // still goes ahead and Poll trims the oldest files when it completes (dropping it instead
-  // could lose a chain's first block and make the rest unreachable).
-  while (bytes_ + pending_bytes_ + size > cfg_.cap_bytes && !lru_.empty()) RemoveOldest();
+  AddChildRef(meta.parent);  // a queued write keeps its parent from being removed
+  // Make room now by removing leaves. If queued writes alone exceed the cap, the write still
+  // goes ahead and ApplyCompletions trims when it completes (dropping it instead could lose a
+  // chain's first block and make the rest unreachable). If every indexed file is an ancestor of
+  // a queued write (no leaf), this write is the chain's end: drop it rather than cut the chain.
+  while (bytes_ + pending_bytes_ + size > cfg_.cap_bytes && !entries_.empty()) {
+    if (leaves_.empty()) {
+      DropChildRef(meta.parent);
+      ++stats_->disk_spills_dropped;
+      return false;
+    }
+    RemoveOldest();
+  }
   DiskWriteOp op;
   op.header.geometry = cfg_.geometry;
   op.header.payload_bytes = cfg_.geometry.block_bytes();
@@ -170,6 +204,7 @@ void DiskTier::ApplyCompletions() {
     pending_bytes_ -= pw.file_bytes;
     if (!w.status.ok()) {
       ++stats_->disk_write_errors;
+      DropChildRef(pw.meta.parent);
       continue;
     }
     ++stats_->disk_writes;
@@ -181,7 +216,8 @@ void DiskTier::ApplyCompletions() {
     e.tokens = pw.meta.tokens;
     e.file_bytes = pw.file_bytes;
     AddEntry(w.hash, e);
-    while (bytes_ > cfg_.cap_bytes && !lru_.empty()) RemoveOldest();
+    DropChildRef(pw.meta.parent);  // the queued write's reference; AddEntry took the entry's
+    while (bytes_ > cfg_.cap_bytes && !entries_.empty()) RemoveOldest();
   }
 }
 

@@ -3,8 +3,10 @@
 // cap, the directory scan that rebuilds the index on open, and the bookkeeping of writes and loads
 // run by the I/O thread (disk_io.h).
 //
-// Cap rule: after every Poll the indexed files fit in cap_bytes; the least recently used files
-// (by write time, then lookup hits and loads) are removed first — when a write is queued, to make
+// Cap rule: after every Poll the indexed files fit in cap_bytes. Files are removed leaf-first, as
+// in RAM: only a file no other indexed file names as its parent is a candidate, the least recently
+// used first (by write time, then lookup hits and loads). So a chain shrinks from its end and its
+// remaining prefix stays loadable, whatever order its blocks were written in — when a write is queued, to make
 // room for it, and when writes complete. Queued writes may briefly add up to
 // max_pending_write_bytes on top. A write larger than the cap is dropped (disk_spills_dropped).
 // Backpressure: a write that would take the queued writes beyond max_pending_write_bytes first
@@ -16,7 +18,7 @@
 
 #include <cstdint>
 #include <functional>
-#include <list>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -48,7 +50,7 @@ class DiskTier {
     Digest256 salt_fp{};
     std::array<TokenId, kBlockTokens> tokens{};
     int64_t file_bytes = 0;
-    std::list<BlockHash>::iterator lru;
+    uint64_t last_use = 0;
   };
   // What a queued write describes (the rest of the header is filled in here).
   struct BlockMeta {
@@ -87,7 +89,10 @@ class DiskTier {
   // Validates a scanned file's header; Corrupt/Unsupported when it must be removed.
   Status CheckScanned(const std::string& path, const BlockHash& name, DiskBlockHeader* h);
   void AddEntry(const BlockHash& h, Entry e);
-  void RemoveOldest();
+  void RemoveOldest();  // the least recently used leaf
+  bool IsLeaf(const BlockHash& h) const { return n_children_.count(h) == 0; }
+  void AddChildRef(const BlockHash& parent);   // an indexed file or queued write names `parent`
+  void DropChildRef(const BlockHash& parent);
   void DropEntry(const BlockHash& h);
   // Takes the I/O thread's completions: applies writes to the index, keeps loads for Poll.
   void ApplyCompletions();
@@ -100,7 +105,10 @@ class DiskTier {
   const Config cfg_;
   PrefixCacheStats* const stats_;
   std::unordered_map<BlockHash, Entry, BlockHashHasher> entries_;
-  std::list<BlockHash> lru_;  // front: least recently used
+  // Indexed entries and queued writes per parent name (whether or not the parent is indexed).
+  std::unordered_map<BlockHash, int32_t, BlockHashHasher> n_children_;
+  std::map<uint64_t, BlockHash> leaves_;  // last_use -> name, entries without indexed children
+  uint64_t tick_ = 0;
   int64_t bytes_ = 0;         // file bytes of entries_
   std::unordered_map<BlockHash, PendingWrite, BlockHashHasher> pending_writes_;
   int64_t pending_bytes_ = 0;

@@ -377,6 +377,42 @@ TEST_F(DiskTierTest, FullWriteQueueAppliesBackpressureNotLoss) {
   EXPECT_TRUE(BlockHasPattern(dest[3], 143));
 }
 
+// Write-through writes a chain root first, so its first block is the oldest file; the cap still
+// removes leaves only, so the chain shrinks from its end and never loses its start.
+TEST_F(DiskTierTest, CapRemovesLeavesFirstWhateverTheWriteOrder) {
+  Options o = DefaultOptions();
+  o.disk_cap_bytes = 3 * kFileBytes;
+  o.write_policy = WritePolicy::kWriteThrough;
+  Open(o);
+  const auto a = Prompt(15, 3);
+  Compute(a, 150);
+  cache_->WaitIdle();
+  ASSERT_EQ(cache_->n_disk_blocks(), 3);
+  Compute(Prompt(16, 1), 160);  // needs room: the only leaf, a's block 2, goes
+  cache_->WaitIdle();
+  EXPECT_EQ(cache_->n_disk_blocks(), 3);
+  EXPECT_FALSE(Env::Default()->FileExists(PathOfBlock(a, 2)));
+  EXPECT_TRUE(Env::Default()->FileExists(PathOfBlock(a, 0)));
+  cache_->Clear();
+  EXPECT_EQ(cache_->Lookup(a, "s").disk_blocks(), 2);
+
+  // A write whose only room would come from its own ancestors is dropped instead.
+  o.disk_cap_bytes = 2 * kFileBytes;
+  Open(o);
+  cache_->WaitIdle();
+  ASSERT_EQ(cache_->n_disk_blocks(), 2);  // the restart trimmed a leaf
+  const auto b = Prompt(17, 3);
+  for (int i = 0; i < 3; ++i) {  // one block at a time, each write finishing before the next
+    Compute(std::vector<TokenId>(b.begin(), b.begin() + (i + 1) * kBlockTokens), 170);
+    cache_->WaitIdle();
+  }
+  EXPECT_EQ(cache_->stats().disk_spills_dropped, 1);
+  EXPECT_TRUE(Env::Default()->FileExists(PathOfBlock(b, 0)));
+  EXPECT_TRUE(Env::Default()->FileExists(PathOfBlock(b, 1)));
+  cache_->Clear();
+  EXPECT_EQ(cache_->Lookup(b, "s").disk_blocks(), 2);
+}
+
 TEST_F(DiskTierTest, FailedWritesAreCountedAndLeaveNoFiles) {
   FaultInjectionEnv env;
   env.fail_from = 3;  // block 2's header and payload succeed, block 1's header fails
