@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tokenizer/jinja/template.h"
 
@@ -160,6 +162,31 @@ TEST(Jinja, RenderChatPassesHfVariables) {
   auto r = RenderChat(*t, req);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(*r, "<s>user:hi;TrueTrueFalse");
+}
+
+// A parsed Template is shared by request threads: concurrent renders give the same text.
+TEST(Jinja, ConcurrentRendersOfOneTemplate) {
+  auto t = Template::Parse(
+      "{% macro m(x) %}<{{ x }}>{% endmacro %}{% set ns = namespace(n=0) %}"
+      "{% for msg in messages %}{% set ns.n = ns.n + 1 %}{{ m(msg.content | upper) }}{% endfor %}"
+      "{{ ns.n }}{{ tools | tojson }}");
+  ASSERT_TRUE(t.ok());
+  ChatRequest req;
+  req.messages = nlohmann::ordered_json::parse(R"([{"role":"user","content":"a"},{"role":"user","content":"b"}])");
+  req.tools = nlohmann::ordered_json::parse(R"([{"name":"f"}])");
+  const std::string want = "<A><B>2[{\"name\": \"f\"}]";
+  std::vector<int> bad(4, 0);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&, k] {
+      for (int i = 0; i < 200; ++i) {
+        auto r = RenderChat(*t, req);
+        bad[k] += !r.ok() || *r != want;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad, std::vector<int>(4, 0));
 }
 
 }  // namespace
