@@ -99,10 +99,10 @@ class DiskTierTest : public ::testing::Test {
     return o;
   }
   // A fresh pool, storage and cache (as after a restart) over the same directory.
-  void Open(const Options& o) {
+  void Open(const Options& o, const kv::KvGeometry& g = kGeom) {
     cache_.reset();
     pool_ = std::make_unique<kv::BlockPool>(kPoolBlocks);
-    storage_ = std::move(kv::KvStorage::Create(kGeom, kPoolBlocks).value());
+    storage_ = std::move(kv::KvStorage::Create(g, kPoolBlocks).value());
     auto c = PrefixCache::Open(o, pool_.get(), storage_.get());
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     cache_ = std::move(c).value();
@@ -113,7 +113,7 @@ class DiskTierTest : public ::testing::Test {
     std::vector<kv::BlockId> blocks;
     for (size_t i = 0; i < tokens.size() / kBlockTokens; ++i) {
       const kv::BlockId b = pool_->Allocate();
-      for (int64_t k = 0; k < kGeom.block_bytes(); ++k) {
+      for (int64_t k = 0; k < storage_->geometry().block_bytes(); ++k) {
         storage_->Block(b)[k] = Pattern(seed + static_cast<int>(i), k);
       }
       blocks.push_back(b);
@@ -123,7 +123,7 @@ class DiskTierTest : public ::testing::Test {
     return blocks;
   }
   bool BlockHasPattern(kv::BlockId b, int seed) {
-    for (int64_t k = 0; k < kGeom.block_bytes(); ++k) {
+    for (int64_t k = 0; k < storage_->geometry().block_bytes(); ++k) {
       if (storage_->Block(b)[k] != Pattern(seed, k)) return false;
     }
     return true;
@@ -199,6 +199,26 @@ TEST_F(DiskTierTest, EvictionSpillsAndLoadRestoresExactBytes) {
   for (kv::BlockId b : r.blocks) pool_->Unref(b);
   // Other tenants see nothing on disk either.
   EXPECT_EQ(cache_->Lookup(Prompt(1, 3), "other").disk_blocks(), 0);
+}
+
+// MLA layout (issue 4): per layer only K = [64 tokens, kv_lora_rank + rope_dim], no V. The block
+// is opaque bytes to the disk tier; the geometry in the header must match.
+TEST_F(DiskTierTest, MlaGeometryRoundTrip) {
+  const kv::KvGeometry mla{3, 64 * (32 + 8) * 2, 0};  // 3 layers, latent 32 + rope 8, f16
+  Open(DefaultOptions(), mla);
+  const auto a = Prompt(18, 2);
+  Compute(a, 180);
+  cache_->Evict(2);
+  Open(DefaultOptions(), mla);  // restart
+  ASSERT_EQ(cache_->n_disk_blocks(), 2);
+  std::vector<kv::BlockId> dest;
+  EXPECT_EQ(LoadAll(a, &dest, 2).n_loaded, 2);
+  EXPECT_TRUE(BlockHasPattern(dest[0], 180));
+  EXPECT_TRUE(BlockHasPattern(dest[1], 181));
+  for (kv::BlockId b : dest) pool_->Unref(b);
+  Open(DefaultOptions());  // a GQA geometry over the same directory: foreign
+  EXPECT_EQ(cache_->n_disk_blocks(), 0);
+  EXPECT_EQ(cache_->stats().disk_corrupt_skipped, 2);
 }
 
 TEST_F(DiskTierTest, RestartFindsBlocks) {

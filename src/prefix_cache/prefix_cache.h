@@ -17,10 +17,12 @@
 // ever kept in RAM), and every RAM block is reachable by Lookup. "Used" means hit by Lookup,
 // inserted, or re-inserted. With the disk tier on (and the policy spilling on eviction), an
 // evicted block is copied into an in-memory write buffer on the calling (engine) thread and
-// written to disk by the I/O thread; its pool reference is dropped at once.
+// written to disk by the I/O thread; its pool reference is dropped at once (Evict waits only when
+// max_pending_write_bytes of writes are already queued).
 //
 // Disk tier. Files live in Options::disk_dir (chosen by the operator, never from client input),
-// bounded by disk_cap_bytes (least recently used files removed first). On Open the directory is
+// bounded by disk_cap_bytes: files are removed leaf-first like RAM blocks (a file another file
+// names as its parent stays), least recently used first, so chains shrink from their end. On Open the directory is
 // scanned (headers only, validated) so a restarted engine still hits. Lookup reports how many
 // blocks after the RAM hit are on disk; the engine decides load vs recompute (DecideLoad), and if
 // loading, allocates destination blocks and calls StartLoad. Loads run on the cache's I/O thread
@@ -75,7 +77,8 @@ struct Options {
   double disk_read_bytes_per_s_prior = 1.0e9;
   Env* env = nullptr;  // nullptr: Env::Default()
   // Called on the I/O thread after each finished load or write, e.g. to wake the engine loop.
-  // Must be cheap and thread-safe. May be empty.
+  // Must be cheap and thread-safe, and stay callable until the cache is destroyed (the
+  // destructor finishes queued writes). May be empty.
   std::function<void()> notify_io_done;
   // Test hook: the chain step (nullptr: SHA-256, ChainNext).
   ChainNextFn chain_next = nullptr;
