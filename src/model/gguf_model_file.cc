@@ -53,6 +53,13 @@ class GgufModelFile final : public ModelFile {
     if (!r.ok()) return std::nullopt;
     return std::string(*r);
   }
+  std::optional<bool> GetBool(std::string_view key) const override {
+    const gguf::Value* v = f_.Find(key);
+    if (v == nullptr) return std::nullopt;
+    auto r = v->AsBool();
+    if (!r.ok()) return std::nullopt;
+    return *r;
+  }
   std::optional<std::vector<int64_t>> GetIntArray(std::string_view key) const override {
     const gguf::Value* v = f_.Find(key);
     if (v == nullptr || !v->is_array()) return std::nullopt;

@@ -188,3 +188,134 @@ std::string RopeScalingName(RopeScaling s) {
 }
 
 }  // namespace cachet::model
+
+namespace cachet::model {
+namespace {
+
+Result<int64_t> OptInt(const ModelFile& f, const std::string& key, int64_t dflt, int64_t lo) {
+  if (!f.Has(key)) return dflt;
+  auto v = f.GetInt(key);
+  if (!v) return Corrupt("key " + key + " is not an integer");
+  if (*v < lo || *v > kMaxDim) return Corrupt("key " + key + " out of range: " + std::to_string(*v));
+  return *v;
+}
+
+// g(s, m) = 1 + 0.1 m ln s for s > 1 (deepseek.md A.6).
+double YarnG(double s, double m) { return s > 1.0 ? 1.0 + 0.1 * m * std::log(s) : 1.0; }
+
+Status ReadDeepSeekAttention(const ModelFile& f, const std::string& arch, DeepSeekHParams* ds) {
+  HParams& hp = ds->base;
+  CACHET_ASSIGN_OR_RETURN(hp.n_head, RequiredInt(f, Key(arch, "attention.head_count")));
+  const std::string kmla = Key(arch, "attention.key_length_mla");
+  const std::string vmla = Key(arch, "attention.value_length_mla");
+  if (!f.Has(kmla) || !f.Has(vmla)) {
+    return Unsupported(arch + ": legacy (non-MLA) file without " + kmla + " / " + vmla);
+  }
+  int64_t d_qk = 0;
+  CACHET_ASSIGN_OR_RETURN(d_qk, RequiredInt(f, kmla));
+  CACHET_ASSIGN_OR_RETURN(ds->v_head_dim, RequiredInt(f, vmla));
+  CACHET_ASSIGN_OR_RETURN(ds->qk_rope_dim, RequiredInt(f, Key(arch, "rope.dimension_count")));
+  CACHET_ASSIGN_OR_RETURN(ds->kv_lora_rank, RequiredInt(f, Key(arch, "attention.kv_lora_rank")));
+  CACHET_ASSIGN_OR_RETURN(ds->q_lora_rank, OptInt(f, Key(arch, "attention.q_lora_rank"), 0, 0));
+  if (ds->qk_rope_dim % 2 != 0 || ds->qk_rope_dim >= d_qk) {
+    return Corrupt(Key(arch, "rope.dimension_count") + " must be even and < " + kmla);
+  }
+  ds->qk_nope_dim = d_qk - ds->qk_rope_dim;
+  hp.n_head_kv = 1;  // the absorbed form is MQA over one latent "head"
+  hp.head_dim = d_qk;
+  hp.head_dim_v = ds->v_head_dim;
+  hp.n_rot = ds->qk_rope_dim;
+  return Status::Ok();
+}
+
+Status ReadDeepSeekMoe(const ModelFile& f, const std::string& arch, DeepSeekHParams* ds) {
+  const int64_t L = ds->base.n_layer;
+  CACHET_ASSIGN_OR_RETURN(ds->n_dense, OptInt(f, Key(arch, "leading_dense_block_count"), 0, 0));
+  if (ds->n_dense > L) return Corrupt(Key(arch, "leading_dense_block_count") + " > block_count");
+  if (ds->n_dense > 0) {
+    CACHET_ASSIGN_OR_RETURN(ds->base.n_ff, RequiredInt(f, Key(arch, "feed_forward_length")));
+  } else {
+    CACHET_ASSIGN_OR_RETURN(ds->base.n_ff, OptInt(f, Key(arch, "feed_forward_length"), 0, 0));
+  }
+  if (ds->n_dense == L && ds->n_mtp == 0) return Status::Ok();  // dense-only: no MoE keys needed
+  CACHET_ASSIGN_OR_RETURN(ds->n_expert, RequiredInt(f, Key(arch, "expert_count")));
+  CACHET_ASSIGN_OR_RETURN(ds->n_expert_used, RequiredInt(f, Key(arch, "expert_used_count")));
+  CACHET_ASSIGN_OR_RETURN(ds->n_expert_shared, OptInt(f, Key(arch, "expert_shared_count"), 0, 0));
+  CACHET_ASSIGN_OR_RETURN(ds->n_ff_exp, RequiredInt(f, Key(arch, "expert_feed_forward_length")));
+  CACHET_ASSIGN_OR_RETURN(ds->n_group, OptInt(f, Key(arch, "expert_group_count"), 1, 0));
+  CACHET_ASSIGN_OR_RETURN(ds->n_group_used, OptInt(f, Key(arch, "expert_group_used_count"), 1, 0));
+  if (ds->n_group <= 1) ds->n_group = ds->n_group_used = 1;
+  int64_t gating = 1;
+  CACHET_ASSIGN_OR_RETURN(gating, OptInt(f, Key(arch, "expert_gating_func"), 1, 0));
+  if (gating == 0) gating = 1;  // llama.cpp writes 0 (none) for old files: softmax
+  if (gating != 1 && gating != 2) {
+    return Corrupt(Key(arch, "expert_gating_func") + ": unknown value " + std::to_string(gating));
+  }
+  ds->gating = static_cast<ExpertGating>(gating);
+  const std::string norm_key = Key(arch, "expert_weights_norm");
+  if (f.Has(norm_key)) {
+    auto b = f.GetBool(norm_key);
+    if (!b) return Corrupt("key " + norm_key + " is not a bool");
+    ds->weights_norm = *b;
+  }
+  CACHET_ASSIGN_OR_RETURN(ds->weights_scale, OptFloat(f, Key(arch, "expert_weights_scale"), 1.0f));
+  if (ds->weights_scale == 0.0f) ds->weights_scale = 1.0f;
+  if (ds->n_expert_used > ds->n_expert) {
+    return Corrupt(Key(arch, "expert_used_count") + " > expert_count");
+  }
+  if (ds->n_expert % ds->n_group != 0 || ds->n_group_used > ds->n_group ||
+      ds->n_group_used == 0 || ds->n_expert_used > ds->n_group_used * (ds->n_expert / ds->n_group)) {
+    return Corrupt(Key(arch, "expert_group_count") + " / expert_group_used_count inconsistent");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+float DeepSeekHParams::attn_mscale_sq() const {
+  if (base.rope_scaling != RopeScaling::kYarn) return 1.0f;
+  const double g = YarnG(base.rope_factor, mscale_all_dim);
+  return static_cast<float>(g * g);
+}
+
+float DeepSeekHParams::attn_scale() const {
+  return attn_mscale_sq() / std::sqrt(static_cast<float>(qk_head_dim()));
+}
+
+Result<DeepSeekHParams> ReadDeepSeekHParams(const ModelFile& f, const std::string& arch) {
+  DeepSeekHParams ds;
+  HParams& hp = ds.base;
+  hp.arch = arch;
+  CACHET_ASSIGN_OR_RETURN(hp.n_ctx_train, RequiredInt(f, Key(arch, "context_length")));
+  CACHET_ASSIGN_OR_RETURN(hp.n_embd, RequiredInt(f, Key(arch, "embedding_length")));
+  CACHET_ASSIGN_OR_RETURN(ds.n_layer_all, RequiredInt(f, Key(arch, "block_count")));
+  CACHET_ASSIGN_OR_RETURN(ds.n_mtp, OptInt(f, Key(arch, "nextn_predict_layers"), 0, 0));
+  if (ds.n_mtp >= ds.n_layer_all) {
+    return Corrupt(Key(arch, "nextn_predict_layers") + " >= block_count");
+  }
+  hp.n_layer = ds.n_layer_all - ds.n_mtp;
+  CACHET_RETURN_IF_ERROR(ReadDeepSeekAttention(f, arch, &ds));
+  CACHET_RETURN_IF_ERROR(ReadDeepSeekMoe(f, arch, &ds));
+  const std::string eps_key = Key(arch, "attention.layer_norm_rms_epsilon");
+  if (!f.Has(eps_key)) return Corrupt("missing required key " + eps_key);
+  CACHET_ASSIGN_OR_RETURN(hp.norm_eps, OptFloat(f, eps_key, 0.0f));
+  if (!(hp.norm_eps > 0.0f && hp.norm_eps < 1.0f)) return Corrupt(eps_key + " out of range");
+  const std::string vocab_key = Key(arch, "vocab_size");
+  if (f.Has(vocab_key)) {
+    CACHET_ASSIGN_OR_RETURN(hp.n_vocab, RequiredInt(f, vocab_key));
+  }
+  CACHET_RETURN_IF_ERROR(ReadRope(f, arch, &hp));
+  if (hp.rope_scaling == RopeScaling::kLinear && hp.rope_factor != 1.0f) {
+    return Unsupported(arch + ": linear rope scaling");
+  }
+  if (hp.rope_scaling == RopeScaling::kYarn && hp.rope_factor > 1.0f) {
+    const std::string lm = Key(arch, "rope.scaling.yarn_log_multiplier");
+    if (!f.Has(lm)) return Unsupported(arch + ": YaRN without " + lm + " (deepseek.md A.6)");
+    float mult = 0;
+    CACHET_ASSIGN_OR_RETURN(mult, OptFloat(f, lm, 0.0f));
+    ds.mscale_all_dim = mult / 0.1f;
+  }
+  return ds;
+}
+
+}  // namespace cachet::model

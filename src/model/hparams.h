@@ -54,4 +54,45 @@ std::vector<float> RopeInvFreq(const HParams& hp, const float* rope_freqs, float
 
 std::string RopeScalingName(RopeScaling s);
 
+// DeepSeek-V2/V3 (`deepseek2`) hyper-parameters (../shared/specs/deepseek.md A.2-A.7), on top of
+// the shared ones in `base`. base.n_layer is the trunk (block_count - nextn_predict_layers);
+// base.head_dim = d_qk, base.head_dim_v = d_v, base.n_rot = r, base.n_head_kv = 1 (MLA files).
+enum class ExpertGating { kSoftmax = 1, kSigmoid = 2 };
+
+struct DeepSeekHParams {
+  HParams base;
+  int64_t n_layer_all = 0;    // block_count, MTP blocks included
+  int64_t n_mtp = 0;          // nextn_predict_layers (blocks n_layer .. n_layer_all-1)
+  int64_t q_lora_rank = 0;    // r_q; 0 = no query compression (attn_q)
+  int64_t kv_lora_rank = 0;   // r_kv
+  int64_t qk_nope_dim = 0;    // d_nope = d_qk - r
+  int64_t qk_rope_dim = 0;    // r
+  int64_t v_head_dim = 0;     // d_v
+  int64_t n_dense = 0;        // leading_dense_block_count
+  int64_t n_expert = 0;       // E
+  int64_t n_expert_used = 0;  // k
+  int64_t n_expert_shared = 0;
+  int64_t n_ff_exp = 0;        // width of one routed (and one shared) expert
+  int64_t n_group = 1;         // expert_group_count (<= 1: no group-limited routing)
+  int64_t n_group_used = 1;    // expert_group_used_count
+  ExpertGating gating = ExpertGating::kSoftmax;
+  bool weights_norm = false;   // expert_weights_norm
+  float weights_scale = 1.0f;  // expert_weights_scale (routed scaling factor; 0 in file -> 1)
+  float mscale_all_dim = 0.0f;  // M = yarn_log_multiplier / 0.1 (0 when absent)
+
+  int64_t qk_head_dim() const { return qk_nope_dim + qk_rope_dim; }  // d_qk
+  int64_t kv_cache_dim() const { return kv_lora_rank + qk_rope_dim; }  // latent + rope key
+  // YaRN attention-scale factor g(s, M)^2 (A.6); 1 without YaRN.
+  float attn_mscale_sq() const;
+  // Logit scale sigma = g(s, M)^2 / sqrt(d_qk).
+  float attn_scale() const;
+};
+
+// Reads the deepseek2 keys (prefix `arch`). Errors: Corrupt naming the key for a missing
+// required key, a wrong type or an inconsistent value (r odd or >= d_qk, k > E, groups that do
+// not divide E, k_grp > n_grp, nextn >= block_count, unknown gating id); Unsupported for a YaRN
+// file without yarn_log_multiplier (spec A.6 edge case) and for legacy non-MLA files (no
+// key_length_mla / value_length_mla).
+Result<DeepSeekHParams> ReadDeepSeekHParams(const ModelFile& f, const std::string& arch);
+
 }  // namespace cachet::model

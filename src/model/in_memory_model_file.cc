@@ -40,6 +40,12 @@ class InMemoryFile final : public ModelFile {
     if (auto* s = std::get_if<std::string>(&it->second)) return *s;
     return std::nullopt;
   }
+  std::optional<bool> GetBool(std::string_view key) const override {
+    auto it = meta_.find(std::string(key));
+    if (it == meta_.end()) return std::nullopt;
+    if (auto* b = std::get_if<bool>(&it->second)) return *b;
+    return std::nullopt;
+  }
   std::optional<std::vector<int64_t>> GetIntArray(std::string_view) const override {
     return std::nullopt;
   }

@@ -45,6 +45,8 @@ class ModelFile {
   virtual std::optional<std::string> GetString(std::string_view key) const = 0;
   // Integer array keys (per-layer head counts); nullopt when absent or not an integer array.
   virtual std::optional<std::vector<int64_t>> GetIntArray(std::string_view key) const = 0;
+  // Bool keys (expert_weights_norm); nullopt when absent or not a bool.
+  virtual std::optional<bool> GetBool(std::string_view key) const { return std::nullopt; }
   virtual bool Has(std::string_view key) const = 0;
 
   virtual const TensorInfo* FindTensor(std::string_view name) const = 0;

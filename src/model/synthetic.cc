@@ -29,7 +29,7 @@ struct RowRng {
   }
 };
 
-enum class Init { kMatrix, kNorm, kBias };
+enum class Init { kMatrix, kNorm, kBias, kMatrixF32 };
 
 class Builder {
  public:
@@ -40,9 +40,10 @@ class Builder {
     int64_t rows = 1;
     for (size_t i = 1; i < ne.size(); ++i) rows *= ne[i];
     const DType t = init == Init::kMatrix ? FallbackType(type_, k) : DType::kF32;
+    const bool matrix = init == Init::kMatrix || init == Init::kMatrixF32;
     const int64_t row_bytes = RowBytes(t, k);
     SyntheticTensor st{name, t, ne, std::vector<uint8_t>(row_bytes * rows)};
-    const float scale = init == Init::kMatrix ? std::sqrt(3.0f / static_cast<float>(k)) : 0.1f;
+    const float scale = matrix ? std::sqrt(3.0f / static_cast<float>(k)) : 0.1f;
     const float offset = init == Init::kNorm ? 1.0f : 0.0f;
     const uint64_t tensor_seed = Mix(seed_ ^ Mix(std::hash<std::string>{}(name) ^ 0x5eedull));
     std::atomic<bool> failed{false};
@@ -73,7 +74,14 @@ class Builder {
     model_.tensors.push_back(std::move(st));
   }
 
+  // Sets a key; setting it again replaces the value (architectures override shared keys).
   void Meta(std::string key, MetaValue v) {
+    for (auto& [k, old] : model_.meta) {
+      if (k == key) {
+        old = std::move(v);
+        return;
+      }
+    }
     model_.meta.emplace_back(std::move(key), std::move(v));
   }
   SyntheticModel Take() { return std::move(model_); }
@@ -166,6 +174,157 @@ Preset Make(std::string name, std::string arch, std::string tok, int64_t d, int6
   return p;
 }
 
+
+// ---- deepseek2 (deepseek.md A.2-A.4, A.9) ----
+
+void AddDeepSeekMeta(const Preset& p, Builder* b) {
+  const std::string& a = p.arch;
+  const DeepSeekDims& ds = p.ds;
+  auto u = [](int64_t v) { return MetaValue(static_cast<uint32_t>(v)); };
+  b->Meta(a + ".block_count", u(p.n_layer + ds.n_mtp));  // overrides AddMeta's (later wins)
+  if (ds.n_mtp > 0) b->Meta(a + ".nextn_predict_layers", u(ds.n_mtp));
+  b->Meta(a + ".attention.head_count_kv", u(1));
+  b->Meta(a + ".attention.key_length", u(ds.kv_lora_rank + ds.qk_rope));
+  b->Meta(a + ".attention.value_length", u(ds.kv_lora_rank));
+  b->Meta(a + ".attention.key_length_mla", u(ds.qk_nope + ds.qk_rope));
+  b->Meta(a + ".attention.value_length_mla", u(ds.v_head));
+  if (ds.q_lora_rank > 0) b->Meta(a + ".attention.q_lora_rank", u(ds.q_lora_rank));
+  b->Meta(a + ".attention.kv_lora_rank", u(ds.kv_lora_rank));
+  b->Meta(a + ".rope.dimension_count", u(ds.qk_rope));
+  b->Meta(a + ".leading_dense_block_count", u(ds.n_dense));
+  b->Meta(a + ".expert_count", u(ds.n_expert));
+  b->Meta(a + ".expert_used_count", u(ds.n_expert_used));
+  b->Meta(a + ".expert_shared_count", u(ds.n_expert_shared));
+  b->Meta(a + ".expert_feed_forward_length", u(ds.n_ff_exp));
+  if (ds.n_group > 1) {
+    b->Meta(a + ".expert_group_count", u(ds.n_group));
+    b->Meta(a + ".expert_group_used_count", u(ds.n_group_used));
+  }
+  b->Meta(a + ".expert_gating_func", u(ds.gating));
+  b->Meta(a + ".expert_weights_norm", ds.weights_norm);
+  b->Meta(a + ".expert_weights_scale", ds.weights_scale);
+  if (ds.yarn_factor > 0) {
+    b->Meta(a + ".rope.scaling.type", std::string("yarn"));
+    b->Meta(a + ".rope.scaling.factor", ds.yarn_factor);
+    b->Meta(a + ".rope.scaling.original_context_length", u(ds.yarn_orig_ctx));
+    b->Meta(a + ".rope.scaling.yarn_log_multiplier", 0.1f * ds.mscale_all_dim);
+  }
+}
+
+Status AddDeepSeekAttention(const Preset& p, const std::string& pre, Builder* b) {
+  const DeepSeekDims& ds = p.ds;
+  const int64_t d = p.n_embd, H = p.n_head, dqk = ds.qk_nope + ds.qk_rope;
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_norm.weight", {d}, Init::kNorm));
+  if (ds.q_lora_rank > 0) {
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_q_a.weight", {d, ds.q_lora_rank}, Init::kMatrix));
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_q_a_norm.weight", {ds.q_lora_rank}, Init::kNorm));
+    CACHET_RETURN_IF_ERROR(
+        b->Add(pre + "attn_q_b.weight", {ds.q_lora_rank, H * dqk}, Init::kMatrix));
+  } else {
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_q.weight", {d, H * dqk}, Init::kMatrix));
+  }
+  CACHET_RETURN_IF_ERROR(
+      b->Add(pre + "attn_kv_a_mqa.weight", {d, ds.kv_lora_rank + ds.qk_rope}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_kv_a_norm.weight", {ds.kv_lora_rank}, Init::kNorm));
+  CACHET_RETURN_IF_ERROR(
+      b->Add(pre + "attn_k_b.weight", {ds.qk_nope, ds.kv_lora_rank, H}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(
+      b->Add(pre + "attn_v_b.weight", {ds.kv_lora_rank, ds.v_head, H}, Init::kMatrix));
+  return b->Add(pre + "attn_output.weight", {H * ds.v_head, d}, Init::kMatrix);
+}
+
+Status AddDeepSeekFfn(const Preset& p, int64_t i, const std::string& pre, Builder* b) {
+  const DeepSeekDims& ds = p.ds;
+  const int64_t d = p.n_embd;
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_norm.weight", {d}, Init::kNorm));
+  if (i < ds.n_dense) {
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_gate.weight", {d, p.n_ff}, Init::kMatrix));
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_up.weight", {d, p.n_ff}, Init::kMatrix));
+    return b->Add(pre + "ffn_down.weight", {p.n_ff, d}, Init::kMatrix);
+  }
+  const int64_t E = ds.n_expert, f = ds.n_ff_exp, fs = ds.n_ff_exp * ds.n_expert_shared;
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_gate_inp.weight", {d, E}, Init::kMatrixF32));
+  if (ds.score_bias) CACHET_RETURN_IF_ERROR(b->Add(pre + "exp_probs_b.bias", {E}, Init::kBias));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_gate_exps.weight", {d, f, E}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_up_exps.weight", {d, f, E}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_down_exps.weight", {f, d, E}, Init::kMatrix));
+  if (fs > 0) {
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_gate_shexp.weight", {d, fs}, Init::kMatrix));
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_up_shexp.weight", {d, fs}, Init::kMatrix));
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_down_shexp.weight", {fs, d}, Init::kMatrix));
+  }
+  return Status::Ok();
+}
+
+// Blocks 0..L-1 are the trunk; blocks L.. are MTP (nextn) blocks: a MoE layer plus the nextn
+// projection and norms (A.9; embed_tokens / shared_head_head are left to the defaults).
+Status AddDeepSeekLayers(const Preset& p, Builder* b) {
+  const int64_t d = p.n_embd;
+  for (int64_t i = 0; i < p.n_layer + p.ds.n_mtp; ++i) {
+    const std::string pre = "blk." + std::to_string(i) + ".";
+    CACHET_RETURN_IF_ERROR(AddDeepSeekAttention(p, pre, b));
+    CACHET_RETURN_IF_ERROR(AddDeepSeekFfn(p, i, pre, b));
+    if (i < p.n_layer) continue;
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "nextn.eh_proj.weight", {2 * d, d}, Init::kMatrix));
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "nextn.enorm.weight", {d}, Init::kNorm));
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "nextn.hnorm.weight", {d}, Init::kNorm));
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "nextn.shared_head_norm.weight", {d}, Init::kNorm));
+  }
+  return Status::Ok();
+}
+
+void AddDeepSeekPresets(std::vector<Preset>* v) {
+  // V2-Lite style: no q compression, softmax gating without bias, 1 dense layer, YaRN M = 0.707.
+  Preset t = Make("ds2-tiny", "deepseek2", "deepseek-v3", 256, 3, 4, 1, 48, 512);
+  t.tied = false;
+  t.norm_eps = 1e-6f;
+  t.ds.kv_lora_rank = 64;
+  t.ds.qk_nope = 32;
+  t.ds.qk_rope = 16;
+  t.ds.v_head = 32;
+  t.ds.n_dense = 1;
+  t.ds.n_expert = 8;
+  t.ds.n_expert_used = 3;
+  t.ds.n_expert_shared = 2;
+  t.ds.n_ff_exp = 128;
+  t.ds.yarn_factor = 40.0f;
+  t.ds.mscale_all_dim = 0.707f;
+  v->push_back(t);
+  // V3 style: q compression, sigmoid gating with groups and bias, normalised and scaled weights,
+  // one MTP block.
+  Preset t3 = t;
+  t3.name = "ds3-tiny";
+  t3.ds.q_lora_rank = 96;
+  t3.ds.n_expert = 16;
+  t3.ds.n_expert_used = 4;
+  t3.ds.n_expert_shared = 1;
+  t3.ds.n_group = 4;
+  t3.ds.n_group_used = 2;
+  t3.ds.gating = 2;
+  t3.ds.score_bias = true;
+  t3.ds.weights_norm = true;
+  t3.ds.weights_scale = 2.5f;
+  t3.ds.mscale_all_dim = 1.0f;
+  t3.ds.n_mtp = 1;
+  v->push_back(t3);
+  // DeepSeek-V2-Lite dimensions with 4 layers (benchmarks).
+  Preset lite = Make("ds2-lite-4l", "deepseek2", "deepseek-v3", 2048, 4, 16, 1, 192, 10944);
+  lite.ds = t.ds;
+  lite.tied = false;
+  lite.norm_eps = 1e-6f;
+  lite.n_vocab = 102400;
+  lite.n_ctx = 163840;
+  lite.ds.kv_lora_rank = 512;
+  lite.ds.qk_nope = 128;
+  lite.ds.qk_rope = 64;
+  lite.ds.v_head = 128;
+  lite.ds.n_expert = 64;
+  lite.ds.n_expert_used = 6;
+  lite.ds.n_expert_shared = 2;
+  lite.ds.n_ff_exp = 1408;
+  v->push_back(lite);
+}
+
 }  // namespace
 
 DType FallbackType(DType wanted, int64_t k) {
@@ -197,6 +356,7 @@ const std::vector<Preset>& Presets() {
     l1.rope_base = 500000.0f;
     l1.llama3_factor = 32.0f;
     v.push_back(l1);
+    AddDeepSeekPresets(&v);
     return v;
   }();
   return presets;
@@ -218,6 +378,11 @@ Result<SyntheticModel> MakeSyntheticModel(const Preset& p, DType type, uint64_t 
   CACHET_RETURN_IF_ERROR(b.Add("output_norm.weight", {p.n_embd}, Init::kNorm));
   if (!p.tied) CACHET_RETURN_IF_ERROR(b.Add("output.weight", {p.n_embd, n_vocab}, Init::kMatrix));
   if (p.llama3_factor > 0) b.AddF32("rope_freqs.weight", Llama3RopeFreqs(p));
+  if (p.arch == "deepseek2") {
+    AddDeepSeekMeta(p, &b);
+    CACHET_RETURN_IF_ERROR(AddDeepSeekLayers(p, &b));
+    return b.Take();
+  }
   for (int64_t i = 0; i < p.n_layer; ++i) CACHET_RETURN_IF_ERROR(AddLayer(p, i, &b));
   return b.Take();
 }

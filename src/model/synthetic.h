@@ -25,6 +25,23 @@ class Writer;
 
 namespace cachet::model {
 
+// deepseek2 dimensions (deepseek.md A.2-A.4); used only when Preset::arch == "deepseek2".
+struct DeepSeekDims {
+  int64_t q_lora_rank = 0;  // 0: attn_q (V2-Lite style), else attn_q_a / attn_q_a_norm / attn_q_b
+  int64_t kv_lora_rank = 0, qk_nope = 0, qk_rope = 0, v_head = 0;
+  int64_t n_dense = 0;  // leading dense layers (width Preset::n_ff)
+  int64_t n_expert = 0, n_expert_used = 0, n_expert_shared = 0, n_ff_exp = 0;
+  int64_t n_group = 1, n_group_used = 1;
+  uint32_t gating = 1;  // 1 softmax, 2 sigmoid
+  bool weights_norm = false;
+  float weights_scale = 1.0f;
+  bool score_bias = false;     // exp_probs_b.bias
+  float yarn_factor = 0.0f;    // 0: no rope scaling
+  int64_t yarn_orig_ctx = 4096;
+  float mscale_all_dim = 1.0f;  // written as yarn_log_multiplier = 0.1 * M
+  int64_t n_mtp = 0;            // MTP (nextn) blocks after the trunk
+};
+
 struct Preset {
   std::string name;               // "llama-tiny"
   std::string arch;               // "llama", "qwen2", "qwen3"
@@ -40,6 +57,7 @@ struct Preset {
   // Llama-3 rope scaling written as rope_freqs.weight (llama-family.md §5.4); factor 0 = none.
   float llama3_factor = 0, llama3_low = 1, llama3_high = 4;
   int64_t llama3_orig_ctx = 8192;
+  DeepSeekDims ds;  // arch "deepseek2" only
 };
 
 // All presets, and one by name (nullptr if unknown).

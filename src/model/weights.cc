@@ -62,6 +62,23 @@ Result<Weight> WeightLoader::Matrix(const std::string& name, int64_t k, int64_t 
   return w;
 }
 
+Result<Weight> WeightLoader::Matrix3(const std::string& name, int64_t k, int64_t n, int64_t e,
+                                     bool required) {
+  CACHET_ASSIGN_OR_RETURN(const TensorInfo* t, Find(name, {k, n, e}, required));
+  Weight w;
+  if (t == nullptr) return w;
+  if (!Traits(t->type).supported_compute) {
+    return Unsupported("tensor " + name + " has type " + std::string(DTypeName(t->type)) +
+                       ", which the kernels cannot use as a weight");
+  }
+  w.type = t->type;
+  w.data = t->data;
+  w.k = k;
+  w.n = n * e;
+  w.name = &t->name;
+  return w;
+}
+
 Result<VecF32> WeightLoader::Vector(const std::string& name, int64_t n, bool required) {
   CACHET_ASSIGN_OR_RETURN(const TensorInfo* t, Find(name, {n}, required));
   VecF32 v;

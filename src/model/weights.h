@@ -39,6 +39,10 @@ class WeightLoader {
   // Matrix `name` with ne=[k, n]; must have a matmul-capable type and a row length that is a
   // multiple of its block size. Errors (Corrupt) name the tensor and both shapes.
   Result<Weight> Matrix(const std::string& name, int64_t k, int64_t n, bool required = true);
+  // A stack of e matrices ne=[k, n, e] (MoE experts, per-head MLA blocks), returned as one
+  // Weight of n*e rows of k: matrix i starts at row i*n. Errors as Matrix.
+  Result<Weight> Matrix3(const std::string& name, int64_t k, int64_t n, int64_t e,
+                         bool required = true);
   // Vector `name` with ne=[n], converted to f32 if needed.
   Result<VecF32> Vector(const std::string& name, int64_t n, bool required = true);
   // Names of tensors in the file never requested (for the "unused tensor" warning).

@@ -107,6 +107,13 @@ def rms_norm(x, g, eps):
 
 
 class Model:
+    def __new__(cls, gguf, *args, **kwargs):
+        # deepseek2 lives in deepseek.py (MLA + MoE); Model(...) builds it transparently.
+        if cls is Model and gguf.meta.get("general.architecture") == "deepseek2":
+            from deepseek import DeepSeekModel
+            return super().__new__(DeepSeekModel)
+        return super().__new__(cls)
+
     def __init__(self, gguf, dtype=torch.float64, kv_f16=False):
         """kv_f16: round cached k (after RoPE) and v to float16, as an engine with an f16 KV cache
         does; the math stays in `dtype`."""

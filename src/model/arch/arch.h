@@ -11,5 +11,6 @@ namespace cachet::model::arch {
 void RegisterLlama(std::vector<ArchEntry>* out);
 void RegisterQwen2(std::vector<ArchEntry>* out);
 void RegisterQwen3(std::vector<ArchEntry>* out);
+void RegisterDeepSeek2(std::vector<ArchEntry>* out);
 
 }  // namespace cachet::model::arch

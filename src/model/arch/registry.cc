@@ -10,6 +10,7 @@ const std::vector<ArchEntry>& Architectures() {
     arch::RegisterLlama(&v);
     arch::RegisterQwen2(&v);
     arch::RegisterQwen3(&v);
+    arch::RegisterDeepSeek2(&v);
     return v;
   }();
   return entries;

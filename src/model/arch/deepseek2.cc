@@ -1,0 +1,612 @@
+// `deepseek2`: MLA + DeepSeekMoE (deepseek.md Part A). See deepseek2.h for the contract.
+#include "model/arch/deepseek2.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/log.h"
+#include "kernels/kernels.h"
+#include "model/arch/arch.h"
+#include "model/mla_attention.h"
+#include "model/moe.h"
+#include "model/weights.h"
+
+namespace cachet::model {
+namespace {
+
+std::string Blk(int64_t i, const char* name) { return "blk." + std::to_string(i) + "." + name; }
+
+struct MlaWeights {
+  VecF32 attn_norm, q_a_norm, kv_a_norm;
+  Weight wq;          // attn_q [d, H*d_qk] when r_q = 0
+  Weight wq_a, wq_b;  // attn_q_a [d, r_q], attn_q_b [r_q, H*d_qk] when r_q > 0
+  Weight wkv_a;       // attn_kv_a_mqa [d, r_kv + r]
+  Weight wk_b;        // attn_k_b [d_nope, r_kv, H]: H*r_kv rows of d_nope (Kb_h)
+  Weight wv_b;        // attn_v_b [r_kv, d_v, H]: H*d_v rows of r_kv (Vb_h)
+  Weight wo;          // attn_output [H*d_v, d]
+};
+
+struct LayerWeights {
+  MlaWeights attn;
+  VecF32 ffn_norm;
+  bool dense = true;
+  Weight gate, up, down;  // dense FFN
+  MoeWeights moe;
+};
+
+struct MtpWeights {  // deepseek.md A.9 (loaded, not run yet)
+  LayerWeights layer;
+  Weight eh_proj;  // [2d, d]
+  VecF32 enorm, hnorm, shared_head_norm;
+};
+
+// The activations of one step, grown to the largest step seen (no per-token allocation).
+struct Buffers {
+  std::vector<float> x, h, qa, q, kva, att, gate, up, logits;
+  std::vector<int32_t> pos;
+  // Absorbed path: rows of absorbed sequences, gathered.
+  std::vector<float> qg, qabs, obar, attg;
+  std::vector<int32_t> posg;
+  // Expanded path: latent rows, decompressed K / V, W_UK transposed.
+  std::vector<float> lat, kexp, vexp, wuk_t;
+};
+
+class DeepSeek2Model final : public Model {
+ public:
+  DeepSeek2Model(DeepSeekHParams ds, DeepSeek2Options opt, std::shared_ptr<const ModelFile> file)
+      : Model(std::move(file), ds.base),
+        ds_(std::move(ds)),
+        opt_(opt),
+        k_(kernels::Kernels()),
+        moe_(MakeRouterConfig(ds_), ds_.base.n_embd, ds_.n_ff_exp) {}
+
+  Status LoadWeights();
+  KvLayout kv_layout() const override { return kv_; }
+  Result<const float*> Forward(std::span<const SeqBatch> batch, ThreadPool* pool) override;
+
+ private:
+  static RouterConfig MakeRouterConfig(const DeepSeekHParams& ds);
+  Status LoadMla(WeightLoader& wl, int64_t i, MlaWeights* w);
+  Status LoadLayer(WeightLoader& wl, int64_t i, LayerWeights* lw);
+  Status LoadMtp(WeightLoader& wl, int64_t i, MtpWeights* mw);
+  Status CheckBatch(std::span<const SeqBatch> batch, int64_t* n_tok, int64_t* n_out) const;
+  void Resize(int64_t n_tok, int64_t n_out);
+  void MatMul(const Weight& w, const float* x, int64_t m, float* y, bool acc, ThreadPool* pool);
+  void Projections(const MlaWeights& w, ThreadPool* pool);
+  void StoreKv(int64_t layer, std::span<const SeqBatch> batch);
+  bool Expanded(const SeqBatch& b) const;
+  void AttendAbsorbed(const MlaWeights& w, int64_t layer, std::span<const SeqBatch> batch,
+                      ThreadPool* pool);
+  void AttendExpanded(const MlaWeights& w, int64_t layer, const SeqBatch& b, int64_t row0,
+                      ThreadPool* pool);
+  void Attention(const MlaWeights& w, int64_t layer, std::span<const SeqBatch> batch,
+                 ThreadPool* pool);
+  void Ffn(const LayerWeights& lw, ThreadPool* pool);
+  void Logits(std::span<const SeqBatch> batch, int64_t n_out, ThreadPool* pool);
+
+  DeepSeekHParams ds_;
+  DeepSeek2Options opt_;
+  const kernels::KernelTable& k_;
+  MoeFfn moe_;
+  std::vector<LayerWeights> layers_;
+  std::vector<MtpWeights> mtp_;
+  Weight tok_embd_, output_;
+  VecF32 output_norm_;
+  std::vector<float> inv_freq_;
+  std::vector<std::vector<float>> owned_;
+  KvLayout kv_;
+  int64_t n_tok_ = 0, n_tok_cur_ = 0;
+  Buffers b_;
+};
+
+RouterConfig DeepSeek2Model::MakeRouterConfig(const DeepSeekHParams& ds) {
+  RouterConfig c;
+  c.n_expert = ds.n_expert;
+  c.n_used = ds.n_expert_used;
+  c.n_group = ds.n_group;
+  c.n_group_used = ds.n_group_used;
+  c.gating = ds.gating;
+  c.weights_norm = ds.weights_norm;
+  c.weights_scale = ds.weights_scale;
+  return c;
+}
+
+Status DeepSeek2Model::LoadMla(WeightLoader& wl, int64_t i, MlaWeights* w) {
+  const int64_t d = ds_.base.n_embd, H = ds_.base.n_head, dqk = ds_.qk_head_dim();
+  const int64_t rkv = ds_.kv_lora_rank, r = ds_.qk_rope_dim;
+  if (file_->FindTensor(Blk(i, "attn_kv_b.weight")) != nullptr &&
+      file_->FindTensor(Blk(i, "attn_k_b.weight")) == nullptr) {
+    return Unsupported("tensor " + Blk(i, "attn_kv_b.weight") + ": legacy (non-MLA) layout");
+  }
+  CACHET_ASSIGN_OR_RETURN(w->attn_norm, wl.Vector(Blk(i, "attn_norm.weight"), d));
+  if (ds_.q_lora_rank > 0) {
+    const int64_t rq = ds_.q_lora_rank;
+    CACHET_ASSIGN_OR_RETURN(w->wq_a, wl.Matrix(Blk(i, "attn_q_a.weight"), d, rq));
+    CACHET_ASSIGN_OR_RETURN(w->q_a_norm, wl.Vector(Blk(i, "attn_q_a_norm.weight"), rq));
+    CACHET_ASSIGN_OR_RETURN(w->wq_b, wl.Matrix(Blk(i, "attn_q_b.weight"), rq, H * dqk));
+  } else {
+    CACHET_ASSIGN_OR_RETURN(w->wq, wl.Matrix(Blk(i, "attn_q.weight"), d, H * dqk));
+  }
+  CACHET_ASSIGN_OR_RETURN(w->wkv_a, wl.Matrix(Blk(i, "attn_kv_a_mqa.weight"), d, rkv + r));
+  CACHET_ASSIGN_OR_RETURN(w->kv_a_norm, wl.Vector(Blk(i, "attn_kv_a_norm.weight"), rkv));
+  CACHET_ASSIGN_OR_RETURN(w->wk_b, wl.Matrix3(Blk(i, "attn_k_b.weight"), ds_.qk_nope_dim, rkv, H));
+  CACHET_ASSIGN_OR_RETURN(w->wv_b, wl.Matrix3(Blk(i, "attn_v_b.weight"), rkv, ds_.v_head_dim, H));
+  CACHET_ASSIGN_OR_RETURN(w->wo, wl.Matrix(Blk(i, "attn_output.weight"), H * ds_.v_head_dim, d));
+  return Status::Ok();
+}
+
+Status DeepSeek2Model::LoadLayer(WeightLoader& wl, int64_t i, LayerWeights* lw) {
+  const int64_t d = ds_.base.n_embd;
+  CACHET_RETURN_IF_ERROR(LoadMla(wl, i, &lw->attn));
+  CACHET_ASSIGN_OR_RETURN(lw->ffn_norm, wl.Vector(Blk(i, "ffn_norm.weight"), d));
+  lw->dense = i < ds_.n_dense;
+  if (lw->dense) {
+    const int64_t ff = ds_.base.n_ff;
+    CACHET_ASSIGN_OR_RETURN(lw->gate, wl.Matrix(Blk(i, "ffn_gate.weight"), d, ff));
+    CACHET_ASSIGN_OR_RETURN(lw->up, wl.Matrix(Blk(i, "ffn_up.weight"), d, ff));
+    CACHET_ASSIGN_OR_RETURN(lw->down, wl.Matrix(Blk(i, "ffn_down.weight"), ff, d));
+    return Status::Ok();
+  }
+  if (file_->FindTensor(Blk(i, "ffn_gate_up_exps.weight")) != nullptr) {
+    return Unsupported("tensor " + Blk(i, "ffn_gate_up_exps.weight") + ": fused experts");
+  }
+  const int64_t E = ds_.n_expert, f = ds_.n_ff_exp, fs = f * ds_.n_expert_shared;
+  MoeWeights& m = lw->moe;
+  CACHET_ASSIGN_OR_RETURN(m.router, wl.Matrix(Blk(i, "ffn_gate_inp.weight"), d, E));
+  CACHET_ASSIGN_OR_RETURN(m.bias, wl.Vector(Blk(i, "exp_probs_b.bias"), E, false));
+  CACHET_ASSIGN_OR_RETURN(m.gate_exps, wl.Matrix3(Blk(i, "ffn_gate_exps.weight"), d, f, E));
+  CACHET_ASSIGN_OR_RETURN(m.up_exps, wl.Matrix3(Blk(i, "ffn_up_exps.weight"), d, f, E));
+  CACHET_ASSIGN_OR_RETURN(m.down_exps, wl.Matrix3(Blk(i, "ffn_down_exps.weight"), f, d, E));
+  if (fs > 0) {
+    CACHET_ASSIGN_OR_RETURN(m.gate_shexp, wl.Matrix(Blk(i, "ffn_gate_shexp.weight"), d, fs));
+    CACHET_ASSIGN_OR_RETURN(m.up_shexp, wl.Matrix(Blk(i, "ffn_up_shexp.weight"), d, fs));
+    CACHET_ASSIGN_OR_RETURN(m.down_shexp, wl.Matrix(Blk(i, "ffn_down_shexp.weight"), fs, d));
+  }
+  return Status::Ok();
+}
+
+Status DeepSeek2Model::LoadMtp(WeightLoader& wl, int64_t i, MtpWeights* mw) {
+  const int64_t d = ds_.base.n_embd;
+  CACHET_RETURN_IF_ERROR(LoadLayer(wl, i, &mw->layer));
+  CACHET_ASSIGN_OR_RETURN(mw->eh_proj, wl.Matrix(Blk(i, "nextn.eh_proj.weight"), 2 * d, d));
+  CACHET_ASSIGN_OR_RETURN(mw->enorm, wl.Vector(Blk(i, "nextn.enorm.weight"), d));
+  CACHET_ASSIGN_OR_RETURN(mw->hnorm, wl.Vector(Blk(i, "nextn.hnorm.weight"), d));
+  CACHET_ASSIGN_OR_RETURN(mw->shared_head_norm,
+                          wl.Vector(Blk(i, "nextn.shared_head_norm.weight"), d, false));
+  if (file_->FindTensor(Blk(i, "nextn.embed_tokens.weight")) != nullptr ||
+      file_->FindTensor(Blk(i, "nextn.shared_head_head.weight")) != nullptr) {
+    return Unsupported("MTP block " + std::to_string(i) + ": own embedding / head tensors");
+  }
+  return Status::Ok();
+}
+
+Status DeepSeek2Model::LoadWeights() {
+  HParams& hp = hparams_;
+  const TensorInfo* emb = file_->FindTensor("token_embd.weight");
+  if (emb == nullptr) return Corrupt("missing tensor token_embd.weight");
+  if (hp.n_vocab == 0) hp.n_vocab = emb->ne[1];
+  ds_.base.n_vocab = hp.n_vocab;
+  WeightLoader wl(*file_);
+  CACHET_ASSIGN_OR_RETURN(tok_embd_, wl.Matrix("token_embd.weight", hp.n_embd, hp.n_vocab));
+  CACHET_ASSIGN_OR_RETURN(output_norm_, wl.Vector("output_norm.weight", hp.n_embd));
+  CACHET_ASSIGN_OR_RETURN(output_, wl.Matrix("output.weight", hp.n_embd, hp.n_vocab, false));
+  if (!output_.present()) output_ = tok_embd_;  // tied (A.8)
+  layers_.resize(hp.n_layer);
+  for (int64_t i = 0; i < hp.n_layer; ++i) CACHET_RETURN_IF_ERROR(LoadLayer(wl, i, &layers_[i]));
+  mtp_.resize(ds_.n_mtp);
+  for (int64_t j = 0; j < ds_.n_mtp; ++j) {
+    CACHET_RETURN_IF_ERROR(LoadMtp(wl, hp.n_layer + j, &mtp_[j]));
+  }
+  for (const auto& name : wl.Unused()) LOG_WARN << "unused tensor " << name;
+  owned_ = wl.TakeOwned();
+  float mscale = 1.0f;
+  inv_freq_ = RopeInvFreq(hp, nullptr, &mscale);  // magnitude is 1 for deepseek2 (A.6)
+  kv_.n_layer = hp.n_layer;
+  kv_.n_kv_heads = 1;
+  kv_.head_dim_k = ds_.kv_cache_dim();
+  kv_.head_dim_v = 0;
+  kv_.type = opt_.kv_type;
+  if (kv_.type != DType::kF16 && kv_.type != DType::kBF16 && kv_.type != DType::kF32) {
+    return InvalidArgument("deepseek2: KV cache type must be f16, bf16 or f32");
+  }
+  return Status::Ok();
+}
+
+Status DeepSeek2Model::CheckBatch(std::span<const SeqBatch> batch, int64_t* n_tok,
+                                  int64_t* n_out) const {
+  if (batch.empty()) return InvalidArgument("empty batch");
+  *n_tok = 0;
+  *n_out = 0;
+  for (size_t s = 0; s < batch.size(); ++s) {
+    const SeqBatch& b = batch[s];
+    auto where = [s] { return "batch[" + std::to_string(s) + "]"; };
+    if (b.n_tokens <= 0 || b.tokens == nullptr) return InvalidArgument(where() + ": no tokens");
+    if (b.start_pos < 0 || b.start_pos + b.n_tokens > (int64_t{1} << 30)) {
+      return InvalidArgument(where() + ": start_pos out of range");
+    }
+    if (b.k_blocks == nullptr || b.n_blocks * kv_.block_tokens < b.start_pos + b.n_tokens) {
+      return InvalidArgument(where() + ": KV blocks do not cover the positions");
+    }
+    for (int64_t t = 0; t < b.n_tokens; ++t) {
+      if (b.tokens[t] < 0 || b.tokens[t] >= hparams_.n_vocab) {
+        return InvalidArgument(where() + ": token id " + std::to_string(b.tokens[t]) +
+                               " out of range");
+      }
+    }
+    *n_tok += b.n_tokens;
+    *n_out += b.all_logits ? b.n_tokens : 1;
+  }
+  return Status::Ok();
+}
+
+void DeepSeek2Model::Resize(int64_t n_tok, int64_t n_out) {
+  const int64_t d = ds_.base.n_embd, H = ds_.base.n_head;
+  if (n_tok > n_tok_) {
+    n_tok_ = n_tok;
+    b_.x.resize(n_tok * d);
+    b_.h.resize(n_tok * d);
+    b_.qa.resize(n_tok * std::max<int64_t>(ds_.q_lora_rank, 1));
+    b_.q.resize(n_tok * H * ds_.qk_head_dim());
+    b_.kva.resize(n_tok * ds_.kv_cache_dim());
+    b_.att.resize(n_tok * H * ds_.v_head_dim);
+    b_.gate.resize(n_tok * ds_.base.n_ff);
+    b_.up.resize(n_tok * ds_.base.n_ff);
+    b_.pos.resize(n_tok);
+  }
+  if (static_cast<int64_t>(b_.logits.size()) < n_out * hparams_.n_vocab) {
+    b_.logits.resize(n_out * hparams_.n_vocab);
+  }
+}
+
+void DeepSeek2Model::MatMul(const Weight& w, const float* x, int64_t m, float* y, bool acc,
+                            ThreadPool* pool) {
+  kernels::MatmulParams p;
+  p.w_type = w.type;
+  p.w = w.data;
+  p.x = x;
+  p.y = y;
+  p.m = m;
+  p.n = w.n;
+  p.k = w.k;
+  p.ldx = w.k;
+  p.ldy = w.n;
+  p.accumulate = acc;
+  k_.matmul(p, pool);
+}
+
+// q (rope part roped) and [c (normed) ; kr (roped)] for every token of the step.
+void DeepSeek2Model::Projections(const MlaWeights& w, ThreadPool* pool) {
+  const HParams& hp = ds_.base;
+  const int64_t T = n_tok_cur_, H = hp.n_head, dqk = ds_.qk_head_dim();
+  const int64_t rkv = ds_.kv_lora_rank, r = ds_.qk_rope_dim, dkv = ds_.kv_cache_dim();
+  k_.rms_norm(b_.x.data(), hp.n_embd, w.attn_norm.data, b_.h.data(), hp.n_embd, T, hp.n_embd,
+              hp.norm_eps);
+  if (ds_.q_lora_rank > 0) {
+    const int64_t rq = ds_.q_lora_rank;
+    MatMul(w.wq_a, b_.h.data(), T, b_.qa.data(), false, pool);
+    k_.rms_norm(b_.qa.data(), rq, w.q_a_norm.data, b_.qa.data(), rq, T, rq, hp.norm_eps);
+    MatMul(w.wq_b, b_.qa.data(), T, b_.q.data(), false, pool);
+  } else {
+    MatMul(w.wq, b_.h.data(), T, b_.q.data(), false, pool);
+  }
+  MatMul(w.wkv_a, b_.h.data(), T, b_.kva.data(), false, pool);
+  k_.rms_norm(b_.kva.data(), dkv, w.kv_a_norm.data, b_.kva.data(), dkv, T, rkv, hp.norm_eps);
+  kernels::RopeParams rp;
+  rp.pos = b_.pos.data();
+  rp.inv_freq = inv_freq_.data();
+  rp.n_tokens = T;
+  rp.n_rot = r;
+  rp.mscale = 1.0f;
+  rp.mode = kernels::RopeMode::kNorm;
+  rp.x = b_.q.data() + ds_.qk_nope_dim;  // each head's rope part is its last r values
+  rp.n_heads = H;
+  rp.head_dim = dqk;
+  rp.row_stride = H * dqk;
+  k_.rope(rp);
+  rp.x = b_.kva.data() + rkv;
+  rp.n_heads = 1;
+  rp.head_dim = r;
+  rp.row_stride = dkv;
+  k_.rope(rp);
+}
+
+void DeepSeek2Model::StoreKv(int64_t layer, std::span<const SeqBatch> batch) {
+  const int64_t dkv = kv_.k_dim(), bt = kv_.block_tokens;
+  int64_t row = 0;
+  for (const SeqBatch& b : batch) {
+    for (int64_t t = 0; t < b.n_tokens; ++t, ++row) {
+      const int64_t p = b.start_pos + t;
+      auto* blk = static_cast<uint8_t*>(b.k_blocks[layer * b.n_blocks + p / bt]);
+      MlaStoreRow(kv_.type, b_.kva.data() + row * dkv, blk + (p % bt) * dkv * kv_.elem_bytes(),
+                  dkv);
+    }
+  }
+}
+
+bool DeepSeek2Model::Expanded(const SeqBatch& b) const {
+  switch (opt_.mla_path) {
+    case MlaPath::kAbsorbed:
+      return false;
+    case MlaPath::kExpanded:
+      return true;
+    case MlaPath::kAuto:
+      break;
+  }
+  MlaDims d{ds_.base.n_head, ds_.kv_lora_rank, ds_.qk_rope_dim, ds_.qk_nope_dim, ds_.v_head_dim};
+  return MlaUseExpanded(d, b.n_tokens, b.start_pos + b.n_tokens);
+}
+
+// Runs fn(h) for every head on the pool, each with single-threaded kernels (the per-head
+// matmuls are small; one dispatch instead of H).
+void ForHeads(ThreadPool* pool, int64_t H, const std::function<void(int64_t)>& fn) {
+  auto body = [&](int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h) fn(h);
+  };
+  if (pool == nullptr || pool->size() <= 1) {
+    body(0, H);
+  } else {
+    pool->ParallelFor(H, 1, body);
+  }
+}
+
+// Absorbed path (A.5.2) for every sequence not taking the expanded path: their rows are
+// gathered so the per-head absorptions run once per step over all of them.
+void DeepSeek2Model::AttendAbsorbed(const MlaWeights& w, int64_t layer,
+                                    std::span<const SeqBatch> batch, ThreadPool* pool) {
+  const int64_t H = ds_.base.n_head, dqk = ds_.qk_head_dim(), dn = ds_.qk_nope_dim;
+  const int64_t rkv = ds_.kv_lora_rank, dkv = ds_.kv_cache_dim(), dv = ds_.v_head_dim;
+  int64_t n_abs = 0;
+  for (const SeqBatch& b : batch) n_abs += Expanded(b) ? 0 : b.n_tokens;
+  if (n_abs == 0) return;
+  b_.qg.resize(n_abs * H * dqk);
+  b_.posg.resize(n_abs);
+  b_.qabs.resize(n_abs * H * dkv);
+  b_.obar.resize(n_abs * H * rkv);
+  b_.attg.resize(n_abs * H * dv);
+  int64_t row = 0, g = 0;
+  for (const SeqBatch& b : batch) {
+    if (!Expanded(b)) {
+      std::copy_n(b_.q.data() + row * H * dqk, b.n_tokens * H * dqk, b_.qg.data() + g * H * dqk);
+      std::copy_n(b_.pos.data() + row, b.n_tokens, b_.posg.data() + g);
+      g += b.n_tokens;
+    }
+    row += b.n_tokens;
+  }
+  ForHeads(pool, H, [&](int64_t h) {  // Q_h = [Kb_h qn_h ; qr_h]
+    kernels::MatmulParams p;
+    p.w_type = w.wk_b.type;
+    p.w = static_cast<const uint8_t*>(w.wk_b.data) + h * rkv * RowBytes(w.wk_b.type, dn);
+    p.x = b_.qg.data() + h * dqk;
+    p.ldx = H * dqk;
+    p.y = b_.qabs.data() + h * dkv;
+    p.ldy = H * dkv;
+    p.m = n_abs;
+    p.n = rkv;
+    p.k = dn;
+    k_.matmul(p, nullptr);
+    for (int64_t t = 0; t < n_abs; ++t) {
+      const float* src = b_.qg.data() + (t * H + h) * dqk + dn;
+      std::copy_n(src, ds_.qk_rope_dim, b_.qabs.data() + (t * H + h) * dkv + rkv);
+    }
+  });
+  row = 0;
+  g = 0;
+  for (const SeqBatch& b : batch) {
+    if (!Expanded(b)) {
+      MlaAttentionParams ap;
+      ap.q = b_.qabs.data() + g * H * dkv;
+      ap.out = b_.obar.data() + g * H * rkv;
+      ap.q_pos = b_.posg.data() + g;
+      ap.blocks = const_cast<const void* const*>(b.k_blocks + layer * b.n_blocks);
+      ap.kv_type = kv_.type;
+      ap.n_q = b.n_tokens;
+      ap.n_kv = b.start_pos + b.n_tokens;
+      ap.block_tokens = kv_.block_tokens;
+      ap.n_heads = H;
+      ap.kv_lora_rank = rkv;
+      ap.rope_dim = ds_.qk_rope_dim;
+      ap.q_stride = H * dkv;
+      ap.out_stride = H * rkv;
+      ap.scale = ds_.attn_scale();
+      MlaAttention(ap, pool);
+      g += b.n_tokens;
+    }
+  }
+  ForHeads(pool, H, [&](int64_t h) {  // o_h = Vb_h o_bar_h
+    kernels::MatmulParams p;
+    p.w_type = w.wv_b.type;
+    p.w = static_cast<const uint8_t*>(w.wv_b.data) + h * dv * RowBytes(w.wv_b.type, rkv);
+    p.x = b_.obar.data() + h * rkv;
+    p.ldx = H * rkv;
+    p.y = b_.attg.data() + h * dv;
+    p.ldy = H * dv;
+    p.m = n_abs;
+    p.n = dv;
+    p.k = rkv;
+    k_.matmul(p, nullptr);
+  });
+  row = 0;
+  g = 0;
+  for (const SeqBatch& b : batch) {
+    if (!Expanded(b)) {
+      std::copy_n(b_.attg.data() + g * H * dv, b.n_tokens * H * dv, b_.att.data() + row * H * dv);
+      g += b.n_tokens;
+    }
+    row += b.n_tokens;
+  }
+}
+
+// Expanded path (A.5.3) for one sequence: decompress K (per head, nope part from W_UK, rope part
+// the shared kr) and V for all its cached tokens, then ordinary MHA with the table's kernel.
+void DeepSeek2Model::AttendExpanded(const MlaWeights& w, int64_t layer, const SeqBatch& b,
+                                    int64_t row0, ThreadPool* pool) {
+  const int64_t H = ds_.base.n_head, dqk = ds_.qk_head_dim(), dn = ds_.qk_nope_dim;
+  const int64_t rkv = ds_.kv_lora_rank, dkv = ds_.kv_cache_dim(), dv = ds_.v_head_dim;
+  const int64_t nkv = b.start_pos + b.n_tokens, bt = kv_.block_tokens;
+  b_.lat.resize(nkv * dkv);
+  for (int64_t j = 0; j < nkv; ++j) {
+    const auto* blk = static_cast<const uint8_t*>(b.k_blocks[layer * b.n_blocks + j / bt]);
+    MlaLoadRow(kv_.type, blk + (j % bt) * dkv * kv_.elem_bytes(), b_.lat.data() + j * dkv, dkv);
+  }
+  b_.kexp.resize(nkv * H * dqk);
+  b_.vexp.resize(nkv * H * dv);
+  ForHeads(pool, H, [&](int64_t h) {
+    kernels::MatmulParams p;
+    p.w_type = DType::kF32;
+    p.w = b_.wuk_t.data() + h * dn * rkv;
+    p.x = b_.lat.data();
+    p.ldx = dkv;
+    p.y = b_.kexp.data() + h * dqk;
+    p.ldy = H * dqk;
+    p.m = nkv;
+    p.n = dn;
+    p.k = rkv;
+    k_.matmul(p, nullptr);
+    for (int64_t j = 0; j < nkv; ++j) {
+      std::copy_n(b_.lat.data() + j * dkv + rkv, ds_.qk_rope_dim,
+                  b_.kexp.data() + (j * H + h) * dqk + dn);
+    }
+  });
+  kernels::MatmulParams p;
+  p.w_type = w.wv_b.type;
+  p.w = w.wv_b.data;
+  p.x = b_.lat.data();
+  p.ldx = dkv;
+  p.y = b_.vexp.data();
+  p.ldy = H * dv;
+  p.m = nkv;
+  p.n = H * dv;
+  p.k = rkv;
+  k_.matmul(p, pool);
+  const void* kptr = b_.kexp.data();
+  const void* vptr = b_.vexp.data();
+  kernels::AttentionParams ap;
+  ap.q = b_.q.data() + row0 * H * dqk;
+  ap.out = b_.att.data() + row0 * H * dv;
+  ap.q_pos = b_.pos.data() + row0;
+  ap.k_blocks = &kptr;
+  ap.v_blocks = &vptr;
+  ap.kv_type = DType::kF32;
+  ap.n_q = b.n_tokens;
+  ap.n_kv = nkv;
+  ap.block_tokens = nkv;  // one block holding everything
+  ap.n_heads = H;
+  ap.n_kv_heads = H;
+  ap.head_dim = dqk;
+  ap.head_dim_v = dv;
+  ap.q_stride = H * dqk;
+  ap.out_stride = H * dv;
+  ap.scale = ds_.attn_scale();
+  k_.attention(ap, pool);
+}
+
+void DeepSeek2Model::Attention(const MlaWeights& w, int64_t layer,
+                               std::span<const SeqBatch> batch, ThreadPool* pool) {
+  const int64_t H = ds_.base.n_head, dn = ds_.qk_nope_dim, rkv = ds_.kv_lora_rank;
+  Projections(w, pool);
+  StoreKv(layer, batch);
+  AttendAbsorbed(w, layer, batch, pool);
+  bool wuk_ready = false;
+  int64_t row = 0;
+  for (const SeqBatch& b : batch) {
+    if (Expanded(b)) {
+      if (!wuk_ready) {  // W_UK[h] = Kb_h^T as f32 [H, d_nope, r_kv], once per layer and step
+        b_.wuk_t.resize(H * dn * rkv);
+        std::vector<float> tmp(dn);
+        const int64_t rb = RowBytes(w.wk_b.type, dn);
+        for (int64_t hc = 0; hc < H * rkv; ++hc) {
+          k_.dequantize_row(w.wk_b.type, static_cast<const uint8_t*>(w.wk_b.data) + hc * rb,
+                            tmp.data(), dn);
+          const int64_t h = hc / rkv, c = hc % rkv;
+          for (int64_t d = 0; d < dn; ++d) b_.wuk_t[(h * dn + d) * rkv + c] = tmp[d];
+        }
+        wuk_ready = true;
+      }
+      AttendExpanded(w, layer, b, row, pool);
+    }
+    row += b.n_tokens;
+  }
+  MatMul(w.wo, b_.att.data(), n_tok_cur_, b_.x.data(), /*acc=*/true, pool);
+}
+
+void DeepSeek2Model::Ffn(const LayerWeights& lw, ThreadPool* pool) {
+  const HParams& hp = ds_.base;
+  const int64_t T = n_tok_cur_;
+  k_.rms_norm(b_.x.data(), hp.n_embd, lw.ffn_norm.data, b_.h.data(), hp.n_embd, T, hp.n_embd,
+              hp.norm_eps);
+  if (!lw.dense) {
+    moe_.Run(lw.moe, b_.h.data(), T, b_.x.data(), k_, pool);
+    return;
+  }
+  MatMul(lw.gate, b_.h.data(), T, b_.gate.data(), false, pool);
+  MatMul(lw.up, b_.h.data(), T, b_.up.data(), false, pool);
+  k_.swiglu(b_.gate.data(), b_.up.data(), b_.gate.data(), T * hp.n_ff);
+  MatMul(lw.down, b_.gate.data(), T, b_.x.data(), /*acc=*/true, pool);
+}
+
+void DeepSeek2Model::Logits(std::span<const SeqBatch> batch, int64_t n_out, ThreadPool* pool) {
+  const int64_t d = hparams_.n_embd;
+  int64_t row = 0, out = 0;
+  for (const SeqBatch& b : batch) {
+    const int64_t first = b.all_logits ? 0 : b.n_tokens - 1;
+    for (int64_t t = first; t < b.n_tokens; ++t, ++out) {
+      k_.rms_norm(b_.x.data() + (row + t) * d, d, output_norm_.data, b_.h.data() + out * d, d, 1,
+                  d, hparams_.norm_eps);
+    }
+    row += b.n_tokens;
+  }
+  MatMul(output_, b_.h.data(), n_out, b_.logits.data(), false, pool);
+}
+
+Result<const float*> DeepSeek2Model::Forward(std::span<const SeqBatch> batch, ThreadPool* pool) {
+  int64_t n_tok = 0, n_out = 0;
+  CACHET_RETURN_IF_ERROR(CheckBatch(batch, &n_tok, &n_out));
+  Resize(n_tok, n_out);
+  n_tok_cur_ = n_tok;
+  const int64_t d = hparams_.n_embd;
+  const int64_t row_bytes = RowBytes(tok_embd_.type, d);
+  int64_t row = 0;
+  for (const SeqBatch& b : batch) {
+    for (int64_t t = 0; t < b.n_tokens; ++t, ++row) {
+      b_.pos[row] = static_cast<int32_t>(b.start_pos + t);
+      const auto* src = static_cast<const uint8_t*>(tok_embd_.data) + b.tokens[t] * row_bytes;
+      k_.dequantize_row(tok_embd_.type, src, b_.x.data() + row * d, d);
+    }
+  }
+  for (int64_t l = 0; l < hparams_.n_layer; ++l) {
+    Attention(layers_[l].attn, l, batch, pool);
+    Ffn(layers_[l], pool);
+  }
+  Logits(batch, n_out, pool);
+  return static_cast<const float*>(b_.logits.data());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> LoadDeepSeek2(std::shared_ptr<const ModelFile> file,
+                                             const DeepSeek2Options& options) {
+  CACHET_ASSIGN_OR_RETURN(DeepSeekHParams ds, ReadDeepSeekHParams(*file, "deepseek2"));
+  auto m = std::make_unique<DeepSeek2Model>(std::move(ds), options, std::move(file));
+  CACHET_RETURN_IF_ERROR(m->LoadWeights());
+  return std::unique_ptr<Model>(std::move(m));
+}
+
+namespace arch {
+
+// CACHET_MLA_PATH=absorbed|expanded pins the attention path (benchmarks, numerics runs).
+void RegisterDeepSeek2(std::vector<ArchEntry>* out) {
+  out->push_back({"deepseek2", [](std::shared_ptr<const ModelFile> f) {
+                    DeepSeek2Options o;
+                    if (const char* e = std::getenv("CACHET_MLA_PATH"); e != nullptr) {
+                      const std::string v = e;
+                      if (v == "absorbed") o.mla_path = MlaPath::kAbsorbed;
+                      if (v == "expanded") o.mla_path = MlaPath::kExpanded;
+                    }
+                    return LoadDeepSeek2(std::move(f), o);
+                  }});
+}
+
+}  // namespace arch
+}  // namespace cachet::model
