@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -557,6 +558,104 @@ TEST_F(DiskTierTest, StartLoadValidatesArguments) {
               DecideLoad(4, kGeom.block_bytes(), cache_->stats().disk_read_bytes_per_s, 1000.0)
                   .load_s,
               1e-12);
+}
+
+// Randomised sessions over RAM and disk with a tight pool (8 blocks), a tight cap (6 files) and
+// restarts: every block served — a RAM hit or a disk load — must hold the KV of exactly its
+// prefix; at the end nothing leaks and the directory matches the index.
+TEST_F(DiskTierTest, RandomisedRamAndDiskServeOnlyMatchingBlocks) {
+  Options o = DefaultOptions();
+  o.disk_cap_bytes = 6 * kFileBytes;
+  Open(o);
+  std::mt19937 rng(5);
+  std::vector<std::vector<kv::BlockId>> active;
+  auto release = [&](size_t i) {
+    for (kv::BlockId b : active[i]) pool_->Unref(b);
+    active.erase(active.begin() + static_cast<std::ptrdiff_t>(i));
+  };
+  auto sign = [&](kv::BlockId b, std::span<const TokenId> prefix) {
+    const Digest256 d = Sha256Of(prefix.data(), prefix.size_bytes());
+    std::memcpy(storage_->Block(b), d.data(), 32);
+  };
+  auto signed_ok = [&](kv::BlockId b, std::span<const TokenId> prefix) {
+    const Digest256 d = Sha256Of(prefix.data(), prefix.size_bytes());
+    return std::memcmp(storage_->Block(b), d.data(), 32) == 0;
+  };
+  auto alloc = [&]() {
+    kv::BlockId b = pool_->Allocate();
+    if (b == kv::kNoBlock && cache_->Evict(1) == 1) b = pool_->Allocate();
+    return b;
+  };
+  int64_t ram_hits = 0, loaded = 0;
+  for (int step = 0; step < 400; ++step) {
+    const int op = static_cast<int>(rng() % 20);
+    if (op < 12) {
+      std::vector<TokenId> p;
+      const int n_blocks = 1 + static_cast<int>(rng() % 4);
+      for (int i = 0; i < n_blocks; ++i) {
+        const int v = static_cast<int>(rng() % 2);
+        for (int j = 0; j < kBlockTokens; ++j) p.push_back(v * 1000 + i * 100 + j);
+      }
+      LookupResult r = cache_->Lookup(p, "s");
+      std::vector<kv::BlockId> held = r.blocks;
+      for (size_t i = 0; i < r.blocks.size(); ++i) {
+        ASSERT_TRUE(signed_ok(r.blocks[i], std::span(p).first((i + 1) * kBlockTokens))) << step;
+      }
+      ram_hits += static_cast<int64_t>(r.blocks.size());
+      ChainPos pos = r.pos;
+      size_t next = r.blocks.size();
+      if (r.disk_blocks() > 0) {
+        std::vector<kv::BlockId> dest;
+        for (int i = 0; i < r.disk_blocks(); ++i) {
+          const kv::BlockId b = alloc();
+          if (b == kv::kNoBlock) break;
+          dest.push_back(b);
+        }
+        if (!dest.empty()) {
+          ASSERT_TRUE(cache_->StartLoad(r, dest).ok());
+          auto done = cache_->WaitIdle();
+          ASSERT_EQ(done.size(), 1u);
+          for (int i = 0; i < done[0].n_loaded; ++i) {
+            ASSERT_TRUE(signed_ok(dest[i], std::span(p).first((next + i + 1) * kBlockTokens)));
+          }
+          loaded += done[0].n_loaded;
+          next += static_cast<size_t>(done[0].n_loaded);
+          pos = done[0].pos;
+          held.insert(held.end(), dest.begin(), dest.begin() + done[0].n_loaded);
+          for (size_t i = static_cast<size_t>(done[0].n_loaded); i < dest.size(); ++i) {
+            pool_->Unref(dest[i]);
+          }
+        }
+      }
+      for (size_t i = next; i < p.size() / kBlockTokens; ++i) {
+        const kv::BlockId b = alloc();
+        if (b == kv::kNoBlock) break;
+        held.push_back(b);
+        sign(b, std::span(p).first((i + 1) * kBlockTokens));
+        auto ins = cache_->Insert(pos, std::span(p).subspan(i * kBlockTokens, kBlockTokens), b);
+        ASSERT_TRUE(ins.ok());
+        pos = ins->pos;
+      }
+      active.push_back(held);
+      if (active.size() > 2) release(rng() % active.size());
+    } else if (op < 17 && !active.empty()) {
+      release(rng() % active.size());
+    } else if (op < 19) {
+      cache_->Evict(static_cast<int32_t>(rng() % 4));
+    } else {
+      while (!active.empty()) release(0);
+      Open(o);  // restart: new pool, storage and cache over the same directory
+    }
+  }
+  EXPECT_GT(ram_hits, 50);
+  EXPECT_GT(loaded, 20);
+  while (!active.empty()) release(0);
+  cache_->Evict(kPoolBlocks);
+  cache_->WaitIdle();
+  EXPECT_EQ(pool_->n_free(), kPoolBlocks);
+  EXPECT_LE(cache_->disk_bytes(), o.disk_cap_bytes);
+  EXPECT_EQ(static_cast<int32_t>(BlockFiles().size()), cache_->n_disk_blocks());
+  EXPECT_EQ(cache_->stats().disk_corrupt_skipped, 0);
 }
 
 }  // namespace
