@@ -10,6 +10,12 @@ Cases (--case, default all):
   pywriter  models written by tools/reference/gguf_write.py (not cachet's writer), F32 and Q8_0,
             all three architectures, scored by cachet and by tools/reference/logits.py (the
             subprocess protocol), compared the same way.
+  deepseek  ds2-tiny (MLA without q compression, softmax routing) and ds3-tiny (q compression,
+            sigmoid routing with groups and selection bias) x {f32, q8_0}, compared as `presets`
+            with the same bounds; the f32 files are also scored with the attention path pinned
+            (CACHET_MLA_PATH=absorbed / expanded), so both MLA paths meet the reference bound.
+            Note: with the f16 latent cache a ~1e-7 difference can flip an f16 rounding, so the
+            deepseek f32 errors (3e-5..7e-5) sit closer to 1e-4 than the llama family's.
   greedy    32-token greedy continuation by cachet (through `cachet logits --top 1`, one line per
             step): identical run to run, identical between --threads 1 and 2, and for F32
             identical to the reference's greedy ids.
@@ -61,10 +67,11 @@ class Ctx:
         self.failures.append(msg)
 
 
-def cachet_logits(ctx, model, seqs, threads=2, top=TOP):
+def cachet_logits(ctx, model, seqs, threads=2, top=TOP, env=None):
     lines = "".join(json.dumps({"ids": s}) + "\n" for s in seqs)
     r = subprocess.run([ctx.cachet, "logits", "--model", model, "--top", str(top), "--threads",
-                        str(threads)], input=lines, capture_output=True, text=True, timeout=300)
+                        str(threads)], input=lines, capture_output=True, text=True, timeout=300,
+                       env=None if env is None else {**os.environ, **env})
     if r.returncode != 0:
         raise RuntimeError(f"cachet logits failed ({r.returncode}): {r.stderr.strip()}")
     out = [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
@@ -141,6 +148,31 @@ def case_presets(ctx, tmp):
             for s, top in zip(seqs, tops):
                 ref, tol = ref_and_bound(m, s, t == "f32")
                 compare(ctx, f"{preset}/{t}/len{len(s)}", top, ref, tol)
+            os.remove(path)
+
+
+DEEPSEEK_PRESETS = ["ds2-tiny", "ds3-tiny"]
+
+
+def case_deepseek(ctx, tmp):
+    for preset in DEEPSEEK_PRESETS:
+        for t in ("f32", "q8_0"):
+            path = os.path.join(tmp, f"{preset}-{t}.gguf")
+            r = subprocess.run([ctx.cachet, "make-model", "--preset", preset, "--out", path,
+                                "--type", t, "--seed", "1", "--threads", "2"], cwd=ctx.repo,
+                               capture_output=True, text=True, timeout=300)
+            if r.returncode != 0:
+                ctx.fail(f"make-model {preset} {t}: {r.stderr.strip()}")
+                continue
+            m = reference(path)
+            seqs = sequences(m.t("token_embd.weight").shape[0])
+            refs = [ref_and_bound(m, s, t == "f32") for s in seqs]
+            paths = ["auto", "absorbed", "expanded"] if t == "f32" else ["auto"]
+            for mla in paths:
+                env = None if mla == "auto" else {"CACHET_MLA_PATH": mla}
+                tops = cachet_logits(ctx, path, seqs, env=env)
+                for s, top, (ref, tol) in zip(seqs, tops, refs):
+                    compare(ctx, f"{preset}/{t}/{mla}/len{len(s)}", top, ref, tol)
             os.remove(path)
 
 
@@ -241,7 +273,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cachet", required=True)
     ap.add_argument("--repo", required=True)
-    ap.add_argument("--case", choices=["presets", "pywriter", "greedy", "all"], default="all")
+    ap.add_argument("--case", choices=["presets", "pywriter", "greedy", "deepseek", "all"],
+                    default="all")
     ap.add_argument("--keep", help="directory for model files (default: a temp dir)")
     args = ap.parse_args()
     ctx = Ctx(args)
@@ -253,7 +286,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = args.keep or tmp
         for name, fn in [("pywriter", case_pywriter), ("presets", case_presets),
-                         ("greedy", case_greedy)]:
+                         ("greedy", case_greedy), ("deepseek", case_deepseek)]:
             if args.case in (name, "all"):
                 print(f"[{name}]", flush=True)
                 try:
