@@ -154,6 +154,7 @@ Result<std::vector<Value>> Interpreter::FilterLoopItems(const Node& n, std::vect
 static Value MakeLoopObject(const std::vector<Value>& items, int64_t i) {
   const int64_t len = static_cast<int64_t>(items.size());
   Dict loop;
+  loop.Reserve(12);
   loop.Set("index", Value(i + 1));
   loop.Set("index0", Value(i));
   loop.Set("revindex", Value(len - i));

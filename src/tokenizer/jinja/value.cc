@@ -7,19 +7,31 @@
 
 namespace cachet::jinja {
 
+// Small dicts (messages, loop objects) are searched linearly; an index is built past kIndexed.
+constexpr size_t kIndexed = 16;
+
 const Value* Dict::Find(const std::string& key) const {
+  if (index_.empty()) {
+    for (const auto& kv : items_) {
+      if (kv.first == key) return &kv.second;
+    }
+    return nullptr;
+  }
   auto it = index_.find(key);
   return it == index_.end() ? nullptr : &items_[it->second].second;
 }
 
 void Dict::Set(const std::string& key, Value v) {
-  auto it = index_.find(key);
-  if (it != index_.end()) {
-    items_[it->second].second = std::move(v);
+  if (const Value* found = Find(key)) {
+    *const_cast<Value*>(found) = std::move(v);
     return;
   }
-  index_.emplace(key, items_.size());
   items_.emplace_back(key, std::move(v));
+  if (!index_.empty()) {
+    index_.emplace(key, items_.size() - 1);
+  } else if (items_.size() > kIndexed) {
+    for (size_t i = 0; i < items_.size(); ++i) index_.emplace(items_[i].first, i);
+  }
 }
 
 Value::Value(std::string s)

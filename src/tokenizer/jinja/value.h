@@ -41,10 +41,11 @@ class Dict {
   void Set(const std::string& key, Value v);
   const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
   size_t size() const { return items_.size(); }
+  void Reserve(size_t n) { items_.reserve(n); }
 
  private:
   std::vector<std::pair<std::string, Value>> items_;
-  std::unordered_map<std::string, size_t> index_;
+  std::unordered_map<std::string, size_t> index_;  // empty while the dict is small
 };
 
 class Value {
