@@ -35,7 +35,7 @@ struct DiskBlockHeader {
   BlockHash hash;
   BlockHash parent;
   std::array<TokenId, kBlockTokens> tokens{};
-  uint32_t payload_crc = 0;   // CRC-32C of the payload
+  uint32_t payload_crc = 0;  // CRC-32C of the payload
 };
 
 // The 512 header bytes (header CRC filled in).

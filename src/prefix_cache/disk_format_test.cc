@@ -1,4 +1,6 @@
 // Disk block header: round trip and rejection of every kind of damage.
+#include "prefix_cache/disk_format.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -6,7 +8,6 @@
 #include <string>
 
 #include "prefix_cache/crc32c.h"
-#include "prefix_cache/disk_format.h"
 
 namespace cachet::prefix_cache {
 namespace {
@@ -55,8 +56,8 @@ TEST(DiskFormat, EveryFlippedHeaderByteIsRejected) {
     std::string bad = enc;
     bad[i] = static_cast<char>(bad[i] ^ 0x10);
     DiskBlockHeader d;
-    EXPECT_FALSE(DecodeDiskHeader(reinterpret_cast<const uint8_t*>(bad.data()), bad.size(), &d)
-                     .ok())
+    EXPECT_FALSE(
+        DecodeDiskHeader(reinterpret_cast<const uint8_t*>(bad.data()), bad.size(), &d).ok())
         << "byte " << i;
   }
   DiskBlockHeader d;

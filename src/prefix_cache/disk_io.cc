@@ -53,8 +53,7 @@ void DiskIo::Submit(DiskRemoveOp op) {
   cv_.notify_one();
 }
 
-void DiskIo::TakeCompletions(std::vector<DiskWriteDone>* writes,
-                             std::vector<DiskLoadDone>* loads) {
+void DiskIo::TakeCompletions(std::vector<DiskWriteDone>* writes, std::vector<DiskLoadDone>* loads) {
   std::lock_guard<std::mutex> l(mu_);
   for (auto& w : write_done_) writes->push_back(std::move(w));
   for (auto& d : load_done_) loads->push_back(std::move(d));

@@ -32,10 +32,10 @@ struct DiskWriteOp {
 
 struct DiskLoadItem {
   BlockHash hash;
-  BlockHash parent;   // expected
-  Digest256 salt_fp;  // expected
+  BlockHash parent;                          // expected
+  Digest256 salt_fp;                         // expected
   std::array<TokenId, kBlockTokens> tokens;  // expected
-  uint8_t* dest = nullptr;  // payload_bytes writable bytes
+  uint8_t* dest = nullptr;                   // payload_bytes writable bytes
 };
 
 struct DiskLoadOp {
@@ -56,11 +56,11 @@ struct DiskWriteDone {
 struct DiskLoadDone {
   uint64_t id = 0;
   int32_t n_requested = 0;
-  int32_t n_ok = 0;         // items [0, n_ok) are in their destinations
-  Status status;            // why item n_ok failed (OK when all loaded)
+  int32_t n_ok = 0;                  // items [0, n_ok) are in their destinations
+  Status status;                     // why item n_ok failed (OK when all loaded)
   bool failed_file_deleted = false;  // item n_ok's file was invalid and has been deleted
-  int64_t bytes_read = 0;   // file bytes of the loaded items
-  double seconds = 0;       // worker time spent on this load
+  int64_t bytes_read = 0;            // file bytes of the loaded items
+  double seconds = 0;                // worker time spent on this load
 };
 
 class DiskIo {
@@ -102,14 +102,14 @@ class DiskIo {
   const std::function<void()> notify_;
 
   std::mutex mu_;
-  std::condition_variable cv_;       // work queued or stop requested
-  std::condition_variable idle_cv_;  // queue drained, or a write finished
-  std::deque<Op> queue_;                     // GUARDED_BY(mu_)
-  bool busy_ = false;                        // GUARDED_BY(mu_): the worker runs an op
-  bool stop_ = false;                        // GUARDED_BY(mu_)
-  std::vector<DiskWriteDone> write_done_;    // GUARDED_BY(mu_)
-  std::vector<DiskLoadDone> load_done_;      // GUARDED_BY(mu_)
-  std::vector<std::string> spare_buffers_;   // GUARDED_BY(mu_)
+  std::condition_variable cv_;              // work queued or stop requested
+  std::condition_variable idle_cv_;         // queue drained, or a write finished
+  std::deque<Op> queue_;                    // GUARDED_BY(mu_)
+  bool busy_ = false;                       // GUARDED_BY(mu_): the worker runs an op
+  bool stop_ = false;                       // GUARDED_BY(mu_)
+  std::vector<DiskWriteDone> write_done_;   // GUARDED_BY(mu_)
+  std::vector<DiskLoadDone> load_done_;     // GUARDED_BY(mu_)
+  std::vector<std::string> spare_buffers_;  // GUARDED_BY(mu_)
   std::thread worker_;
 };
 

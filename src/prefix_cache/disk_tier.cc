@@ -29,8 +29,7 @@ Result<std::unique_ptr<DiskTier>> DiskTier::Open(const Config& config, PrefixCac
 
 DiskTier::~DiskTier() = default;  // io_'s destructor drains its queue
 
-Status DiskTier::CheckScanned(const std::string& path, const BlockHash& name,
-                              DiskBlockHeader* h) {
+Status DiskTier::CheckScanned(const std::string& path, const BlockHash& name, DiskBlockHeader* h) {
   CACHET_ASSIGN_OR_RETURN(MappedFile mf, cfg_.env->MapFile(path));
   CACHET_RETURN_IF_ERROR(DecodeDiskHeader(mf.data(), mf.size(), h));
   CACHET_RETURN_IF_ERROR(CheckDiskHeaderCompatible(*h, cfg_.model_fp, cfg_.geometry));

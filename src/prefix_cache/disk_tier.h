@@ -6,8 +6,8 @@
 // Cap rule: after every Poll the indexed files fit in cap_bytes. Files are removed leaf-first, as
 // in RAM: only a file no other indexed file names as its parent is a candidate, the least recently
 // used first (by write time, then lookup hits and loads). So a chain shrinks from its end and its
-// remaining prefix stays loadable, whatever order its blocks were written in — when a write is queued, to make
-// room for it, and when writes complete. Queued writes may briefly add up to
+// remaining prefix stays loadable, whatever order its blocks were written in — when a write is
+// queued, to make room for it, and when writes complete. Queued writes may briefly add up to
 // max_pending_write_bytes on top. A write larger than the cap is dropped (disk_spills_dropped).
 // Backpressure: a write that would take the queued writes beyond max_pending_write_bytes first
 // waits for the I/O thread to finish earlier ones (blocking the engine thread only when evictions
@@ -91,7 +91,7 @@ class DiskTier {
   void AddEntry(const BlockHash& h, Entry e);
   void RemoveOldest();  // the least recently used leaf
   bool IsLeaf(const BlockHash& h) const { return n_children_.count(h) == 0; }
-  void AddChildRef(const BlockHash& parent);   // an indexed file or queued write names `parent`
+  void AddChildRef(const BlockHash& parent);  // an indexed file or queued write names `parent`
   void DropChildRef(const BlockHash& parent);
   void DropEntry(const BlockHash& h);
   // Takes the I/O thread's completions: applies writes to the index, keeps loads for Poll.
@@ -109,7 +109,7 @@ class DiskTier {
   std::unordered_map<BlockHash, int32_t, BlockHashHasher> n_children_;
   std::map<uint64_t, BlockHash> leaves_;  // last_use -> name, entries without indexed children
   uint64_t tick_ = 0;
-  int64_t bytes_ = 0;         // file bytes of entries_
+  int64_t bytes_ = 0;  // file bytes of entries_
   std::unordered_map<BlockHash, PendingWrite, BlockHashHasher> pending_writes_;
   int64_t pending_bytes_ = 0;
   std::unordered_map<uint64_t, std::vector<BlockHash>> pending_loads_;

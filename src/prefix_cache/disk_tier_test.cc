@@ -332,8 +332,8 @@ TEST_F(DiskTierTest, WrongTokenIdsAreRejected) {
   const std::string f1 = PathOfBlock(a, 1);
   std::string bytes = Env::Default()->ReadFile(f1).value();
   DiskBlockHeader h;
-  ASSERT_TRUE(DecodeDiskHeader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &h)
-                  .ok());
+  ASSERT_TRUE(
+      DecodeDiskHeader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &h).ok());
   h.tokens[3] += 1;
   const std::string forged = EncodeDiskHeader(h) + bytes.substr(kDiskHeaderBytes);
   Rewrite(f1, forged);  // the running cache indexed the genuine file
@@ -554,10 +554,10 @@ TEST_F(DiskTierTest, StartLoadValidatesArguments) {
   pool_->Unref(b);
   // The measured bandwidth now drives the member DecideLoad.
   const LoadDecision d = cache_->DecideLoad(4, 1000.0);
-  EXPECT_NEAR(d.load_s,
-              DecideLoad(4, kGeom.block_bytes(), cache_->stats().disk_read_bytes_per_s, 1000.0)
-                  .load_s,
-              1e-12);
+  EXPECT_NEAR(
+      d.load_s,
+      DecideLoad(4, kGeom.block_bytes(), cache_->stats().disk_read_bytes_per_s, 1000.0).load_s,
+      1e-12);
 }
 
 // Randomised sessions over RAM and disk with a tight pool (8 blocks), a tight cap (6 files) and

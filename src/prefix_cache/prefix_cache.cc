@@ -191,8 +191,8 @@ Result<InsertResult> PrefixCache::Impl::Insert(const ChainPos& parent,
   auto it = ram_.find(h);
   if (it != ram_.end()) {
     Entry& e = it->second;
-    if (e.parent_uid == parent.uid && e.parent_hash == parent.hash &&
-        e.salt_fp == parent.salt_fp && SameTokens(e.tokens, block_tokens)) {
+    if (e.parent_uid == parent.uid && e.parent_hash == parent.hash && e.salt_fp == parent.salt_fp &&
+        SameTokens(e.tokens, block_tokens)) {
       ++stats_.insert_duplicates;
       Touch(h, e);
       res.pos.uid = e.uid;
@@ -275,7 +275,7 @@ void PrefixCache::Impl::Clear() {
 }
 
 Result<LoadId> PrefixCache::Impl::StartLoad(const LookupResult& r,
-                                           std::span<const kv::BlockId> dest) {
+                                            std::span<const kv::BlockId> dest) {
   if (!disk_) return Unsupported("prefix cache: no disk tier");
   if (dest.empty() || dest.size() > r.disk_hashes.size()) {
     return InvalidArgument("prefix cache load: " + std::to_string(dest.size()) +
@@ -345,8 +345,7 @@ std::vector<LoadDone> PrefixCache::Impl::Poll() {
 
 // ---- PrefixCache: thin forwarding to Impl ----
 
-Result<std::unique_ptr<PrefixCache>> PrefixCache::Open(const Options& options,
-                                                       kv::BlockPool* pool,
+Result<std::unique_ptr<PrefixCache>> PrefixCache::Open(const Options& options, kv::BlockPool* pool,
                                                        kv::KvStorage* storage) {
   if (options.model_fingerprint.empty()) {
     return InvalidArgument("prefix cache: empty model fingerprint");
@@ -406,8 +405,8 @@ int32_t PrefixCache::Evict(int32_t n) { return impl_->Evict(n); }
 void PrefixCache::Clear() { impl_->Clear(); }
 
 LoadDecision PrefixCache::DecideLoad(int64_t n_blocks, double prefill_tokens_per_s) const {
-  const double bw = impl_->disk_ ? impl_->disk_->read_bytes_per_s()
-                                 : impl_->opts_.disk_read_bytes_per_s_prior;
+  const double bw =
+      impl_->disk_ ? impl_->disk_->read_bytes_per_s() : impl_->opts_.disk_read_bytes_per_s_prior;
   return prefix_cache::DecideLoad(n_blocks, impl_->storage_->geometry().block_bytes(), bw,
                                   prefill_tokens_per_s);
 }

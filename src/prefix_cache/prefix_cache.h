@@ -22,13 +22,13 @@
 //
 // Disk tier. Files live in Options::disk_dir (chosen by the operator, never from client input),
 // bounded by disk_cap_bytes: files are removed leaf-first like RAM blocks (a file another file
-// names as its parent stays), least recently used first, so chains shrink from their end. On Open the directory is
-// scanned (headers only, validated) so a restarted engine still hits. Lookup reports how many
-// blocks after the RAM hit are on disk; the engine decides load vs recompute (DecideLoad), and if
-// loading, allocates destination blocks and calls StartLoad. Loads run on the cache's I/O thread
-// and overlap the engine's work; Poll() returns finished loads, and the loaded blocks are then
-// indexed in RAM. Every load re-validates the file (format, model, geometry, salt, name, parent,
-// token ids, checksums); a bad file is deleted, counted and never served.
+// names as its parent stays), least recently used first, so chains shrink from their end. On Open
+// the directory is scanned (headers only, validated) so a restarted engine still hits. Lookup
+// reports how many blocks after the RAM hit are on disk; the engine decides load vs recompute
+// (DecideLoad), and if loading, allocates destination blocks and calls StartLoad. Loads run on the
+// cache's I/O thread and overlap the engine's work; Poll() returns finished loads, and the loaded
+// blocks are then indexed in RAM. Every load re-validates the file (format, model, geometry, salt,
+// name, parent, token ids, checksums); a bad file is deleted, counted and never served.
 //
 // Thread-safety. All methods are for the engine thread only (the index is unsynchronised). The
 // cache owns one I/O thread that touches only its own queues (mutex-guarded), files in disk_dir,
@@ -87,8 +87,8 @@ struct Options {
 // A position in a chain: after some block (or at the root, before any). Returned by Root,
 // Lookup, Insert and loads; passed to Insert as the parent of the next block.
 struct ChainPos {
-  BlockHash hash;     // h of the last block (h_{-1} at the root)
-  uint64_t uid = 0;   // RAM index entry of that block; 0 at the root; kDeadUid when not indexed
+  BlockHash hash;    // h of the last block (h_{-1} at the root)
+  uint64_t uid = 0;  // RAM index entry of that block; 0 at the root; kDeadUid when not indexed
   Digest256 salt_fp{};
   int32_t n_blocks = 0;  // blocks from the start of the chain up to and including this one
 };
@@ -105,9 +105,9 @@ struct LookupResult {
 };
 
 struct InsertResult {
-  ChainPos pos;            // the block's position: pass it as `parent` for the next block
-  bool inserted = false;   // false: the name was present, or the parent is not indexed, or a
-                           // collision (the existing block is kept)
+  ChainPos pos;           // the block's position: pass it as `parent` for the next block
+  bool inserted = false;  // false: the name was present, or the parent is not indexed, or a
+                          // collision (the existing block is kept)
   kv::BlockId cached = kv::kNoBlock;  // the block the index holds under this name, if any
 };
 
@@ -168,7 +168,7 @@ class PrefixCache {
   // storage sizes differ, cap < 0), IoError/PermissionDenied when the directory cannot be created
   // or listed.
   static Result<std::unique_ptr<PrefixCache>> Open(const Options& options, kv::BlockPool* pool,
-                                                    kv::KvStorage* storage);
+                                                   kv::KvStorage* storage);
   // Finishes queued writes and loads, then stops the I/O thread. Does not drop the cache's pool
   // references (the pool is normally destroyed with it); call Clear() first to return them.
   ~PrefixCache();

@@ -23,8 +23,7 @@ namespace cp = cachet::prefix_cache;
 namespace {
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 void DropFromPageCache(const std::string& dir) {
@@ -134,16 +133,18 @@ int main(int argc, char** argv) {
   std::printf("disk tier, %d blocks of %.2f MiB (llama-1b geometry, file incl. header), dir %s\n",
               n, mib, dir.c_str());
   for (int round = 0; round < 2; ++round) {
-    std::printf("write (evict -> files renamed): %8.1f MB/s  (%.3f s; engine-thread Evict %.1f ms"
-                ", %s buffers)\n",
-                n * mib * 1.048576 / write_s[round], write_s[round], evict_s[round] * 1e3,
-                round == 0 ? "fresh" : "recycled");
+    std::printf(
+        "write (evict -> files renamed): %8.1f MB/s  (%.3f s; engine-thread Evict %.1f ms"
+        ", %s buffers)\n",
+        n * mib * 1.048576 / write_s[round], write_s[round], evict_s[round] * 1e3,
+        round == 0 ? "fresh" : "recycled");
   }
   std::printf("scan on restart:                %8.2f ms for %d files\n", scan_s * 1e3, n);
-  std::printf("read, cold page cache:          %8.1f MB/s  (%.3f s; StartLoad returned in %.3f ms)\n",
-              n * mib * 1.048576 / cold_s, cold_s, start_cold * 1e3);
-  std::printf("read, warm page cache:          %8.1f MB/s  (%.3f s)\n",
-              n * mib * 1.048576 / warm_s, warm_s);
+  std::printf(
+      "read, cold page cache:          %8.1f MB/s  (%.3f s; StartLoad returned in %.3f ms)\n",
+      n * mib * 1.048576 / cold_s, cold_s, start_cold * 1e3);
+  std::printf("read, warm page cache:          %8.1f MB/s  (%.3f s)\n", n * mib * 1.048576 / warm_s,
+              warm_s);
   std::printf("measured estimate used by DecideLoad: %.1f MB/s\n",
               s.cache->stats().disk_read_bytes_per_s / 1e6);
   for (double tps : {100.0, 1000.0, 10000.0, 100000.0}) {
@@ -155,7 +156,8 @@ int main(int argc, char** argv) {
   if (made_dir) {
     auto names = cachet::Env::Default()->ListDir(dir);
     if (names.ok()) {
-      for (const auto& nm : *names) (void)cachet::Env::Default()->RemoveFile(cachet::JoinPath(dir, nm));
+      for (const auto& nm : *names)
+        (void)cachet::Env::Default()->RemoveFile(cachet::JoinPath(dir, nm));
     }
     ::rmdir(dir.c_str());
   }

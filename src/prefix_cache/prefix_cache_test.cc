@@ -187,8 +187,8 @@ TEST_F(PrefixCacheTest, SameBlockUnderDifferentParentIsNotServed) {
   const auto a = Prompt(5, 2);
   auto b = a;
   for (int j = 0; j < kBlockTokens; ++j) b[j] = -1 - j;  // different block 0, same block 1
-  Compute(a, "t");       // blocks 0, 1
-  Compute(b, "t");       // block 2 indexed (block 0 of b); block 3's name collides: refused
+  Compute(a, "t");                                       // blocks 0, 1
+  Compute(b, "t");  // block 2 indexed (block 0 of b); block 3's name collides: refused
   EXPECT_EQ(cache_->stats().insert_collisions, 1);
   LookupResult r = cache_->Lookup(b, "t");
   EXPECT_EQ(r.blocks, (std::vector<kv::BlockId>{2}));  // not a's block 1
@@ -196,9 +196,9 @@ TEST_F(PrefixCacheTest, SameBlockUnderDifferentParentIsNotServed) {
 }
 
 TEST_F(PrefixCacheTest, EvictsLeastRecentlyUsedUnheldBlocks) {
-  Compute(Prompt(10, 1), "t");  // block 0
-  Compute(Prompt(11, 1), "t");  // block 1
-  Compute(Prompt(12, 1), "t");  // block 2
+  Compute(Prompt(10, 1), "t");                  // block 0
+  Compute(Prompt(11, 1), "t");                  // block 1
+  Compute(Prompt(12, 1), "t");                  // block 2
   Release(cache_->Lookup(Prompt(10, 1), "t"));  // touch block 0: now the most recent
   EXPECT_EQ(cache_->Evict(1), 1);
   EXPECT_EQ(pool_->RefCount(1), 0);  // block 1 was the least recently used

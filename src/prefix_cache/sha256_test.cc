@@ -1,5 +1,7 @@
 // SHA-256 against FIPS 180-4 vectors and Python's hashlib; CRC-32C against RFC 3720 vectors and
 // its portable implementation; chained block hashes.
+#include "prefix_cache/sha256.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -9,7 +11,6 @@
 
 #include "prefix_cache/block_hash.h"
 #include "prefix_cache/crc32c.h"
-#include "prefix_cache/sha256.h"
 
 namespace cachet::prefix_cache {
 namespace {
@@ -19,8 +20,7 @@ std::string Hex(const Digest256& d) { return BlockHash{d}.Hex(); }
 TEST(Sha256, Fips180Vectors) {
   EXPECT_EQ(Hex(Sha256Of("abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(Hex(Sha256Of("")),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Hex(Sha256Of("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(Hex(Sha256Of("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   EXPECT_EQ(Hex(Sha256Of("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"
@@ -59,9 +59,10 @@ TEST(Sha256, MatchesPythonHashlib) {
   std::FILE* f = fdopen(fd, "wb");
   std::fwrite(all.data(), 1, all.size(), f);
   std::fclose(f);
-  std::string cmd = "/usr/bin/python3 -c \"import hashlib,sys\nd=open(sys.argv[1],'rb').read()\n"
-                    "o=0\nfor n in map(int,sys.argv[2:]):\n print(hashlib.sha256(d[o:o+n])"
-                    ".hexdigest()); o+=n\" ";
+  std::string cmd =
+      "/usr/bin/python3 -c \"import hashlib,sys\nd=open(sys.argv[1],'rb').read()\n"
+      "o=0\nfor n in map(int,sys.argv[2:]):\n print(hashlib.sha256(d[o:o+n])"
+      ".hexdigest()); o+=n\" ";
   cmd += path;
   for (size_t n : lens) cmd += " " + std::to_string(n);
   std::FILE* p = popen(cmd.c_str(), "r");
