@@ -25,8 +25,23 @@ import sys
 
 try:
     import jinja2
-    from jinja2.ext import loopcontrols
+    from jinja2 import nodes
+    from jinja2.ext import Extension, loopcontrols
     from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class GenerationTag(Extension):
+        """{% generation %}...{% endgeneration %}: renders its body, as transformers'
+        AssistantTracker does (which also records the character span for masks)."""
+        tags = {"generation"}
+
+        def parse(self, parser):
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+            call = self.call_method("_render_body")
+            return nodes.CallBlock(call, [], [], body).set_lineno(lineno)
+
+        def _render_body(self, caller):
+            return caller()
 except ImportError:
     jinja2 = None
 
@@ -44,7 +59,7 @@ def make_env():
         return datetime.datetime.now().strftime(fmt)
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=[loopcontrols])
+                                        extensions=[loopcontrols, GenerationTag])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = strftime_now

@@ -385,30 +385,9 @@ Result<Value> FIndent(Interpreter&, Args& a) {
 }
 
 Result<Value> FFormat(Interpreter&, Args& a) {
-  // Python "%" formatting with %s / %d / %%, the common case in templates.
-  const std::string& fmt = Input(a).Str();
-  std::string out;
-  size_t next = 1;
-  for (size_t i = 0; i < fmt.size(); ++i) {
-    if (fmt[i] != '%') {
-      out += fmt[i];
-      continue;
-    }
-    if (i + 1 >= fmt.size()) return InvalidArgument("format: incomplete format");
-    char c = fmt[++i];
-    if (c == '%') {
-      out += '%';
-    } else if (c == 's' || c == 'd' || c == 'i') {
-      if (next >= a.positional.size()) return InvalidArgument("format: not enough arguments");
-      const Value& v = a.positional[next++];
-      if (c != 's' && !v.is_number()) return InvalidArgument("format: %d needs a number");
-      out += c == 's' ? v.Str() : std::to_string(v.is_float() ? static_cast<int64_t>(v.as_double())
-                                                             : v.as_int());
-    } else {
-      return Unsupported(std::string("format: '%") + c + "' is not supported");
-    }
-  }
-  return Value(std::move(out));
+  std::vector<Value> args(a.positional.begin() + 1, a.positional.end());
+  CACHET_ASSIGN_OR_RETURN(std::string s, PyPercentFormat(Input(a).Str(), args));
+  return Value(std::move(s));
 }
 
 // map(attribute=...) or map('filter', args...).

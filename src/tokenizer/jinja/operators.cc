@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "tokenizer/jinja/interpreter.h"
+#include "tokenizer/jinja/strings.h"
 
 namespace cachet::jinja {
 namespace {
@@ -141,7 +142,9 @@ Result<Value> BinaryOp(const std::string& op, const Value& a, const Value& b) {
     if ((b.is_string() || b.is_list()) && (a.is_int() || a.is_bool())) return Repeat(b, a.as_int());
   }
   if (op == "%" && a.is_string()) {
-    return Unsupported("printf-style string formatting ('%' on a string) is not supported");
+    std::vector<Value> args = b.is_tuple() ? b.list() : std::vector<Value>{b};
+    CACHET_ASSIGN_OR_RETURN(std::string s, PyPercentFormat(a.str(), args));
+    return Value(std::move(s));
   }
   return TypeError(op, a, b);
 }

@@ -222,6 +222,43 @@ Result<std::string> PyFormat(const std::string& fmt, const Args& args, size_t fi
   return out;
 }
 
+Result<std::string> PyPercentFormat(const std::string& fmt, const std::vector<Value>& args) {
+  std::string out;
+  size_t next = 0;
+  for (size_t i = 0; i < fmt.size(); ++i) {
+    if (fmt[i] != '%') {
+      out += fmt[i];
+      continue;
+    }
+    if (i + 1 >= fmt.size()) return InvalidArgument("incomplete format");
+    char c = fmt[++i];
+    if (c == '%') {
+      out += '%';
+      continue;
+    }
+    if (c != 's' && c != 'r' && c != 'd' && c != 'i') {
+      return Unsupported(std::string("'%") + c + "' string formatting is not supported");
+    }
+    if (next >= args.size()) return InvalidArgument("not enough arguments for format string");
+    const Value& v = args[next++];
+    if (c == 's') {
+      out += v.Str();
+    } else if (c == 'r') {
+      out += v.Repr();
+    } else if (v.is_float()) {
+      double d = v.as_double();
+      if (!(d > -9.2e18 && d < 9.2e18)) return InvalidArgument("%d: number out of range");
+      out += std::to_string(static_cast<int64_t>(d));
+    } else if (v.is_int() || v.is_bool()) {
+      out += std::to_string(v.as_int());
+    } else {
+      return InvalidArgument("%d format: a real number is required, not " + v.TypeName());
+    }
+  }
+  if (next < args.size()) return InvalidArgument("not all arguments converted during string formatting");
+  return out;
+}
+
 std::string HtmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {

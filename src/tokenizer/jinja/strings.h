@@ -32,5 +32,8 @@ std::vector<std::string> PySplitLines(const std::string& s, bool keepends);
 // str.format with "{}", "{0}", "{name}", "{{", "}}"; format specs/conversions -> Unsupported.
 Result<std::string> PyFormat(const std::string& fmt, const Args& args, size_t first_positional);
 std::string HtmlEscape(const std::string& s);
+// Python printf-style formatting (fmt % args) for %s %r %d %i %%; other conversions, flags and
+// widths -> Unsupported; argument count mismatch -> InvalidArgument.
+Result<std::string> PyPercentFormat(const std::string& fmt, const std::vector<Value>& args);
 
 }  // namespace cachet::jinja

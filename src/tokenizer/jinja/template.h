@@ -11,7 +11,8 @@
 // the filters and tests listed in builtins.cc; str/dict methods in methods.cc; globals range,
 // namespace, dict, raise_exception, strftime_now.
 // Not supported (Parse returns Unsupported naming the line): extends/block/include/import/from,
-// recursive loops, *args/**kwargs at call sites, unknown filters/tests, `%` string formatting.
+// recursive loops, *args/**kwargs at call sites, unknown filters/tests; at render time `%`
+// formatting beyond %s %r %d %i %% and str.format specs are Unsupported.
 // Known differences from CPython: upper/lower/title/capitalize map ASCII letters only;
 // escape/safe return plain strings (no Markup propagation).
 //
