@@ -74,7 +74,7 @@ class PrefixCache::Impl {
     return p;
   }
 
-  LookupResult Lookup(std::span<const TokenId> tokens, std::string_view salt);
+  LookupResult Lookup(std::span<const TokenId> tokens, std::string_view salt, bool count_stats);
   Result<InsertResult> Insert(const ChainPos& parent, std::span<const TokenId> block_tokens,
                               kv::BlockId b);
   int32_t Evict(int32_t n);
@@ -116,10 +116,10 @@ class PrefixCache::Impl {
   std::unordered_map<LoadId, PendingLoad> loads_;
 };
 
-LookupResult PrefixCache::Impl::Lookup(std::span<const TokenId> tokens, std::string_view salt) {
+LookupResult PrefixCache::Impl::Lookup(std::span<const TokenId> tokens, std::string_view salt,
+                                       bool count_stats) {
   LookupResult r;
   r.pos = Root(salt);
-  ++stats_.lookups;
   const size_t n_full = tokens.size() / kBlockTokens;
   size_t i = 0;
   BlockHash h;
@@ -159,6 +159,8 @@ LookupResult PrefixCache::Impl::Lookup(std::span<const TokenId> tokens, std::str
       prev = h;
     }
   }
+  if (!count_stats) return r;
+  ++stats_.lookups;
   const int64_t n_ram = static_cast<int64_t>(r.blocks.size());
   const int64_t n_disk = r.disk_blocks();
   stats_.ram_hit_blocks += n_ram;
@@ -380,8 +382,9 @@ PrefixCache::~PrefixCache() = default;
 
 ChainPos PrefixCache::Root(std::string_view salt) const { return impl_->Root(salt); }
 
-LookupResult PrefixCache::Lookup(std::span<const TokenId> tokens, std::string_view salt) {
-  return impl_->Lookup(tokens, salt);
+LookupResult PrefixCache::Lookup(std::span<const TokenId> tokens, std::string_view salt,
+                                 bool count_stats) {
+  return impl_->Lookup(tokens, salt, count_stats);
 }
 
 Result<InsertResult> PrefixCache::Insert(const ChainPos& parent,

@@ -116,9 +116,11 @@ using LoadId = uint64_t;
 struct LoadDone {
   LoadId id = 0;
   int32_t n_requested = 0;
-  int32_t n_loaded = 0;  // dest[0, n_loaded) hold valid KV and are now indexed in RAM
-  ChainPos pos;          // after the last loaded block (the StartLoad position if none)
-  Status status;         // OK when all requested blocks loaded; else why the first one failed
+  // dest[0, n_loaded) hold valid KV and are now indexed in RAM (unless the StartLoad position
+  // was dropped meanwhile, which only Clear() can do while the caller holds r.blocks).
+  int32_t n_loaded = 0;
+  ChainPos pos;   // after the last loaded block (the StartLoad position if none)
+  Status status;  // OK when all requested blocks loaded; else why the first one failed
 };
 
 // Load-vs-recompute rule (pure): expected seconds of each, and the choice.
@@ -181,7 +183,10 @@ class PrefixCache {
   // The longest run of consecutive full blocks of `tokens`, from the start, cached in RAM (each
   // Ref'd for the caller), plus the following run the disk tier has. Touches the hit blocks (LRU).
   // An engine that must compute at least one token to get logits passes tokens[0, n-1).
-  LookupResult Lookup(std::span<const TokenId> tokens, std::string_view salt);
+  // count_stats = false leaves the hit/miss counters alone, for a second lookup of the same
+  // request (e.g. one before a disk load and one at admission) so each request counts once.
+  LookupResult Lookup(std::span<const TokenId> tokens, std::string_view salt,
+                      bool count_stats = true);
 
   // Indexes block `b`, which the engine filled with the KV of `block_tokens` (exactly
   // kBlockTokens ids) following `parent`. The cache takes its own reference on success. Keeps

@@ -264,6 +264,11 @@ TEST_F(PrefixCacheTest, StatsCountHitsAndMissesByBlockAndToken) {
   EXPECT_EQ(s.miss_tokens, 64);
   EXPECT_EQ(s.disk_hit_blocks, 0);
   EXPECT_EQ(s.inserted_blocks, 2);
+  LookupResult quiet = cache_->Lookup(Prompt(50, 3), "t", /*count_stats=*/false);
+  EXPECT_EQ(quiet.blocks.size(), 2u);
+  Release(quiet);
+  EXPECT_EQ(cache_->stats().lookups, 1);
+  EXPECT_EQ(cache_->stats().ram_hit_blocks, 2);
 }
 
 TEST_F(PrefixCacheTest, ExportIndexListsEveryBlock) {
