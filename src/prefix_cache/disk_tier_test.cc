@@ -562,7 +562,8 @@ TEST_F(DiskTierTest, StartLoadValidatesArguments) {
 
 // Randomised sessions over RAM and disk with a tight pool (8 blocks), a tight cap (6 files) and
 // restarts: every block served — a RAM hit or a disk load — must hold the KV of exactly its
-// prefix; at the end nothing leaks and the directory matches the index.
+// prefix; at the end nothing leaks and the directory matches the index. (One long scenario: the
+// admission steps share the pool, the cache and the sequences' references.)
 TEST_F(DiskTierTest, RandomisedRamAndDiskServeOnlyMatchingBlocks) {
   Options o = DefaultOptions();
   o.disk_cap_bytes = 6 * kFileBytes;

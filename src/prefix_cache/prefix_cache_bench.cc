@@ -77,6 +77,31 @@ double LoadAll(Setup& s, const std::vector<cp::TokenId>& tokens, double* start_s
   return secs;
 }
 
+// Two rounds of writes: the first allocates fresh write buffers (page faults on the engine
+// thread's copy), the second reuses the buffers the I/O thread returned.
+void WriteRounds(const cp::Options& o, const cachet::kv::KvGeometry& g, int n,
+                 const std::vector<cp::TokenId>& tokens, double write_s[2], double evict_s[2]) {
+  Setup s = Open(o, g, n);
+  std::mt19937_64 rng(1);
+  for (int round = 0; round < 2; ++round) {
+    std::vector<cp::TokenId> t = tokens;
+    if (round == 0) t[0] = -1;  // another chain: the measured round's files stay
+    std::vector<cachet::kv::BlockId> blocks;
+    for (int i = 0; i < n; ++i) {
+      blocks.push_back(s.pool->Allocate());
+      auto* p = reinterpret_cast<uint64_t*>(s.storage->Block(blocks.back()));
+      for (int64_t k = 0; k < g.block_bytes() / 8; ++k) p[k] = rng();
+    }
+    (void)s.cache->InsertBlocks("bench", t, blocks);
+    for (auto b : blocks) s.pool->Unref(b);
+    const double t0 = Now();
+    s.cache->Evict(n);
+    evict_s[round] = Now() - t0;
+    s.cache->WaitIdle();
+    write_s[round] = Now() - t0;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,30 +123,8 @@ int main(int argc, char** argv) {
 
   std::vector<cp::TokenId> tokens(static_cast<size_t>(n) * cp::kBlockTokens);
   for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<cp::TokenId>(i * 7 + 1);
-  // Two rounds of writes: the first allocates fresh write buffers (page faults on the engine
-  // thread's copy), the second reuses the buffers the I/O thread returned.
   double write_s[2], evict_s[2];
-  {
-    Setup s = Open(o, g, n);
-    std::mt19937_64 rng(1);
-    for (int round = 0; round < 2; ++round) {
-      std::vector<cp::TokenId> t = tokens;
-      if (round == 0) t[0] = -1;  // another chain: the measured round's files stay
-      std::vector<cachet::kv::BlockId> blocks;
-      for (int i = 0; i < n; ++i) {
-        blocks.push_back(s.pool->Allocate());
-        auto* p = reinterpret_cast<uint64_t*>(s.storage->Block(blocks.back()));
-        for (int64_t k = 0; k < g.block_bytes() / 8; ++k) p[k] = rng();
-      }
-      (void)s.cache->InsertBlocks("bench", t, blocks);
-      for (auto b : blocks) s.pool->Unref(b);
-      const double t0 = Now();
-      s.cache->Evict(n);
-      evict_s[round] = Now() - t0;
-      s.cache->WaitIdle();
-      write_s[round] = Now() - t0;
-    }
-  }
+  WriteRounds(o, g, n, tokens, write_s, evict_s);
   const double t_scan = Now();
   Setup s = Open(o, g, n);
   const double scan_s = Now() - t_scan;
