@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -263,6 +266,31 @@ TEST(ToolCalls, FormatDetection) {
   EXPECT_EQ(ToolCallFormatForTemplate("plain"), ToolCallFormat::kNone);
   EXPECT_TRUE(PromptOpensReasoning("<｜Assistant｜><think>\n"));
   EXPECT_FALSE(PromptOpensReasoning("<think>\n\n</think>\n\n"));
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The formats of the real templates: the shared tokenizer configs and the test templates.
+TEST(ToolCalls, FormatOfKnownTemplates) {
+  const std::string shared = CACHET_PARSERS_TEST_SHARED_DIR;
+  auto cfg_template = [&](const std::string& name) {
+    auto j = nlohmann::json::parse(ReadFile(shared + "/tokenizers/" + name + "/tokenizer_config.json"));
+    return j["chat_template"].get<std::string>();
+  };
+  EXPECT_EQ(ToolCallFormatForTemplate(cfg_template("deepseek-v3")), ToolCallFormat::kDeepSeekV3);
+  EXPECT_EQ(ToolCallFormatForTemplate(cfg_template("qwen3")), ToolCallFormat::kQwen);
+  EXPECT_EQ(ToolCallFormatForTemplate(cfg_template("llama3")), ToolCallFormat::kNone);
+  const std::string dir = CACHET_PARSERS_TEST_TEMPLATES_DIR;
+  EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/deepseek_r1.jinja")), ToolCallFormat::kDeepSeekV3);
+  EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/deepseek_v31.jinja")), ToolCallFormat::kDeepSeekV31);
+  EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/qwen25_tools.jinja")), ToolCallFormat::kQwen);
+  EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/llama31_tools.jinja")), ToolCallFormat::kLlama31);
+  EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/mistral.jinja")), ToolCallFormat::kNone);
 }
 
 // Random mixtures of marker fragments and text never crash and are chunking-invariant.
