@@ -11,6 +11,7 @@
 #include "model/mla_attention.h"
 #include "model/model.h"
 #include "model/moe.h"
+#include "model/speculative.h"
 #include "model/synthetic.h"
 #include "model/weights.h"
 
@@ -483,5 +484,72 @@ TEST(MlaAttentionTest, MatchesDoubleNaive) {
   }
   EXPECT_LE(worst, 1e-6);
 }
+}  // namespace
+}  // namespace cachet::model
+
+// ---- MTP speculative decoding ----
+namespace cachet::model {
+namespace {
+
+struct SpecCase {
+  std::unique_ptr<Model> m;
+  std::vector<int32_t> prompt, greedy;
+};
+
+SpecCase MakeSpecCase(int64_t n_new) {
+  SpecCase c;
+  c.m = Load(File("ds3-tiny"), MlaPath::kAbsorbed);
+  c.prompt = Prompt(12, 5);
+  auto g = GreedyDecode(*c.m, c.prompt, n_new, nullptr);
+  EXPECT_TRUE(g.ok()) << g.status().ToString();
+  c.greedy = *g;
+  return c;
+}
+
+TEST(SpeculativeTest, MtpDraftsGiveGreedyOutput) {
+  SpecCase c = MakeSpecCase(20);
+  for (int64_t k : {1, 3}) {
+    SpecOptions o;
+    o.draft_tokens = k;
+    auto s = MtpSpeculator::Create(c.m.get(), o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    auto out = (*s)->Generate(c.prompt, 20, nullptr);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_EQ(*out, c.greedy) << "k=" << k;
+    EXPECT_GT((*s)->stats().rounds, 0);
+    EXPECT_EQ((*s)->stats().drafted, k * (*s)->stats().rounds);
+  }
+}
+
+TEST(SpeculativeTest, AcceptedDraftsAreUsedAndRejectedOnesRolledBack) {
+  const int64_t n = 24, P = 12;
+  SpecCase c = MakeSpecCase(n);
+  // Oracle drafts (the true greedy token) everywhere except every 5th position: rounds accept
+  // several tokens at once and some reject mid-way, and the output must not change.
+  SpecOptions o;
+  o.draft_tokens = 3;
+  o.draft_hook = [&](int64_t pos, int32_t drafted) {
+    const int64_t i = pos - P;
+    if (i < 0 || i >= n) return drafted;
+    return pos % 5 == 0 ? (c.greedy[i] + 1) % 256 : c.greedy[i];
+  };
+  auto s = MtpSpeculator::Create(c.m.get(), o);
+  ASSERT_TRUE(s.ok());
+  auto out = (*s)->Generate(c.prompt, n, nullptr);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, c.greedy);
+  const SpecStats& st = (*s)->stats();
+  EXPECT_GT(st.acceptance(), 0.5);
+  EXPECT_LT(st.acceptance(), 1.0);
+  EXPECT_LT(st.rounds, n / 2);  // fewer trunk steps than tokens
+}
+
+TEST(SpeculativeTest, ModelWithoutMtpUnsupported) {
+  auto m = Load(File("ds2-tiny"));
+  auto s = MtpSpeculator::Create(m.get(), SpecOptions());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
+}
+
 }  // namespace
 }  // namespace cachet::model

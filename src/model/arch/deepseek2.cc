@@ -51,9 +51,11 @@ struct Buffers {
   std::vector<int32_t> posg;
   // Expanded path: latent rows, decompressed K / V, W_UK transposed.
   std::vector<float> lat, kexp, vexp, wuk_t;
+  // MTP: [e ; h] inputs of eh_proj, and a copy of the caller's h_prev.
+  std::vector<float> eh, hprev;
 };
 
-class DeepSeek2Model final : public Model {
+class DeepSeek2Model final : public Model, public MtpSource {
  public:
   DeepSeek2Model(DeepSeekHParams ds, DeepSeek2Options opt, std::shared_ptr<const ModelFile> file)
       : Model(std::move(file), ds.base),
@@ -65,6 +67,16 @@ class DeepSeek2Model final : public Model {
   Status LoadWeights();
   KvLayout kv_layout() const override { return kv_; }
   Result<const float*> Forward(std::span<const SeqBatch> batch, ThreadPool* pool) override;
+
+  int64_t mtp_blocks() const override { return static_cast<int64_t>(mtp_.size()); }
+  KvLayout mtp_kv_layout() const override {
+    KvLayout l = kv_;
+    l.n_layer = 1;
+    return l;
+  }
+  const float* last_hidden() const override { return b_.h.data(); }
+  Result<const float*> ForwardMtp(const SeqBatch& b, const float* h_prev,
+                                  ThreadPool* pool) override;
 
  private:
   static RouterConfig MakeRouterConfig(const DeepSeekHParams& ds);
@@ -84,7 +96,9 @@ class DeepSeek2Model final : public Model {
   void Attention(const MlaWeights& w, int64_t layer, std::span<const SeqBatch> batch,
                  ThreadPool* pool);
   void Ffn(const LayerWeights& lw, ThreadPool* pool);
-  void Logits(std::span<const SeqBatch> batch, int64_t n_out, ThreadPool* pool);
+  void Embed(std::span<const SeqBatch> batch);
+  void Logits(std::span<const SeqBatch> batch, int64_t n_out, const VecF32& norm,
+              ThreadPool* pool);
 
   DeepSeekHParams ds_;
   DeepSeek2Options opt_;
@@ -546,14 +560,15 @@ void DeepSeek2Model::Ffn(const LayerWeights& lw, ThreadPool* pool) {
   MatMul(lw.down, b_.gate.data(), T, b_.x.data(), /*acc=*/true, pool);
 }
 
-void DeepSeek2Model::Logits(std::span<const SeqBatch> batch, int64_t n_out, ThreadPool* pool) {
+void DeepSeek2Model::Logits(std::span<const SeqBatch> batch, int64_t n_out, const VecF32& norm,
+                            ThreadPool* pool) {
   const int64_t d = hparams_.n_embd;
   int64_t row = 0, out = 0;
   for (const SeqBatch& b : batch) {
     const int64_t first = b.all_logits ? 0 : b.n_tokens - 1;
     for (int64_t t = first; t < b.n_tokens; ++t, ++out) {
-      k_.rms_norm(b_.x.data() + (row + t) * d, d, output_norm_.data, b_.h.data() + out * d, d, 1,
-                  d, hparams_.norm_eps);
+      k_.rms_norm(b_.x.data() + (row + t) * d, d, norm.data, b_.h.data() + out * d, d, 1, d,
+                  hparams_.norm_eps);
     }
     row += b.n_tokens;
   }
@@ -565,6 +580,17 @@ Result<const float*> DeepSeek2Model::Forward(std::span<const SeqBatch> batch, Th
   CACHET_RETURN_IF_ERROR(CheckBatch(batch, &n_tok, &n_out));
   Resize(n_tok, n_out);
   n_tok_cur_ = n_tok;
+  Embed(batch);
+  for (int64_t l = 0; l < hparams_.n_layer; ++l) {
+    Attention(layers_[l].attn, l, batch, pool);
+    Ffn(layers_[l], pool);
+  }
+  Logits(batch, n_out, output_norm_, pool);
+  return static_cast<const float*>(b_.logits.data());
+}
+
+// Token embeddings into b_.x and positions into b_.pos.
+void DeepSeek2Model::Embed(std::span<const SeqBatch> batch) {
   const int64_t d = hparams_.n_embd;
   const int64_t row_bytes = RowBytes(tok_embd_.type, d);
   int64_t row = 0;
@@ -575,11 +601,31 @@ Result<const float*> DeepSeek2Model::Forward(std::span<const SeqBatch> batch, Th
       k_.dequantize_row(tok_embd_.type, src, b_.x.data() + row * d, d);
     }
   }
-  for (int64_t l = 0; l < hparams_.n_layer; ++l) {
-    Attention(layers_[l].attn, l, batch, pool);
-    Ffn(layers_[l], pool);
-  }
-  Logits(batch, n_out, pool);
+}
+
+// A.9: u = W_eh [RMSNorm_enorm(embed(tok)) ; RMSNorm_hnorm(h_prev)], then one MLA + MoE layer
+// on the MTP block's own cache, then the shared head.
+Result<const float*> DeepSeek2Model::ForwardMtp(const SeqBatch& b, const float* h_prev,
+                                                ThreadPool* pool) {
+  if (mtp_.empty()) return Unsupported("deepseek2: the file has no MTP block");
+  if (h_prev == nullptr) return InvalidArgument("ForwardMtp: h_prev is null");
+  std::span<const SeqBatch> batch(&b, 1);
+  int64_t n_tok = 0, n_out = 0;
+  CACHET_RETURN_IF_ERROR(CheckBatch(batch, &n_tok, &n_out));
+  const int64_t d = hparams_.n_embd;
+  b_.hprev.assign(h_prev, h_prev + n_tok * d);  // h_prev may point into b_.h (last_hidden)
+  Resize(n_tok, n_out);
+  n_tok_cur_ = n_tok;
+  const MtpWeights& mw = mtp_[0];
+  Embed(batch);
+  b_.eh.resize(n_tok * 2 * d);
+  k_.rms_norm(b_.x.data(), d, mw.enorm.data, b_.eh.data(), 2 * d, n_tok, d, hparams_.norm_eps);
+  k_.rms_norm(b_.hprev.data(), d, mw.hnorm.data, b_.eh.data() + d, 2 * d, n_tok, d,
+              hparams_.norm_eps);
+  MatMul(mw.eh_proj, b_.eh.data(), n_tok, b_.x.data(), false, pool);
+  Attention(mw.layer.attn, 0, batch, pool);
+  Ffn(mw.layer, pool);
+  Logits(batch, n_out, mw.shared_head_norm.present() ? mw.shared_head_norm : output_norm_, pool);
   return static_cast<const float*>(b_.logits.data());
 }
 
