@@ -63,7 +63,8 @@ class PrefixCache::Impl {
       : opts_(o),
         pool_(pool),
         storage_(storage),
-        next_(o.chain_next != nullptr ? o.chain_next : &ChainNext) {
+        next_(o.chain_next != nullptr ? o.chain_next : &ChainNext),
+        indexed_(static_cast<size_t>(pool->n_blocks()), false) {
     stats_.disk_read_bytes_per_s = o.disk_read_bytes_per_s_prior;
   }
 
@@ -107,6 +108,7 @@ class PrefixCache::Impl {
   kv::BlockPool* pool_;
   kv::KvStorage* storage_;
   ChainNextFn next_;
+  std::vector<bool> indexed_;  // by block id: the block is some entry's (one name per block)
   std::unordered_map<BlockHash, Entry, BlockHashHasher> ram_;
   std::map<uint64_t, BlockHash> leaves_;  // last_use -> name, entries with n_children == 0
   uint64_t tick_ = 0;
@@ -204,6 +206,11 @@ Result<InsertResult> PrefixCache::Impl::Insert(const ChainPos& parent,
     }
     return res;
   }
+  if (indexed_[static_cast<size_t>(b)]) {
+    return InvalidArgument("prefix cache insert: block " + std::to_string(b) +
+                           " is already cached under another name");
+  }
+  indexed_[static_cast<size_t>(b)] = true;
   Entry e;
   e.uid = next_uid_++;
   e.parent_hash = parent.hash;
@@ -235,6 +242,7 @@ void PrefixCache::Impl::RemoveEntry(
       leaves_.emplace(pit->second.last_use, pit->first);
     }
   }
+  indexed_[static_cast<size_t>(e.block)] = false;
   pool_->Unref(e.block);
   ram_.erase(it);
 }
@@ -273,6 +281,7 @@ int32_t PrefixCache::Impl::Evict(int32_t n) {
 void PrefixCache::Impl::Clear() {
   for (auto& [h, e] : ram_) pool_->Unref(e.block);
   ram_.clear();
+  std::fill(indexed_.begin(), indexed_.end(), false);
   leaves_.clear();
 }
 

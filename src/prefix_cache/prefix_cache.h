@@ -193,7 +193,8 @@ class PrefixCache {
   // the existing block when the name is present (inserted=false, cached = that block). Refuses
   // (inserted=false, pos.uid = kDeadUid, so later blocks of this chain are refused too) when
   // `parent` is no longer indexed or the name collides with different contents. Never fails
-  // otherwise; InvalidArgument for a wrong token count or a block id out of range/unused.
+  // otherwise; InvalidArgument for a wrong token count, a block id out of range or unused, or a
+  // block already cached under another name (one name per block, so eviction can free it).
   Result<InsertResult> Insert(const ChainPos& parent, std::span<const TokenId> block_tokens,
                               kv::BlockId b);
 

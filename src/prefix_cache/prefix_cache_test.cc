@@ -108,6 +108,9 @@ TEST_F(PrefixCacheTest, InsertChainsAndKeepsExistingBlock) {
             StatusCode::kInvalidArgument);  // block 7 is free
   EXPECT_EQ(cache_->Insert(cache_->Root("t"), std::span(a).first(64), 99).status().code(),
             StatusCode::kInvalidArgument);
+  const auto other = Prompt(9, 1);
+  EXPECT_EQ(cache_->Insert(cache_->Root("t"), other, 0).status().code(),
+            StatusCode::kInvalidArgument);  // block 0 already holds a's first block
 }
 
 // Weak chain functions for faking collisions.
