@@ -411,13 +411,13 @@ TEST(DeepSeek2Test, Q8AbsorbedCloseToExpanded) {
   auto ma = Load(f, MlaPath::kAbsorbed), me = Load(f, MlaPath::kExpanded);
   ASSERT_NE(ma, nullptr);
   const int64_t V = ma->hparams().n_vocab;
-  auto toks = Prompt(40, 4);
+  auto toks = Prompt(24, 4);
   std::vector<float> out[2];
   int i = 0;
   for (auto* m : {ma.get(), me.get()}) {
     SequenceKv kv(m->kv_layout());
-    ASSERT_TRUE(kv.Reserve(40).ok());
-    SeqBatch b = MakeSeqBatch(kv, toks.data(), 40, 0);
+    ASSERT_TRUE(kv.Reserve(24).ok());
+    SeqBatch b = MakeSeqBatch(kv, toks.data(), 24, 0);
     auto r = m->Forward({&b, 1}, nullptr);
     ASSERT_TRUE(r.ok());
     out[i++].assign(*r, *r + V);
