@@ -56,9 +56,19 @@ Result<std::string> Interpreter::Render(const NodeList& nodes, const Dict& conte
   frame_ = std::make_shared<Frame>();
   for (const auto& [k, v] : context.items()) frame_->vars[k] = v;
   std::string out;
-  CACHET_ASSIGN_OR_RETURN(Flow f, Exec(nodes, &out));
-  (void)f;
+  auto r = Exec(nodes, &out);
+  // Namespaces are the only mutable values, so the only way to build a reference cycle
+  // ({% set ns.self = ns %}); emptying them releases everything the render created.
+  frame_.reset();
+  for (const Value& ns : namespaces_) ns.mutable_namespace()->Clear();
+  namespaces_.clear();
+  namespace_set_.clear();
+  CACHET_RETURN_IF_ERROR(r.status());
   return out;
+}
+
+void Interpreter::Track(const Value& ns) {
+  if (namespace_set_.insert(ns.mutable_namespace()).second) namespaces_.push_back(ns);
 }
 
 Result<Interpreter::Flow> Interpreter::Exec(const NodeList& nodes, std::string* out) {
@@ -373,6 +383,10 @@ Status Interpreter::EvalArgs(const Expr& e, size_t first, Args* args) {
 
 Result<Value> Interpreter::Eval(const Expr& e) {
   auto r = EvalInner(e);
+  if (r.ok() && r->depth() > kMaxValueDepth) {
+    return RuntimeError(e.line, "value nested deeper than " + std::to_string(kMaxValueDepth));
+  }
+  if (r.ok() && r->is_namespace()) Track(*r);
   // Runtime errors name the line of the innermost expression that failed.
   if (!r.ok() && r.status().code() == StatusCode::kInvalidArgument &&
       r.status().message().rfind("template line ", 0) != 0) {

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "base/status.h"
 #include "tokenizer/jinja/ast.h"
@@ -37,6 +39,8 @@ class Interpreter {
   // Counts n units against max_iterations; ResourceExhausted when over.
   Status Tick(int64_t n = 1);
   const RenderLimits& limits() const { return limits_; }
+  // Remembers a namespace created during this render (emptied when the render ends).
+  void Track(const Value& ns);
 
  private:
   enum class Flow { kNormal, kBreak, kContinue };
@@ -79,6 +83,8 @@ class Interpreter {
   size_t output_bytes_ = 0;
   int64_t iterations_ = 0;
   int call_depth_ = 0;
+  std::vector<Value> namespaces_;
+  std::unordered_set<const Dict*> namespace_set_;
 };
 
 // Python binary operators on values (+ - * / // % ** ~) and comparisons (== != < > <= >= in).

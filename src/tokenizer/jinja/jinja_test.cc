@@ -12,7 +12,7 @@
 namespace cachet::jinja {
 namespace {
 
-Value Ctx(const char* json) { return FromJson(nlohmann::ordered_json::parse(json)); }
+Value Ctx(const char* json) { return *FromJson(nlohmann::ordered_json::parse(json)); }
 
 std::string R(const std::string& src, const char* ctx = "{}") {
   auto t = Template::Parse(src);
@@ -148,6 +148,21 @@ TEST(Jinja, RaiseExceptionAndLimits) {
   EXPECT_EQ(rec->Render(Ctx("{}")).status().code(), StatusCode::kResourceExhausted);
   std::string deep(5000, '(');
   EXPECT_FALSE(Template::Parse("{{ " + deep + " }}").ok());  // no stack overflow
+  // Values nested without bound, and namespace cycles, are refused or printed finitely.
+  auto nest = Template::Parse("{% set ns = namespace(a=[]) %}{% for i in range(100000) %}"
+                              "{% set ns.a = [ns.a] %}{% endfor %}{{ ns.a | length }}");
+  ASSERT_TRUE(nest.ok());
+  EXPECT_EQ(nest->Render(Ctx("{}")).status().code(), StatusCode::kInvalidArgument);
+  auto cycle = Template::Parse("{% set ns = namespace() %}{% set ns.self = ns %}{{ ns }}");
+  ASSERT_TRUE(cycle.ok());
+  auto printed = cycle->Render(Ctx("{}"));
+  ASSERT_TRUE(printed.ok());
+  EXPECT_NE(printed->find("..."), std::string::npos);
+  nlohmann::ordered_json deep_json = nlohmann::ordered_json::array();
+  for (int i = 0; i < 1000; ++i) deep_json = nlohmann::ordered_json::array({deep_json});
+  ChatRequest req;
+  req.messages = nlohmann::ordered_json::array({{{"role", "user"}, {"content", deep_json}}});
+  EXPECT_EQ(RenderChat(*rec, req).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(Jinja, RenderChatPassesHfVariables) {

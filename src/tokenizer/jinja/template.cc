@@ -29,15 +29,19 @@ Result<std::string> RenderChat(const Template& t, const ChatRequest& req,
     return InvalidArgument("extra template variables must be an object");
   }
   Dict ctx;
-  ctx.Set("messages", FromJson(req.messages));
-  ctx.Set("tools", FromJson(req.tools));
-  ctx.Set("documents", FromJson(req.documents));
+  CACHET_ASSIGN_OR_RETURN(Value messages, FromJson(req.messages));
+  CACHET_ASSIGN_OR_RETURN(Value tools, FromJson(req.tools));
+  CACHET_ASSIGN_OR_RETURN(Value documents, FromJson(req.documents));
+  ctx.Set("messages", std::move(messages));
+  ctx.Set("tools", std::move(tools));
+  ctx.Set("documents", std::move(documents));
   ctx.Set("add_generation_prompt", Value(req.add_generation_prompt));
   ctx.Set("bos_token", Value(req.bos_token));
   ctx.Set("eos_token", Value(req.eos_token));
   if (req.extra.is_object()) {
     for (auto it = req.extra.begin(); it != req.extra.end(); ++it) {
-      ctx.Set(it.key(), FromJson(it.value()));
+      CACHET_ASSIGN_OR_RETURN(Value v, FromJson(it.value()));
+      ctx.Set(it.key(), std::move(v));
     }
   }
   return t.Render(Value::MakeDict(std::move(ctx)), limits);

@@ -40,6 +40,8 @@ Value::Value(std::string s)
 Value Value::List(std::vector<Value> items, bool tuple) {
   Value v(Kind::kList);
   v.flag_ = tuple;
+  for (const Value& x : items) v.depth_ = std::max(v.depth_, x.depth_ + 1);
+  if (items.empty()) v.depth_ = 1;
   v.list_ = std::make_shared<const std::vector<Value>>(std::move(items));
   return v;
 }
@@ -47,6 +49,8 @@ Value Value::List(std::vector<Value> items, bool tuple) {
 Value Value::MakeDict(Dict d, bool is_namespace) {
   Value v(Kind::kDict);
   v.flag_ = is_namespace;
+  v.depth_ = 1;
+  for (const auto& kv : d.items()) v.depth_ = std::max(v.depth_, kv.second.depth_ + 1);
   v.dict_ = std::make_shared<Dict>(std::move(d));
   return v;
 }
@@ -153,26 +157,30 @@ void AppendPyStringRepr(const std::string& s, std::string* out) {
   *out += q;
 }
 
-void AppendRepr(const Value& v, std::string* out);
+void AppendRepr(const Value& v, std::string* out, int depth);
 
-void AppendSeq(const Value& v, std::string* out) {
+void AppendSeq(const Value& v, std::string* out, int depth) {
   const auto& items = v.list();
   *out += v.is_tuple() ? '(' : '[';
   for (size_t i = 0; i < items.size(); ++i) {
     if (i) *out += ", ";
-    AppendRepr(items[i], out);
+    AppendRepr(items[i], out, depth + 1);
   }
   if (v.is_tuple() && items.size() == 1) *out += ',';
   *out += v.is_tuple() ? ')' : ']';
 }
 
-void AppendRepr(const Value& v, std::string* out) {
+void AppendRepr(const Value& v, std::string* out, int depth) {
+  if (depth > static_cast<int>(kMaxValueDepth)) {  // only reachable through namespace cycles
+    *out += "...";
+    return;
+  }
   switch (v.kind()) {
     case Value::Kind::kString:
       AppendPyStringRepr(v.str(), out);
       return;
     case Value::Kind::kList:
-      AppendSeq(v, out);
+      AppendSeq(v, out, depth);
       return;
     case Value::Kind::kDict: {
       if (v.is_namespace()) *out += "<Namespace ";
@@ -183,7 +191,7 @@ void AppendRepr(const Value& v, std::string* out) {
         first = false;
         AppendPyStringRepr(k, out);
         *out += ": ";
-        AppendRepr(item, out);
+        AppendRepr(item, out, depth + 1);
       }
       *out += '}';
       if (v.is_namespace()) *out += '>';
@@ -214,7 +222,7 @@ std::string Value::Str() const {
       return "<function " + *str_ + ">";
     default: {
       std::string out;
-      AppendRepr(*this, &out);
+      AppendRepr(*this, &out, 0);
       return out;
     }
   }
@@ -222,7 +230,7 @@ std::string Value::Str() const {
 
 std::string Value::Repr() const {
   std::string out;
-  AppendRepr(*this, &out);
+  AppendRepr(*this, &out, 0);
   return out;
 }
 
@@ -484,7 +492,8 @@ Status AppendJson(const Value& v, const JsonOptions& o, int level, std::string* 
 }
 
 template <typename J>
-Value FromJsonImpl(const J& j) {
+Result<Value> FromJsonImpl(const J& j, uint32_t depth) {
+  if (depth > kMaxValueDepth) return InvalidArgument("JSON value nested too deeply");
   switch (j.type()) {
     case nlohmann::json::value_t::null:
       return Value::None();
@@ -504,12 +513,18 @@ Value FromJsonImpl(const J& j) {
     case nlohmann::json::value_t::array: {
       std::vector<Value> items;
       items.reserve(j.size());
-      for (const auto& e : j) items.push_back(FromJsonImpl(e));
+      for (const auto& e : j) {
+        CACHET_ASSIGN_OR_RETURN(Value v, FromJsonImpl(e, depth + 1));
+        items.push_back(std::move(v));
+      }
       return Value::List(std::move(items));
     }
     case nlohmann::json::value_t::object: {
       Dict d;
-      for (auto it = j.begin(); it != j.end(); ++it) d.Set(it.key(), FromJsonImpl(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        CACHET_ASSIGN_OR_RETURN(Value v, FromJsonImpl(it.value(), depth + 1));
+        d.Set(it.key(), std::move(v));
+      }
       return Value::MakeDict(std::move(d));
     }
     default:
@@ -525,7 +540,7 @@ Result<std::string> ToJson(const Value& v, const JsonOptions& o) {
   return out;
 }
 
-Value FromJson(const nlohmann::json& j) { return FromJsonImpl(j); }
-Value FromJson(const nlohmann::ordered_json& j) { return FromJsonImpl(j); }
+Result<Value> FromJson(const nlohmann::json& j) { return FromJsonImpl(j, 0); }
+Result<Value> FromJson(const nlohmann::ordered_json& j) { return FromJsonImpl(j, 0); }
 
 }  // namespace cachet::jinja

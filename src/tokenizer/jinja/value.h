@@ -42,6 +42,11 @@ class Dict {
   const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
   size_t size() const { return items_.size(); }
   void Reserve(size_t n) { items_.reserve(n); }
+  void Clear() {
+    std::vector<std::pair<std::string, Value>> items;
+    items.swap(items_);  // destroyed after the dict is consistent again
+    index_.clear();
+  }
 
  private:
   std::vector<std::pair<std::string, Value>> items_;
@@ -70,6 +75,9 @@ class Value {
   static Value Function(std::string name, NativeFn fn);
 
   Kind kind() const { return kind_; }
+  // Nesting depth of lists/dicts (0 for scalars), fixed at construction; the interpreter refuses
+  // values nested deeper than kMaxValueDepth so recursive printing/destruction stays bounded.
+  uint32_t depth() const { return depth_; }
   bool is_undefined() const { return kind_ == Kind::kUndefined; }
   bool is_none() const { return kind_ == Kind::kNone; }
   bool is_bool() const { return kind_ == Kind::kBool; }
@@ -109,6 +117,7 @@ class Value {
   explicit Value(Kind k) : kind_(k) {}
   Kind kind_ = Kind::kUndefined;
   bool flag_ = false;  // tuple / namespace
+  uint32_t depth_ = 0;
   int64_t i_ = 0;
   double d_ = 0;
   std::shared_ptr<const std::string> str_;
@@ -134,9 +143,12 @@ struct JsonOptions {
 };
 Result<std::string> ToJson(const Value& v, const JsonOptions& o);
 
+inline constexpr uint32_t kMaxValueDepth = 256;
+
 // nlohmann json -> Value (objects keep the container's key order; ordered_json keeps input order).
-Value FromJson(const nlohmann::json& j);
-Value FromJson(const nlohmann::ordered_json& j);
+// InvalidArgument when nested deeper than kMaxValueDepth.
+Result<Value> FromJson(const nlohmann::json& j);
+Result<Value> FromJson(const nlohmann::ordered_json& j);
 
 // UTF-8 <-> code points. Invalid bytes decode as U+FFFD.
 std::vector<char32_t> DecodeUtf8(const std::string& s);
