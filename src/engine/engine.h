@@ -127,6 +127,12 @@ struct EngineStats {
   int64_t cache_hit_tokens_ram = 0;
   int64_t cache_hit_tokens_disk = 0;
   int64_t cache_miss_tokens = 0;
+  int64_t preemptions = 0;               // sequences preempted (recomputed when re-admitted)
+  int64_t cache_blocks_ram = 0;          // blocks the prefix cache indexes in RAM
+  int64_t cache_blocks_disk = 0;         // block files in the disk tier
+  int64_t cache_evictions = 0;           // RAM blocks evicted (spilled to disk when it is on)
+  int64_t cache_disk_bytes_read = 0;
+  int64_t cache_disk_bytes_written = 0;
 };
 
 class Engine {

@@ -103,6 +103,7 @@ void ServingEngine::ApplyControls(Clock::time_point now) {
 }
 
 void ServingEngine::HandlePlan(const sched::StepPlan& plan) {
+  stat_preemptions_.fetch_add(static_cast<int64_t>(plan.preempted.size()));
   for (sched::RequestId id : plan.admitted) {
     Active& a = active_.at(id);
     a.admitted = true;
@@ -212,6 +213,13 @@ void ServingEngine::Finish(sched::RequestId id, FinishReason reason, Status erro
 void ServingEngine::PublishStats() {
   stat_running_.store(sched_->n_running());
   stat_blocks_used_.store(blocks_->n_used());
+  if (cache_ == nullptr) return;
+  const prefix_cache::PrefixCacheStats& cs = cache_->stats();
+  stat_cache_ram_.store(cache_->n_ram_blocks());
+  stat_cache_disk_.store(cache_->n_disk_blocks());
+  stat_evictions_.store(cs.ram_evictions);
+  stat_disk_read_.store(cs.disk_bytes_read);
+  stat_disk_written_.store(cs.disk_bytes_written);
 }
 
 }  // namespace cachet::engine

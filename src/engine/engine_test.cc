@@ -294,6 +294,7 @@ TEST(Engine, PreemptionByRecomputeKeepsResultsExact) {
   EXPECT_EQ(ob.last.error.code(), StatusCode::kResourceExhausted);
   // Three sequences of 3 blocks cannot share 4 blocks: some prefix was computed twice.
   EXPECT_GT(f.model->tokens(), 3 * 130 - 3);
+  EXPECT_GT(f.engine->stats().preemptions, 0);
 }
 
 TEST(Engine, SeededSamplingIsReproducibleAndLogprobsAreLogSoftmax) {
@@ -422,6 +423,7 @@ TEST(Engine, CachedBlocksAreEvictedWhenTheirSpaceIsNeeded) {
   Outcome c = Collect(*f.Submit(Greedy(p1, 3)));
   EXPECT_EQ(c.ids, a.ids);
   EXPECT_EQ(c.last.usage.prompt_cached_tokens, 0);  // evicted meanwhile
+  EXPECT_GE(f.engine->stats().cache_evictions, 2);
 }
 
 TEST(Engine, PrefixCacheCanBeTurnedOff) {
@@ -460,7 +462,8 @@ TEST(Engine, DiskTierServesThePrefixAfterARestart) {
   EXPECT_EQ(b.last.usage.prompt_cached_tokens, 128);
   EXPECT_EQ(g.model->tokens(), 22 + 3);
   EXPECT_TRUE(g.WaitStats([](const EngineStats& st) {
-    return st.cache_hit_tokens_disk == 128 && st.cache_hit_tokens_ram == 0;
+    return st.cache_hit_tokens_disk == 128 && st.cache_hit_tokens_ram == 0 &&
+           st.cache_disk_bytes_read >= 2 * kBlockBytes && st.cache_blocks_ram >= 2;
   }));
   // Now in RAM: a third request hits RAM.
   Outcome c = Collect(*g.Submit(Greedy(prompt, 4)));

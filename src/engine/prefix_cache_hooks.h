@@ -3,8 +3,8 @@
 // MatchPrefix is a RAM Lookup of the request's first max_blocks blocks under its salt (the hit
 // blocks come Ref'd for the sequence); OnBlockFilled inserts the block after the request's chain
 // position, which each Lookup/Insert advances; Evict is the cache's leaf-first LRU eviction.
-// Blocks the disk tier has are not loaded yet: they are recomputed (see the report in
-// docs/architecture.md, "The engine step").
+// Only RAM is consulted here: disk-tier blocks are loaded before a request reaches the
+// scheduler (engine_disk_loads.cc), so at admission they are RAM hits like any other.
 //
 // Thread-safety: none; the engine thread only (as the cache itself).
 #pragma once

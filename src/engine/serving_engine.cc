@@ -183,6 +183,12 @@ EngineStats ServingEngine::stats() const {
   s.cache_hit_tokens_ram = stat_hit_ram_.load();
   s.cache_hit_tokens_disk = stat_hit_disk_.load();
   s.cache_miss_tokens = stat_miss_.load();
+  s.preemptions = stat_preemptions_.load();
+  s.cache_blocks_ram = stat_cache_ram_.load();
+  s.cache_blocks_disk = stat_cache_disk_.load();
+  s.cache_evictions = stat_evictions_.load();
+  s.cache_disk_bytes_read = stat_disk_read_.load();
+  s.cache_disk_bytes_written = stat_disk_written_.load();
   return s;
 }
 

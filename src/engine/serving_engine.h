@@ -147,6 +147,8 @@ class ServingEngine final : public Engine {
   // Published by the engine thread for stats().
   std::atomic<int64_t> stat_running_{0}, stat_blocks_used_{0};
   std::atomic<int64_t> stat_hit_ram_{0}, stat_hit_disk_{0}, stat_miss_{0};
+  std::atomic<int64_t> stat_preemptions_{0}, stat_cache_ram_{0}, stat_cache_disk_{0};
+  std::atomic<int64_t> stat_evictions_{0}, stat_disk_read_{0}, stat_disk_written_{0};
 
   std::mutex join_mu_;  // serialises Shutdown()'s join
   std::thread thread_;
