@@ -13,6 +13,10 @@ Check mode: --check --renderer PATH --shared DIR --testdata DIR
   testdata/snippets.json template, renders each with python jinja2
   and with PATH (cachet's jinja_render), and requires identical text (or an error from both).
   Exit 0: all identical; 1: a mismatch; 77: python3-jinja2 is missing (ctest skip).
+
+CLI mode: --cli PATH/cachet --shared DIR --testdata DIR
+  Same comparison through `cachet template --tokenizer DIR` for each shared tokenizer (its
+  tokenizer_config.json template and bos/eos tokens).
 Always run with /usr/bin/python3 (Debian's python3-jinja2).
 """
 import argparse
@@ -164,9 +168,49 @@ def check(args):
     return 1 if failures else 0
 
 
+def check_cli(args):
+    """`cachet template --tokenizer DIR` for each shared tokenizer vs python jinja2."""
+    env = make_env()
+    with open(os.path.join(args.testdata, "conversations.json"), encoding="utf-8") as f:
+        data = json.load(f)
+    failures = total = 0
+    for cfg in sorted(glob.glob(os.path.join(args.shared, "tokenizers", "*", "tokenizer_config.json"))):
+        with open(cfg, encoding="utf-8") as f:
+            c = json.load(f)
+        lines, refs = [], []
+        for messages in data["conversations"].values():
+            for agp in (True, False):
+                for extra in data["extras"]:
+                    req = dict(extra, messages=messages, tools=data["tools"],
+                               add_generation_prompt=agp)
+                    lines.append(json.dumps(req, ensure_ascii=False))
+                    refs.append(render(env, {"template": c["chat_template"], "messages": messages,
+                                             "tools": data["tools"], "add_generation_prompt": agp,
+                                             "bos_token": token_text(c.get("bos_token")),
+                                             "eos_token": token_text(c.get("eos_token")),
+                                             "extra": extra}))
+        proc = subprocess.run([args.cli, "template", "--tokenizer", os.path.dirname(cfg)],
+                              input=("\n".join(lines) + "\n").encode("utf-8"),
+                              stdout=subprocess.PIPE, check=True)
+        got = [json.loads(l) for l in proc.stdout.decode("utf-8").splitlines()]
+        for ref, cc in zip(refs, got):
+            total += 1
+            ok = ("text" in ref and cc.get("text") == ref["text"]) or ("error" in ref and "error" in cc)
+            if not ok:
+                failures += 1
+                if failures <= 3:
+                    print("MISMATCH", cfg, "\n  python:", ref, "\n  cachet:", cc)
+        if len(got) != len(refs):
+            print("cachet template returned %d lines for %d" % (len(got), len(refs)))
+            failures += 1
+    print("cachet template: %d requests, %d mismatches" % (total, failures))
+    return 1 if failures else 0
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--check", action="store_true")
+    p.add_argument("--cli", help="check `PATH template` (the cachet binary) instead")
     p.add_argument("--renderer")
     p.add_argument("--shared")
     p.add_argument("--testdata")
@@ -174,6 +218,8 @@ def main():
     if jinja2 is None:
         print("python3-jinja2 is not installed (use /usr/bin/python3)", file=sys.stderr)
         return 77
+    if args.cli:
+        return check_cli(args)
     if args.check:
         return check(args)
     env = make_env()
