@@ -1,6 +1,6 @@
 // deepseek2 decode against its roofline, and KV bytes per token against GQA layouts.
 //
-// Usage: deepseek_bench --model F.gguf [--threads N] [--ctx P] [--tokens N]
+// Usage: deepseek_bench --model F.gguf [--threads N] [--ctx P] [--tokens N] [--spec K]
 //   Reads every weight page once (the file is mapped), prefills P tokens (default 64), decodes 4
 //   untimed tokens, then times N decode tokens (default 16) of one sequence, and prints:
 //   bandwidth  the machine's streaming-read GB/s (best of 3 over 1 GiB, same pool)
@@ -9,6 +9,8 @@
 //              types), the output matrix, one embedding row, and the latent cache (ctx tokens)
 //   decode     tokens/s measured, the roofline (bandwidth / bytes) and the ratio
 //   kv         bytes per token of this model's cache vs GQA layouts of the same hidden size
+//   spec       with --spec K (a file with an MTP block): greedy decode of N tokens after a P-token
+//              prompt, plain vs MTP speculative with K drafts: tokens/s, acceptance, identical?
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +24,7 @@
 #include "kernels/kernels.h"
 #include "model/hparams.h"
 #include "model/model.h"
+#include "model/speculative.h"
 #include "peak_probe.h"
 
 namespace cachet::bench {
@@ -76,7 +79,7 @@ double BytesPerToken(const model::ModelFile& f, const model::DeepSeekHParams& ds
 struct Args {
   std::string model;
   int threads = 2;
-  int64_t ctx = 64, tokens = 16;
+  int64_t ctx = 64, tokens = 16, spec = 0;
 };
 
 bool Parse(int argc, char** argv, Args* a) {
@@ -92,6 +95,8 @@ bool Parse(int argc, char** argv, Args* a) {
       a->ctx = std::atoll(v);
     } else if (k == "--tokens") {
       a->tokens = std::atoll(v);
+    } else if (k == "--spec") {
+      a->spec = std::atoll(v);
     } else {
       return false;
     }
@@ -116,6 +121,33 @@ void PrintKv(const model::Model& m) {
   }
 }
 
+int RunSpec(model::Model& m, const Args& a, ThreadPool* pool) {
+  std::vector<int32_t> prompt(a.ctx);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 7919) % 1000);
+  double t0 = Now();
+  auto plain = model::GreedyDecode(m, prompt, a.tokens, pool);
+  const double plain_s = Now() - t0;
+  model::SpecOptions o;
+  o.draft_tokens = a.spec;
+  auto sp = model::MtpSpeculator::Create(&m, o);
+  if (!plain.ok() || !sp.ok()) {
+    std::fprintf(stderr, "%s\n", (plain.ok() ? sp.status() : plain.status()).ToString().c_str());
+    return 1;
+  }
+  t0 = Now();
+  auto out = (*sp)->Generate(prompt, a.tokens, pool);
+  const double spec_s = Now() - t0;
+  if (!out.ok()) return 1;
+  const model::SpecStats& st = (*sp)->stats();
+  std::printf("spec k=%lld tokens=%lld plain_tok_per_s=%.2f spec_tok_per_s=%.2f acceptance=%.3f "
+              "rounds=%lld identical=%s (both include the %lld-token prefill)\n",
+              static_cast<long long>(a.spec), static_cast<long long>(a.tokens),
+              a.tokens / plain_s, a.tokens / spec_s, st.acceptance(),
+              static_cast<long long>(st.rounds), *out == *plain ? "yes" : "NO",
+              static_cast<long long>(a.ctx));
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   Args a;
   if (!Parse(argc, argv, &a)) {
@@ -136,6 +168,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   ThreadPool pool(a.threads);
+  if (a.spec > 0) return RunSpec(**m, a, &pool);
   const double bw = Bandwidth(pool);
   std::printf("bandwidth gbps=%.2f threads=%d isa=%s\n", bw, a.threads,
               std::string(kernels::Kernels().isa).c_str());
