@@ -168,5 +168,51 @@ TEST(EngineModel, GreedyIsTheSameWhetherThePrefixCameFromCacheOrNot) {
   std::filesystem::remove_all(on.cache_dir);
 }
 
+TEST(EngineModel, PreemptionUnderATightKvBudgetKeepsGreedyOutput) {
+  ASSERT_NE(Tiny(), nullptr);
+  constexpr int kMax = 5;  // positions up to 65: two blocks each
+  std::vector<std::vector<int32_t>> prompts = {Prompt(62, 1), Prompt(62, 2), Prompt(62, 3)};
+  auto roomy = CreateEngine(Tiny(), Config());
+  ASSERT_TRUE(roomy.ok());
+  std::vector<std::vector<int32_t>> want;
+  for (const auto& p : prompts) want.push_back(Collect(**(*roomy)->Submit(Greedy(p, kMax))));
+  // Three blocks for three sequences that each grow into a second block: some must be
+  // preempted and recomputed (with the prefix cache off, nothing is reused).
+  EngineConfig tight = Config();
+  tight.prefix_cache = false;
+  const model::KvLayout l = Tiny()->kv_layout();
+  tight.kv_budget_bytes = 3 * l.n_layer * (l.k_block_bytes() + l.v_block_bytes());
+  auto engine = CreateEngine(Tiny(), tight);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (const auto& p : prompts) streams.push_back(*(*engine)->Submit(Greedy(p, kMax)));
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(Collect(*streams[i]), want[i]) << i;
+  EXPECT_GT((*engine)->stats().preemptions, 0);
+}
+
+// MLA: the KV blocks hold the compressed latent (no V). Runs once the preset exists.
+TEST(EngineModel, MlaModelIsTheSameAloneAndBatched) {
+  const model::Preset* preset = model::FindPreset("ds2-tiny");
+  if (preset == nullptr) GTEST_SKIP() << "no ds2-tiny preset in this build";
+  auto sm = model::MakeSyntheticModel(*preset, DType::kF32, 3, 0, nullptr);
+  ASSERT_TRUE(sm.ok()) << sm.status().ToString();
+  auto loaded = model::LoadModel(
+      std::shared_ptr<const model::ModelFile>(model::InMemoryModelFile(std::move(sm).value())));
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  std::shared_ptr<model::Model> m = std::move(loaded).value();
+  EXPECT_EQ(m->kv_layout().v_block_bytes(), 0);
+  constexpr int kMax = 3;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 6; ++i) prompts.push_back(Prompt(4 + 13 * i, i));  // up to 69 tokens
+  auto engine = CreateEngine(m, Config());
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  std::vector<std::vector<int32_t>> alone;
+  for (const auto& p : prompts) alone.push_back(Collect(**(*engine)->Submit(Greedy(p, kMax))));
+  EXPECT_EQ(alone[2], ReferenceGreedy(*m, prompts[2], kMax));
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (const auto& p : prompts) streams.push_back(*(*engine)->Submit(Greedy(p, kMax)));
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(Collect(*streams[i]), alone[i]) << i;
+}
+
 }  // namespace
 }  // namespace cachet::engine

@@ -473,6 +473,30 @@ TEST(Engine, DiskTierServesThePrefixAfterARestart) {
   std::filesystem::remove_all(cfg.cache_dir);
 }
 
+TEST(Engine, AFailedForwardEndsTheStepsRequestsWithAnError) {
+  Fixture f;
+  f.model->CloseGate();
+  auto a = f.Submit(Greedy(Prompt(5, 1), 10));
+  auto b = f.Submit(Greedy(Prompt(6, 2), 10));
+  f.model->set_fail_at_step(3);  // both are in the batch by then
+  f.model->OpenGate();
+  // Whatever the two steps before produced was delivered and is right; then the error.
+  for (auto [s, p] : {std::pair{&a, Prompt(5, 1)}, std::pair{&b, Prompt(6, 2)}}) {
+    Outcome o = Collect(**s);
+    ASSERT_TRUE(o.finished);
+    EXPECT_EQ(o.last.finish_reason, FinishReason::kError);
+    EXPECT_EQ(o.last.error.code(), StatusCode::kInternal);
+    EXPECT_LE(o.ids.size(), 2u);
+    auto want = FakeModel::ExpectedGreedy(p, 2, kVocab);
+    want.resize(o.ids.size());
+    EXPECT_EQ(o.ids, want);
+  }
+  // The engine goes on serving.
+  const auto p = Prompt(7, 3);
+  Outcome c = Collect(*f.Submit(Greedy(p, 3)));
+  EXPECT_EQ(c.ids, FakeModel::ExpectedGreedy(p, 3, kVocab));
+}
+
 TEST(Engine, CreateRejectsBadConfigs) {
   auto m = std::make_shared<FakeModel>();
   EngineConfig cfg;

@@ -64,6 +64,10 @@ class FakeModel : public model::Model {
 
   Result<const float*> Forward(std::span<const model::SeqBatch> batch, ThreadPool*) override {
     WaitGate();
+    if (fail_at_step_.load() == steps_.load() + 1) {
+      steps_.fetch_add(1);
+      return Internal("fake: injected failure");
+    }
     if (delay_ms_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
     const int64_t V = hparams_.n_vocab;
     logits_.assign(batch.size() * V, 0.0f);
@@ -122,6 +126,8 @@ class FakeModel : public model::Model {
     return cv_.wait_for(l, timeout, [&] { return arrivals_ >= n; });
   }
   void set_delay_ms(int ms) { delay_ms_.store(ms); }
+  // Forward number n (1-based, counting every call) fails with Internal; 0: never.
+  void set_fail_at_step(int64_t n) { fail_at_step_.store(n); }
   int64_t steps() const { return steps_.load(); }
   int64_t tokens() const { return tokens_.load(); }
   int64_t max_seqs() const { return max_seqs_.load(); }
@@ -143,6 +149,7 @@ class FakeModel : public model::Model {
   bool gate_open_ = true;  // guarded by mu_
   int64_t arrivals_ = 0;   // guarded by mu_
   std::atomic<int> delay_ms_{0};
+  std::atomic<int64_t> fail_at_step_{0};
   std::atomic<int64_t> steps_{0}, tokens_{0}, max_seqs_{0};
 };
 
