@@ -12,6 +12,14 @@
 //
 // Thread-safety: every function is reentrant. Functions taking a ThreadPool* split their work
 // over it (nullptr = run on the calling thread); they must not be called from inside a pool job.
+//
+// Accuracy of the variants (each stated in its header, each tested against ref in
+// x86/simd_test.cc): f32/f16/bf16 weights are multiplied in f32 (never through bf16/AMX), so
+// only the summation order differs from ref; quantized weights may be multiplied against
+// activations rounded to int8 with one scale per 256 values (x86/avx512_matmul.h gives the
+// bound), and the AMX table uses bf16 tiles for M >= 16 (x86/amx_matmul.h).
+//
+// Adding a variant: docs/howto/add-a-kernel.md.
 #pragma once
 
 #include <cstdint>
@@ -86,27 +94,32 @@ struct KernelTable {
   // Decode n elements (a multiple of the block size) of a row in any known type to f32.
   void (*dequantize_row)(DType t, const void* src, float* dst, int64_t n);
   // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w   for rows r < n_rows of n floats (strides in floats).
+  // May run in place: y == x (with y_stride == x_stride) is allowed.
   void (*rms_norm)(const float* x, int64_t x_stride, const float* w, float* y, int64_t y_stride,
                    int64_t n_rows, int64_t n, float eps);
   void (*rope)(const RopeParams& p);
   void (*attention)(const AttentionParams& p, ThreadPool* pool);
-  // out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).
+  // out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)). May run in place: out == gate
+  // (or out == up) is allowed.
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
   // y[i] += x[i].
   void (*add)(float* y, const float* x, int64_t n);
 };
 
-// The table for this CPU's best ISA (computed once, thread-safe). CACHET_ISA=ref|avx2|avx512|...
-// in the environment caps the choice (for tests and benchmarks).
+// The table for this CPU's best ISA (computed once, thread-safe). CACHET_ISA=ref|avx2|avx512|
+// avx512_vnni|amx in the environment caps the choice (for tests and benchmarks): the best table
+// at or below that level which this CPU runs; an unknown value is ignored with a warning.
 const KernelTable& Kernels();
 // The table for a named ISA, or nullptr if this CPU cannot run it.
 const KernelTable* KernelsFor(std::string_view isa);
 // The scalar reference table (always available).
 const KernelTable& RefKernels();
 
-// Quantize n floats (a multiple of the block size) into one row of type t (any supported_compute
-// type plus f32/f16/bf16). Used by the GGUF writer; round-to-nearest with the per-block scale
-// search of the reference quantizers. Returns InvalidArgument for n or t it cannot handle.
+// Quantize n floats (a multiple of the block size) into one row of type t: f32, f16, bf16, q8_0,
+// q4_0, q4_k, q5_k, q6_k, mxfp4. Used by the GGUF writer; round-to-nearest with the per-block
+// scale search of the reference quantizers (ref/quantize.cc). Returns InvalidArgument for an n
+// that is not a multiple of the block size or a type it cannot write. dst must hold
+// RowBytes(t, n) bytes.
 Status QuantizeRow(DType t, const float* src, void* dst, int64_t n);
 
 }  // namespace cachet::kernels

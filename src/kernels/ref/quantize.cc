@@ -13,12 +13,15 @@ namespace {
 
 float RoundF16(float x) { return F16ToF32(F32ToF16(x)); }
 
+// Round to nearest, ties away from zero (inline; std::nearbyint is a library call here).
+inline int RoundInt(float v) { return static_cast<int>(v + (v >= 0 ? 0.5f : -0.5f)); }
+
 // Squared error of quantizing x[0..n) symmetrically with scale d into [qmin, qmax].
 double SymError(const float* x, int n, float d, int qmin, int qmax) {
   double e = 0;
   const float id = d != 0 ? 1.0f / d : 0.0f;
   for (int i = 0; i < n; ++i) {
-    const int q = std::clamp(static_cast<int>(std::nearbyint(x[i] * id)), qmin, qmax);
+    const int q = std::clamp(RoundInt(x[i] * id), qmin, qmax);
     const double r = x[i] - static_cast<double>(q) * d;
     e += r * r;
   }
@@ -41,8 +44,9 @@ float SearchSymScale(const float* x, int n, int qmin, int qmax) {
   float best = RoundF16(qmin == -qmax ? amax / qmax : vmax / qmin);
   const float base = best;
   double best_err = SymError(x, n, best, qmin, qmax);
-  for (int step = -8; step <= 8; ++step) {
-    const float d = RoundF16(base * (1.0f + 0.0125f * step));
+  for (int step = -4; step <= 4; ++step) {
+    if (step == 0) continue;
+    const float d = RoundF16(base * (1.0f + 0.025f * step));
     const double e = SymError(x, n, d, qmin, qmax);
     if (e < best_err) best_err = e, best = d;
   }
@@ -55,7 +59,7 @@ void QuantQ8_0(const float* x, BlockQ8_0* b, int64_t nb) {
     const float id = d != 0 ? 1.0f / d : 0.0f;
     b[i].d = F32ToF16(d);
     for (int j = 0; j < kQK8_0; ++j)
-      b[i].qs[j] = static_cast<int8_t>(std::clamp(std::nearbyint(x[j] * id), -127.0f, 127.0f));
+      b[i].qs[j] = static_cast<int8_t>(std::clamp(static_cast<float>(RoundInt(x[j] * id)), -127.0f, 127.0f));
   }
 }
 
@@ -65,7 +69,7 @@ void QuantQ4_0(const float* x, BlockQ4_0* b, int64_t nb) {
     const float id = d != 0 ? 1.0f / d : 0.0f;
     b[i].d = F32ToF16(d);
     auto q = [&](int j) {
-      return static_cast<uint8_t>(std::clamp(std::nearbyint(x[j] * id), -8.0f, 7.0f) + 8);
+      return static_cast<uint8_t>(std::clamp(static_cast<float>(RoundInt(x[j] * id)), -8.0f, 7.0f) + 8);
     };
     for (int j = 0; j < 16; ++j) b[i].qs[j] = static_cast<uint8_t>(q(j) | (q(j + 16) << 4));
   }
@@ -97,7 +101,7 @@ void QuantAffineK(const float* x, int qmax, f16_t* d16, f16_t* dmin16, uint8_t* 
   *dmin16 = F32ToF16(dmin);
   uint8_t sc[8], m[8];
   for (int s = 0; s < 8; ++s) {
-    sc[s] = d > 0 ? static_cast<uint8_t>(std::clamp(std::nearbyint(a[s] / d), 0.0f, 63.0f)) : 0;
+    sc[s] = d > 0 ? static_cast<uint8_t>(std::clamp(static_cast<float>(RoundInt(a[s] / d)), 0.0f, 63.0f)) : 0;
     // Round the min up so that the sub-block's smallest value stays representable.
     m[s] = dmin > 0 ? static_cast<uint8_t>(std::clamp(std::ceil(mn[s] / dmin), 0.0f, 63.0f)) : 0;
   }
@@ -105,7 +109,7 @@ void QuantAffineK(const float* x, int qmax, f16_t* d16, f16_t* dmin16, uint8_t* 
   for (int s = 0; s < 8; ++s) {
     const float step = d * sc[s], off = dmin * m[s];
     for (int l = 0; l < 32; ++l) {
-      const float v = step > 0 ? std::nearbyint((x[32 * s + l] + off) / step) : 0.0f;
+      const float v = step > 0 ? static_cast<float>(RoundInt((x[32 * s + l] + off) / step)) : 0.0f;
       q[32 * s + l] = static_cast<uint8_t>(std::clamp(v, 0.0f, static_cast<float>(qmax)));
     }
   }
@@ -147,11 +151,11 @@ void QuantQ6_K(const float* x, BlockQ6_K* b, int64_t nb) {
     b[i].d = F32ToF16(d);
     int q[kQK_K];
     for (int j = 0; j < 16; ++j) {
-      const int sc = d > 0 ? static_cast<int>(std::clamp(std::nearbyint(s[j] / d), -127.f, 127.f)) : 0;
+      const int sc = d > 0 ? static_cast<int>(std::clamp(static_cast<float>(RoundInt(s[j] / d)), -127.f, 127.f)) : 0;
       b[i].scales[j] = static_cast<int8_t>(sc);
       const float step = d * sc;
       for (int l = 0; l < 16; ++l) {
-        const float v = step != 0 ? std::nearbyint(x[16 * j + l] / step) : 0.0f;
+        const float v = step != 0 ? static_cast<float>(RoundInt(x[16 * j + l] / step)) : 0.0f;
         q[16 * j + l] = static_cast<int>(std::clamp(v, -32.0f, 31.0f)) + 32;
       }
     }
