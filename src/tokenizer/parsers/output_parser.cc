@@ -14,12 +14,66 @@ std::string_view TrimSpace(std::string_view s) {
   return s;
 }
 
-bool NormalizeArguments(std::string_view json, std::string* out) {
+bool ArgumentsText(std::string_view json, std::string* out) {
+  json = TrimSpace(json);
   auto j = nlohmann::ordered_json::parse(json.begin(), json.end(), nullptr, false);
   if (j.is_discarded()) return false;
-  *out = j.is_string() ? j.get<std::string>()
-                       : j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  *out = j.is_string() ? j.get<std::string>() : std::string(json);
   return true;
+}
+
+namespace {
+
+// End (one past) of the JSON value starting at s[i] (s is valid JSON, so this only skips).
+size_t SkipValue(std::string_view s, size_t i) {
+  int depth = 0;
+  bool in_string = false, escape = false;
+  for (; i < s.size(); ++i) {
+    char c = s[i];
+    if (in_string) {
+      if (escape) escape = false;
+      else if (c == '\\') escape = true;
+      else if (c == '"') {
+        in_string = false;
+        if (depth == 0) return i + 1;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (depth == 0) return i;  // end of the enclosing container
+      if (--depth == 0) return i + 1;
+    } else if (depth == 0 && (c == ',' || IsSpace(c))) {
+      return i;
+    }
+  }
+  return s.size();
+}
+
+}  // namespace
+
+bool MemberText(std::string_view obj, std::string_view key, std::string_view* value) {
+  obj = TrimSpace(obj);
+  if (obj.empty() || obj[0] != '{') return false;
+  size_t i = 1;
+  while (i < obj.size()) {
+    while (i < obj.size() && (IsSpace(obj[i]) || obj[i] == ',')) ++i;
+    if (i >= obj.size() || obj[i] != '"') return false;
+    size_t key_end = SkipValue(obj, i);
+    std::string_view k = obj.substr(i + 1, key_end - i - 2);
+    i = key_end;
+    while (i < obj.size() && (IsSpace(obj[i]) || obj[i] == ':')) ++i;
+    size_t v_end = SkipValue(obj, i);
+    if (k == key) {
+      *value = obj.substr(i, v_end - i);
+      return true;
+    }
+    i = v_end;
+  }
+  return false;
 }
 
 size_t PartialMarkerSuffix(std::string_view s, std::string_view marker) {

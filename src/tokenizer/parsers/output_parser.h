@@ -26,7 +26,10 @@ namespace cachet::parsers {
 struct OutputEvent {
   enum class Kind { kContent, kReasoning, kToolCallStart, kToolCallArguments, kToolCallEnd };
   Kind kind = Kind::kContent;
-  std::string text;     // content / reasoning delta, or the arguments (JSON text)
+  // Content / reasoning delta, or the arguments: the model's JSON text as generated (validated,
+  // trimmed, not re-serialized; a JSON string is unquoted), so sending the call back in the next
+  // request re-renders the same prompt bytes.
+  std::string text;
   int tool_index = -1;  // 0, 1, ... for tool-call events
   std::string tool_id;    // kToolCallStart
   std::string tool_name;  // kToolCallStart

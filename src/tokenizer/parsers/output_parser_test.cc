@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/parsers/stages.h"
+
 namespace cachet::parsers {
 namespace {
 
@@ -154,8 +156,8 @@ TEST(ToolCalls, DeepSeekV3) {
   Result r = ParseAllChunkings(Tools(ToolCallFormat::kDeepSeekV3), text);
   EXPECT_EQ(r.content, "Let me check.");
   ASSERT_EQ(r.calls.size(), 2u);
-  EXPECT_EQ(r.calls[0], (Call{"call_0", "get_weather", R"({"city":"Paris"})"}));
-  EXPECT_EQ(r.calls[1], (Call{"call_1", "search", R"({"q":"a<b"})"}));
+  EXPECT_EQ(r.calls[0], (Call{"call_0", "get_weather", R"({"city": "Paris"})"}));
+  EXPECT_EQ(r.calls[1], (Call{"call_1", "search", R"({"q": "a<b"})"}));
 }
 
 TEST(ToolCalls, DeepSeekR1WithReasoning) {
@@ -179,8 +181,8 @@ TEST(ToolCalls, DeepSeekV31) {
   Result r = ParseAllChunkings(Tools(ToolCallFormat::kDeepSeekV31), text);
   EXPECT_EQ(r.content, "");
   ASSERT_EQ(r.calls.size(), 2u);
-  EXPECT_EQ(r.calls[0], (Call{"call_0", "get_weather", R"({"city":"東京"})"}));
-  EXPECT_EQ(r.calls[1], (Call{"call_1", "search", R"({"q":1})"}));
+  EXPECT_EQ(r.calls[0], (Call{"call_0", "get_weather", R"({"city": "東京"})"}));
+  EXPECT_EQ(r.calls[1], (Call{"call_1", "search", R"({"q": 1})"}));
 }
 
 TEST(ToolCalls, DeepSeekMalformedIsContent) {
@@ -206,7 +208,7 @@ TEST(ToolCalls, Qwen) {
   Result r = ParseAllChunkings(Tools(ToolCallFormat::kQwen), text);
   EXPECT_EQ(r.content, "Checking both.\n");
   ASSERT_EQ(r.calls.size(), 2u);
-  EXPECT_EQ(r.calls[0], (Call{"call_0", "get_weather", R"({"city":"Paris","days":[1,2]})"}));
+  EXPECT_EQ(r.calls[0], (Call{"call_0", "get_weather", R"({"city": "Paris", "days": [1, 2]})"}));
   EXPECT_EQ(r.calls[1], (Call{"call_1", "search", R"({"q": "x"})"}));
 }
 
@@ -239,12 +241,12 @@ TEST(ToolCalls, Llama31) {
                                " {\"name\": \"get_weather\", \"parameters\": {\"city\": \"{Paris}\"}}");
   EXPECT_EQ(r.content, "");
   ASSERT_EQ(r.calls.size(), 1u);
-  EXPECT_EQ(r.calls[0], (Call{"call_0", "get_weather", R"({"city":"{Paris}"})"}));
+  EXPECT_EQ(r.calls[0], (Call{"call_0", "get_weather", R"({"city": "{Paris}"})"}));
   r = ParseAllChunkings(Tools(ToolCallFormat::kLlama31),
                         "<|python_tag|>{\"name\": \"a\", \"parameters\": {}}; {\"name\": \"b\", "
                         "\"parameters\": {\"x\": \"}\"}}");
   ASSERT_EQ(r.calls.size(), 2u);
-  EXPECT_EQ(r.calls[1], (Call{"call_1", "b", R"({"x":"}"})"}));
+  EXPECT_EQ(r.calls[1], (Call{"call_1", "b", R"({"x": "}"})"}));
   r = ParseAllChunkings(Tools(ToolCallFormat::kLlama31), "{\"answer\": 42} is JSON");
   EXPECT_TRUE(r.calls.empty());
   EXPECT_EQ(r.content, "{\"answer\": 42} is JSON");
@@ -254,6 +256,33 @@ TEST(ToolCalls, Llama31) {
   EXPECT_EQ(r.content, "<|python_tag|>brave_search.call(query=\"x\")");
   r = ParseAllChunkings(Tools(ToolCallFormat::kLlama31), "  {\"name\": \"a\", \"param");
   EXPECT_EQ(r.content, "  {\"name\": \"a\", \"param");
+}
+
+// Arguments keep the model's bytes: a client sending the call back re-renders the same prompt.
+TEST(ToolCalls, ArgumentsAreTheModelsText) {
+  std::string_view v;
+  const std::string obj =
+      R"( {"arguments" : {"a": {"arguments": 1}, "s": "}\"{"} , "name": "f", "n": -1.5e3, "t": true} )";
+  ASSERT_TRUE(MemberText(obj, "arguments", &v));
+  EXPECT_EQ(v, R"({"a": {"arguments": 1}, "s": "}\"{"})");
+  ASSERT_TRUE(MemberText(obj, "name", &v));
+  EXPECT_EQ(v, R"("f")");
+  ASSERT_TRUE(MemberText(obj, "n", &v));
+  EXPECT_EQ(v, "-1.5e3");
+  ASSERT_TRUE(MemberText(obj, "t", &v));
+  EXPECT_EQ(v, "true");
+  EXPECT_FALSE(MemberText(obj, "a", &v));  // nested keys are not members
+  std::string args;
+  ASSERT_TRUE(ArgumentsText("  {\"x\":  [1,2]} \n", &args));
+  EXPECT_EQ(args, "{\"x\":  [1,2]}");
+  ASSERT_TRUE(ArgumentsText("\"{\\\"x\\\": 1}\"", &args));  // arguments encoded as a string
+  EXPECT_EQ(args, "{\"x\": 1}");
+  EXPECT_FALSE(ArgumentsText("{\"x\": ", &args));
+  Result r = ParseAllChunkings(
+      Tools(ToolCallFormat::kQwen),
+      "<tool_call>\n{\"arguments\": {\"k\":\"v\" ,\"n\": 1}, \"name\": \"g\"}\n</tool_call>");
+  ASSERT_EQ(r.calls.size(), 1u);
+  EXPECT_EQ(r.calls[0], (Call{"call_0", "g", "{\"k\":\"v\" ,\"n\": 1}"}));
 }
 
 TEST(ToolCalls, FormatDetection) {

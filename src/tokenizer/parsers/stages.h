@@ -62,8 +62,13 @@ std::unique_ptr<ToolCallParser> MakeLlamaParser(std::string id_prefix);
 // Helpers shared by the parsers.
 bool IsSpace(char c);
 std::string_view TrimSpace(std::string_view s);
-// Arguments text for a tool call from a parsed JSON value: objects/arrays compact-serialized,
-// strings as they are. Returns false when `json` is not valid JSON.
-bool NormalizeArguments(std::string_view json, std::string* out);
+// Arguments of a tool call are the model's own text (validated as JSON, not re-serialized), so a
+// client that sends the call back gets the same prompt bytes re-rendered (prefix-cache hits).
+// `json` trimmed; a JSON string value is unquoted (the arguments were encoded as a string).
+// Returns false when `json` is not valid JSON.
+bool ArgumentsText(std::string_view json, std::string* out);
+// The raw text of member `key` of the top-level JSON object `obj` (which must be valid JSON);
+// false when absent.
+bool MemberText(std::string_view obj, std::string_view key, std::string_view* value);
 
 }  // namespace cachet::parsers

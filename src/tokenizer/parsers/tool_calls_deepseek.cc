@@ -129,7 +129,7 @@ class DeepSeekParser : public ToolCallParser {
       json = TrimSpace(json);
     }
     if (name->empty()) return false;
-    return NormalizeArguments(json, args);
+    return ArgumentsText(json, args);
   }
 
   bool v31_;

@@ -133,9 +133,9 @@ class LlamaParser : public ToolCallParser {
     if (a == j.end()) a = j.find("arguments");
     if (a == j.end() || !(a->is_object() || a->is_string())) return false;
     *name = n->get<std::string>();
-    *args = a->is_string() ? a->get<std::string>()
-                           : a->dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-    return true;
+    std::string_view raw;
+    if (!MemberText(text, "parameters", &raw) && !MemberText(text, "arguments", &raw)) return false;
+    return ArgumentsText(raw, args);
   }
 
   State state_ = State::kStart;

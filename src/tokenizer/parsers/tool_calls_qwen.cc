@@ -74,15 +74,11 @@ class QwenParser : public ToolCallParser {
     auto n = j.find("name");
     if (n == j.end() || !n->is_string() || n->get<std::string>().empty()) return false;
     *name = n->get<std::string>();
-    auto a = j.find("arguments");
-    if (a == j.end()) a = j.find("parameters");
-    if (a == j.end()) {
-      *args = "{}";
-    } else if (a->is_string()) {
-      *args = a->get<std::string>();
-    } else {
-      *args = a->dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    std::string_view raw;
+    if (MemberText(body, "arguments", &raw) || MemberText(body, "parameters", &raw)) {
+      return ArgumentsText(raw, args);
     }
+    *args = "{}";
     return true;
   }
 
