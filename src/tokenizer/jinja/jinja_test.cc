@@ -3,6 +3,7 @@
 // full chat templates byte for byte.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -177,6 +178,31 @@ TEST(Jinja, RenderChatPassesHfVariables) {
   auto r = RenderChat(*t, req);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(*r, "<s>user:hi;TrueTrueFalse");
+}
+
+// Random token soup never crashes the lexer, parser or interpreter: each input either fails
+// with a Status or renders.
+TEST(Jinja, RandomTemplatesAreSafe) {
+  const std::vector<std::string> parts = {
+      "{{", "}}", "{%", "%}", "{#", "#}", "-", "+", " ", "\n", "if", "for", "in", "endif",
+      "endfor", "else", "set", "=", "x", "ns", ".", "a", "[", "]", "(", ")", "{", "}", ",", ":",
+      "'s'", "\"", "1", "2.5", "|", "trim", "length", "is", "not", "defined", "~", "*", "/",
+      "//", "%", "**", "macro", "endmacro", "call", "caller", "raw", "endraw", "namespace",
+      "range", "loop", "and", "or", "none", "true", "tojson", "items", "\\", "é"};
+  std::mt19937 rng(11);
+  int rendered = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string src;
+    int n = 1 + rng() % 16;
+    for (int i = 0; i < n; ++i) src += parts[rng() % parts.size()];
+    auto t = Template::Parse(src);
+    if (!t.ok()) continue;
+    RenderLimits limits;
+    limits.max_iterations = 10000;
+    auto r = t->Render(Ctx(R"({"x": [1, "a", {"b": null}], "a": "text"})"), limits);
+    rendered += r.ok();
+  }
+  EXPECT_GT(rendered, 100);
 }
 
 // A parsed Template is shared by request threads: concurrent renders give the same text.
