@@ -31,8 +31,7 @@ namespace cachet::bench {
 namespace {
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 double Bandwidth(ThreadPool& pool) {
@@ -139,20 +138,21 @@ int RunSpec(model::Model& m, const Args& a, ThreadPool* pool) {
   const double spec_s = Now() - t0;
   if (!out.ok()) return 1;
   const model::SpecStats& st = (*sp)->stats();
-  std::printf("spec k=%lld tokens=%lld plain_tok_per_s=%.2f spec_tok_per_s=%.2f acceptance=%.3f "
-              "rounds=%lld identical=%s (both include the %lld-token prefill)\n",
-              static_cast<long long>(a.spec), static_cast<long long>(a.tokens),
-              a.tokens / plain_s, a.tokens / spec_s, st.acceptance(),
-              static_cast<long long>(st.rounds), *out == *plain ? "yes" : "NO",
-              static_cast<long long>(a.ctx));
+  std::printf(
+      "spec k=%lld tokens=%lld plain_tok_per_s=%.2f spec_tok_per_s=%.2f acceptance=%.3f "
+      "rounds=%lld identical=%s (both include the %lld-token prefill)\n",
+      static_cast<long long>(a.spec), static_cast<long long>(a.tokens), a.tokens / plain_s,
+      a.tokens / spec_s, st.acceptance(), static_cast<long long>(st.rounds),
+      *out == *plain ? "yes" : "NO", static_cast<long long>(a.ctx));
   return 0;
 }
 
 int Main(int argc, char** argv) {
   Args a;
   if (!Parse(argc, argv, &a)) {
-    std::fprintf(stderr, "usage: deepseek_bench --model F.gguf [--threads N] [--ctx P] "
-                         "[--tokens N]\n");
+    std::fprintf(stderr,
+                 "usage: deepseek_bench --model F.gguf [--threads N] [--ctx P] "
+                 "[--tokens N]\n");
     return 2;
   }
   auto f = model::OpenGgufModelFile(a.model);
@@ -194,8 +194,8 @@ int Main(int argc, char** argv) {
     if (!(*m)->Forward({&d, 1}, &pool).ok()) return 1;
   }
   const double tps = a.tokens / (Now() - t0);
-  const double kv_bytes = static_cast<double>((*m)->kv_layout().bytes_per_token()) *
-                          (a.ctx + 4 + a.tokens / 2);
+  const double kv_bytes =
+      static_cast<double>((*m)->kv_layout().bytes_per_token()) * (a.ctx + 4 + a.tokens / 2);
   const double bytes = BytesPerToken(*file, *ds) + kv_bytes;
   const double roof = bw * 1e9 / bytes;
   std::printf("bytes per_token=%.0f (weights %.0f, kv %.0f)\n", bytes, bytes - kv_bytes, kv_bytes);

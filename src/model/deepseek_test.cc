@@ -111,12 +111,64 @@ TEST(DeepSeekHParamsTest, InconsistentGroupsRejected) {
   EXPECT_NE(ds.status().message().find("expert_group_count"), std::string::npos);
 }
 
-TEST(DeepSeekHParamsTest, LegacyFileUnsupported) {
-  SyntheticModel sm = Make("ds2-tiny");
-  std::erase_if(sm.meta, [](const auto& kv) { return kv.first.ends_with("key_length_mla"); });
-  auto ds = ReadDeepSeekHParams(*InMemoryModelFile(std::move(sm)), "deepseek2");
-  ASSERT_FALSE(ds.ok());
-  EXPECT_EQ(ds.status().code(), StatusCode::kUnsupported);
+TEST(DeepSeekHParamsTest, LegacyFileReadsPlainKeyLengths) {
+  auto ds = ReadDeepSeekHParams(*File("ds2-tiny-legacy"), "deepseek2");
+  ASSERT_TRUE(ds.ok()) << ds.status().ToString();
+  EXPECT_TRUE(ds->legacy_kv_b);
+  EXPECT_EQ(ds->qk_nope_dim, 32);
+  EXPECT_EQ(ds->v_head_dim, 32);
+  EXPECT_EQ(ds->base.n_head_kv, 1);  // cached as MLA whatever the file says
+}
+
+// A legacy file holding the same matrices as an MLA file (attn_kv_b = per head [W_UK ; W_UV])
+// gives the same logits, on both paths, with the same latent-only cache.
+TEST(DeepSeek2Test, LegacyKvBEqualsMlaSplit) {
+  SyntheticModel mla = Make("ds2-tiny"), legacy = Make("ds2-tiny-legacy");
+  const int64_t H = 4, dn = 32, dv = 32, rkv = 64;
+  for (int64_t i = 0; i < 3; ++i) {
+    const std::string pre = "blk." + std::to_string(i) + ".";
+    const SyntheticTensor *kb = nullptr, *vb = nullptr;
+    for (const auto& t : mla.tensors) {
+      if (t.name == pre + "attn_k_b.weight") kb = &t;
+      if (t.name == pre + "attn_v_b.weight") vb = &t;
+    }
+    ASSERT_TRUE(kb != nullptr && vb != nullptr);
+    for (auto& t : legacy.tensors) {
+      if (t.name != pre + "attn_kv_b.weight") continue;
+      auto* dst = reinterpret_cast<float*>(t.data.data());
+      const auto* k = reinterpret_cast<const float*>(kb->data.data());  // [H][rkv][dn]
+      const auto* v = reinterpret_cast<const float*>(vb->data.data());  // [H][dv][rkv]
+      for (int64_t h = 0; h < H; ++h) {
+        for (int64_t c = 0; c < rkv; ++c) {
+          for (int64_t d = 0; d < dn; ++d)
+            dst[(h * (dn + dv) + d) * rkv + c] = k[(h * rkv + c) * dn + d];
+          for (int64_t j = 0; j < dv; ++j)
+            dst[(h * (dn + dv) + dn + j) * rkv + c] = v[(h * dv + j) * rkv + c];
+        }
+      }
+    }
+  }
+  // Every other tensor is generated from the same (seed, name), so it is identical.
+  auto fm = std::shared_ptr<const ModelFile>(InMemoryModelFile(std::move(mla)));
+  auto fl = std::shared_ptr<const ModelFile>(InMemoryModelFile(std::move(legacy)));
+  auto toks = Prompt(70, 6);
+  for (MlaPath path : {MlaPath::kAbsorbed, MlaPath::kExpanded}) {
+    std::vector<float> out[2];
+    int n = 0;
+    for (const auto& f : {fm, fl}) {
+      auto m = Load(f, path, DType::kF32);
+      ASSERT_NE(m, nullptr);
+      EXPECT_EQ(m->kv_layout().head_dim_k, 80);
+      SequenceKv kv(m->kv_layout());
+      ASSERT_TRUE(kv.Reserve(70).ok());
+      SeqBatch b = MakeSeqBatch(kv, toks.data(), 70, 0);
+      auto r = m->Forward({&b, 1}, nullptr);
+      ASSERT_TRUE(r.ok());
+      out[n++].assign(*r, *r + m->hparams().n_vocab);
+    }
+    EXPECT_LE(MaxAbsDiff(out[0].data(), out[1].data(), out[0].size()),
+              1e-5f * MaxAbs(out[0].data(), out[0].size()));
+  }
 }
 
 // ---- router ----
@@ -452,9 +504,9 @@ TEST(DeepSeek2Test, MissingTensorIsNamed) {
 TEST(MlaPathChoiceTest, DecodeAbsorbedLongChunkExpanded) {
   MlaDims d{16, 512, 64, 128, 128};
   EXPECT_FALSE(MlaUseExpanded(d, 1, 4096));
-  EXPECT_FALSE(MlaUseExpanded(d, 64, 4096));   // below the ~171 cross-over
+  EXPECT_FALSE(MlaUseExpanded(d, 64, 4096));  // below the ~171 cross-over
   EXPECT_TRUE(MlaUseExpanded(d, 512, 4096));
-  EXPECT_TRUE(MlaUseExpanded(d, 100, 100));    // a fresh prompt: decompression is amortised
+  EXPECT_TRUE(MlaUseExpanded(d, 100, 100));  // a fresh prompt: decompression is amortised
   EXPECT_FALSE(MlaUseExpanded(d, 512, int64_t{1} << 20));  // would not fit the scratch bound
 }
 
@@ -470,18 +522,43 @@ TEST(MlaAttentionTest, MatchesDoubleNaive) {
   std::vector<int32_t> pos = {40, 55, 69};
   const void* blocks[2] = {kv.data(), kv.data() + 64 * dk};
   MlaAttentionParams p;
-  p.q = q.data(); p.out = out.data(); p.q_pos = pos.data(); p.blocks = blocks;
-  p.kv_type = DType::kF32; p.n_q = nq; p.n_kv = nkv; p.block_tokens = 64; p.n_heads = H;
-  p.kv_lora_rank = rkv; p.rope_dim = r; p.q_stride = H * dk; p.out_stride = H * rkv;
+  p.q = q.data();
+  p.out = out.data();
+  p.q_pos = pos.data();
+  p.blocks = blocks;
+  p.kv_type = DType::kF32;
+  p.n_q = nq;
+  p.n_kv = nkv;
+  p.block_tokens = 64;
+  p.n_heads = H;
+  p.kv_lora_rank = rkv;
+  p.rope_dim = r;
+  p.q_stride = H * dk;
+  p.out_stride = H * rkv;
   p.scale = 0.23f;
   MlaAttention(p, nullptr);
   double worst = 0;
-  for (int64_t t = 0; t < nq; ++t) for (int64_t h = 0; h < H; ++h) {
-    std::vector<double> s(pos[t] + 1); double mx = -1e300, sum = 0;
-    for (int j = 0; j <= pos[t]; ++j) { double d = 0; for (int i = 0; i < dk; ++i) d += double(q[(t*H+h)*dk+i]) * kv[j*dk+i]; s[j] = d * 0.23f; mx = std::max(mx, s[j]); }
-    for (auto& v : s) { v = std::exp(v - mx); sum += v; }
-    for (int i = 0; i < rkv; ++i) { double o = 0; for (int j = 0; j <= pos[t]; ++j) o += s[j] * kv[j*dk+i]; o /= sum; worst = std::max(worst, std::fabs(o - out[(t*H+h)*rkv+i])); }
-  }
+  for (int64_t t = 0; t < nq; ++t)
+    for (int64_t h = 0; h < H; ++h) {
+      std::vector<double> s(pos[t] + 1);
+      double mx = -1e300, sum = 0;
+      for (int j = 0; j <= pos[t]; ++j) {
+        double d = 0;
+        for (int i = 0; i < dk; ++i) d += double(q[(t * H + h) * dk + i]) * kv[j * dk + i];
+        s[j] = d * 0.23f;
+        mx = std::max(mx, s[j]);
+      }
+      for (auto& v : s) {
+        v = std::exp(v - mx);
+        sum += v;
+      }
+      for (int i = 0; i < rkv; ++i) {
+        double o = 0;
+        for (int j = 0; j <= pos[t]; ++j) o += s[j] * kv[j * dk + i];
+        o /= sum;
+        worst = std::max(worst, std::fabs(o - out[(t * H + h) * rkv + i]));
+      }
+    }
   EXPECT_LE(worst, 1e-6);
 }
 }  // namespace

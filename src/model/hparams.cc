@@ -208,12 +208,15 @@ Status ReadDeepSeekAttention(const ModelFile& f, const std::string& arch, DeepSe
   CACHET_ASSIGN_OR_RETURN(hp.n_head, RequiredInt(f, Key(arch, "attention.head_count")));
   const std::string kmla = Key(arch, "attention.key_length_mla");
   const std::string vmla = Key(arch, "attention.value_length_mla");
-  if (!f.Has(kmla) || !f.Has(vmla)) {
-    return Unsupported(arch + ": legacy (non-MLA) file without " + kmla + " / " + vmla);
-  }
   int64_t d_qk = 0;
-  CACHET_ASSIGN_OR_RETURN(d_qk, RequiredInt(f, kmla));
-  CACHET_ASSIGN_OR_RETURN(ds->v_head_dim, RequiredInt(f, vmla));
+  ds->legacy_kv_b = !f.Has(kmla) || !f.Has(vmla);
+  if (ds->legacy_kv_b) {  // A.3: per-head K / V widths in the plain keys
+    CACHET_ASSIGN_OR_RETURN(d_qk, RequiredInt(f, Key(arch, "attention.key_length")));
+    CACHET_ASSIGN_OR_RETURN(ds->v_head_dim, RequiredInt(f, Key(arch, "attention.value_length")));
+  } else {
+    CACHET_ASSIGN_OR_RETURN(d_qk, RequiredInt(f, kmla));
+    CACHET_ASSIGN_OR_RETURN(ds->v_head_dim, RequiredInt(f, vmla));
+  }
   CACHET_ASSIGN_OR_RETURN(ds->qk_rope_dim, RequiredInt(f, Key(arch, "rope.dimension_count")));
   CACHET_ASSIGN_OR_RETURN(ds->kv_lora_rank, RequiredInt(f, Key(arch, "attention.kv_lora_rank")));
   CACHET_ASSIGN_OR_RETURN(ds->q_lora_rank, OptInt(f, Key(arch, "attention.q_lora_rank"), 0, 0));

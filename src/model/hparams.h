@@ -79,6 +79,7 @@ struct DeepSeekHParams {
   bool weights_norm = false;   // expert_weights_norm
   float weights_scale = 1.0f;  // expert_weights_scale (routed scaling factor; 0 in file -> 1)
   float mscale_all_dim = 0.0f;  // M = yarn_log_multiplier / 0.1 (0 when absent)
+  bool legacy_kv_b = false;     // no *_mla keys: attn_kv_b instead of attn_k_b / attn_v_b
 
   int64_t qk_head_dim() const { return qk_nope_dim + qk_rope_dim; }  // d_qk
   int64_t kv_cache_dim() const { return kv_lora_rank + qk_rope_dim; }  // latent + rope key
@@ -91,8 +92,8 @@ struct DeepSeekHParams {
 // Reads the deepseek2 keys (prefix `arch`). Errors: Corrupt naming the key for a missing
 // required key, a wrong type or an inconsistent value (r odd or >= d_qk, k > E, groups that do
 // not divide E, k_grp > n_grp, nextn >= block_count, unknown gating id); Unsupported for a YaRN
-// file without yarn_log_multiplier (spec A.6 edge case) and for legacy non-MLA files (no
-// key_length_mla / value_length_mla).
+// file without yarn_log_multiplier (spec A.6 edge case). Legacy files (no key_length_mla /
+// value_length_mla) take d_qk / d_v from key_length / value_length and set legacy_kv_b.
 Result<DeepSeekHParams> ReadDeepSeekHParams(const ModelFile& f, const std::string& arch);
 
 }  // namespace cachet::model

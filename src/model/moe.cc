@@ -54,7 +54,8 @@ void MaskGroups(const RouterConfig& c, float* b) {
     score[g] = (c.bias != nullptr && gs >= 2) ? m1 + m2 : m1;
   }
   std::vector<bool> keep(c.n_group, false);
-  for (int64_t n = 0; n < c.n_group_used; ++n) keep[ArgMaxFree(score.data(), keep, c.n_group)] = true;
+  for (int64_t n = 0; n < c.n_group_used; ++n)
+    keep[ArgMaxFree(score.data(), keep, c.n_group)] = true;
   for (int64_t g = 0; g < c.n_group; ++g) {
     if (keep[g]) continue;
     std::fill(b + g * gs, b + (g + 1) * gs, -std::numeric_limits<float>::infinity());

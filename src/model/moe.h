@@ -39,12 +39,12 @@ void RouteToken(const RouterConfig& c, const float* logits, int32_t* ids, float*
                 float* scratch);
 
 struct MoeWeights {
-  Weight router;                    // ffn_gate_inp [d, E]
-  VecF32 bias;                      // exp_probs_b [E], optional
-  Weight gate_exps, up_exps;        // [d, f, E]: E*f rows of d
-  Weight down_exps;                 // [f, d, E]: E*d rows of f
-  Weight gate_shexp, up_shexp;      // [d, f*E_sh] (absent when E_sh = 0)
-  Weight down_shexp;                // [f*E_sh, d]
+  Weight router;                // ffn_gate_inp [d, E]
+  VecF32 bias;                  // exp_probs_b [E], optional
+  Weight gate_exps, up_exps;    // [d, f, E]: E*f rows of d
+  Weight down_exps;             // [f, d, E]: E*d rows of f
+  Weight gate_shexp, up_shexp;  // [d, f*E_sh] (absent when E_sh = 0)
+  Weight down_shexp;            // [f*E_sh, d]
 };
 
 class MoeFfn {

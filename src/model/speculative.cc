@@ -14,8 +14,8 @@ int32_t ArgMax(const float* logits, int64_t n) {
   return static_cast<int32_t>(best);
 }
 
-Result<std::vector<int32_t>> GreedyDecode(Model& m, std::span<const int32_t> prompt,
-                                          int64_t n_new, ThreadPool* pool) {
+Result<std::vector<int32_t>> GreedyDecode(Model& m, std::span<const int32_t> prompt, int64_t n_new,
+                                          ThreadPool* pool) {
   if (prompt.empty()) return InvalidArgument("GreedyDecode: empty prompt");
   const int64_t V = m.hparams().n_vocab;
   SequenceKv kv(m.kv_layout());
@@ -73,8 +73,8 @@ Status MtpSpeculator::Draft(int64_t pos, ThreadPool* pool) {
   return Status::Ok();
 }
 
-Result<std::vector<int32_t>> MtpSpeculator::Generate(std::span<const int32_t> prompt,
-                                                     int64_t n_new, ThreadPool* pool) {
+Result<std::vector<int32_t>> MtpSpeculator::Generate(std::span<const int32_t> prompt, int64_t n_new,
+                                                     ThreadPool* pool) {
   if (prompt.empty()) return InvalidArgument("speculative decoding: empty prompt");
   const int64_t P = static_cast<int64_t>(prompt.size()), k = opt_.draft_tokens;
   kv_ = std::make_unique<SequenceKv>(m_->kv_layout());

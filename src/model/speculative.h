@@ -74,14 +74,14 @@ class MtpSpeculator {
   SpecStats stats_;
   int64_t d_ = 0, n_vocab_ = 0;
   std::unique_ptr<SequenceKv> kv_, mtp_kv_;
-  int32_t first_draft_ = 0;        // d_1 of the coming round
-  std::vector<float> h_mtp_;       // MTP hidden of the last MTP row (for chaining)
-  std::vector<int32_t> drafts_;    // d_1..d_k of the current round
+  int32_t first_draft_ = 0;      // d_1 of the coming round
+  std::vector<float> h_mtp_;     // MTP hidden of the last MTP row (for chaining)
+  std::vector<int32_t> drafts_;  // d_1..d_k of the current round
 };
 
 // Plain greedy decoding, one token per step: the baseline MtpSpeculator must reproduce.
-Result<std::vector<int32_t>> GreedyDecode(Model& m, std::span<const int32_t> prompt,
-                                          int64_t n_new, ThreadPool* pool);
+Result<std::vector<int32_t>> GreedyDecode(Model& m, std::span<const int32_t> prompt, int64_t n_new,
+                                          ThreadPool* pool);
 
 // Index of the largest logit; ties go to the lowest id.
 int32_t ArgMax(const float* logits, int64_t n);

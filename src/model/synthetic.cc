@@ -183,11 +183,17 @@ void AddDeepSeekMeta(const Preset& p, Builder* b) {
   auto u = [](int64_t v) { return MetaValue(static_cast<uint32_t>(v)); };
   b->Meta(a + ".block_count", u(p.n_layer + ds.n_mtp));  // overrides AddMeta's (later wins)
   if (ds.n_mtp > 0) b->Meta(a + ".nextn_predict_layers", u(ds.n_mtp));
-  b->Meta(a + ".attention.head_count_kv", u(1));
-  b->Meta(a + ".attention.key_length", u(ds.kv_lora_rank + ds.qk_rope));
-  b->Meta(a + ".attention.value_length", u(ds.kv_lora_rank));
-  b->Meta(a + ".attention.key_length_mla", u(ds.qk_nope + ds.qk_rope));
-  b->Meta(a + ".attention.value_length_mla", u(ds.v_head));
+  if (ds.legacy_kv_b) {  // what the pre-MLA converter wrote: per-head K / V widths
+    b->Meta(a + ".attention.head_count_kv", u(p.n_head));
+    b->Meta(a + ".attention.key_length", u(ds.qk_nope + ds.qk_rope));
+    b->Meta(a + ".attention.value_length", u(ds.v_head));
+  } else {
+    b->Meta(a + ".attention.head_count_kv", u(1));
+    b->Meta(a + ".attention.key_length", u(ds.kv_lora_rank + ds.qk_rope));
+    b->Meta(a + ".attention.value_length", u(ds.kv_lora_rank));
+    b->Meta(a + ".attention.key_length_mla", u(ds.qk_nope + ds.qk_rope));
+    b->Meta(a + ".attention.value_length_mla", u(ds.v_head));
+  }
   if (ds.q_lora_rank > 0) b->Meta(a + ".attention.q_lora_rank", u(ds.q_lora_rank));
   b->Meta(a + ".attention.kv_lora_rank", u(ds.kv_lora_rank));
   b->Meta(a + ".rope.dimension_count", u(ds.qk_rope));
@@ -226,10 +232,15 @@ Status AddDeepSeekAttention(const Preset& p, const std::string& pre, Builder* b)
   CACHET_RETURN_IF_ERROR(
       b->Add(pre + "attn_kv_a_mqa.weight", {d, ds.kv_lora_rank + ds.qk_rope}, Init::kMatrix));
   CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_kv_a_norm.weight", {ds.kv_lora_rank}, Init::kNorm));
-  CACHET_RETURN_IF_ERROR(
-      b->Add(pre + "attn_k_b.weight", {ds.qk_nope, ds.kv_lora_rank, H}, Init::kMatrix));
-  CACHET_RETURN_IF_ERROR(
-      b->Add(pre + "attn_v_b.weight", {ds.kv_lora_rank, ds.v_head, H}, Init::kMatrix));
+  if (ds.legacy_kv_b) {
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_kv_b.weight",
+                                  {ds.kv_lora_rank, H * (ds.qk_nope + ds.v_head)}, Init::kMatrix));
+  } else {
+    CACHET_RETURN_IF_ERROR(
+        b->Add(pre + "attn_k_b.weight", {ds.qk_nope, ds.kv_lora_rank, H}, Init::kMatrix));
+    CACHET_RETURN_IF_ERROR(
+        b->Add(pre + "attn_v_b.weight", {ds.kv_lora_rank, ds.v_head, H}, Init::kMatrix));
+  }
   return b->Add(pre + "attn_output.weight", {H * ds.v_head, d}, Init::kMatrix);
 }
 
@@ -290,6 +301,10 @@ void AddDeepSeekPresets(std::vector<Preset>* v) {
   t.ds.yarn_factor = 40.0f;
   t.ds.mscale_all_dim = 0.707f;
   v->push_back(t);
+  Preset legacy = t;  // the same shapes as a pre-MLA conversion (attn_kv_b)
+  legacy.name = "ds2-tiny-legacy";
+  legacy.ds.legacy_kv_b = true;
+  v->push_back(legacy);
   // V3 style: q compression, sigmoid gating with groups and bias, normalised and scaled weights,
   // one MTP block.
   Preset t3 = t;

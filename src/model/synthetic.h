@@ -40,6 +40,7 @@ struct DeepSeekDims {
   int64_t yarn_orig_ctx = 4096;
   float mscale_all_dim = 1.0f;  // written as yarn_log_multiplier = 0.1 * M
   int64_t n_mtp = 0;            // MTP (nextn) blocks after the trunk
+  bool legacy_kv_b = false;     // pre-MLA conversion: attn_kv_b, no *_mla keys (A.5.1)
 };
 
 struct Preset {

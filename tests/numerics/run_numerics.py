@@ -10,7 +10,8 @@ Cases (--case, default all):
   pywriter  models written by tools/reference/gguf_write.py (not cachet's writer), F32 and Q8_0,
             all three architectures, scored by cachet and by tools/reference/logits.py (the
             subprocess protocol), compared the same way.
-  deepseek  ds2-tiny (MLA without q compression, softmax routing) and ds3-tiny (q compression,
+  deepseek  ds2-tiny (MLA without q compression, softmax routing), ds2-tiny-legacy (the same as a
+            pre-MLA conversion with attn_kv_b) and ds3-tiny (q compression,
             sigmoid routing with groups and selection bias) x {f32, q8_0}, compared as `presets`
             with the same bounds; the f32 files are also scored with the attention path pinned
             (CACHET_MLA_PATH=absorbed / expanded), so both MLA paths meet the reference bound.
@@ -151,7 +152,7 @@ def case_presets(ctx, tmp):
             os.remove(path)
 
 
-DEEPSEEK_PRESETS = ["ds2-tiny", "ds3-tiny"]
+DEEPSEEK_PRESETS = ["ds2-tiny", "ds3-tiny", "ds2-tiny-legacy"]
 
 
 def case_deepseek(ctx, tmp):

@@ -22,10 +22,11 @@ class DeepSeekHParams:
         self.d = int(g("embedding_length"))
         self.n_head = int(g("attention.head_count"))
         self.eps = float(g("attention.layer_norm_rms_epsilon"))
-        if g("attention.key_length_mla") is None:
-            raise ValueError("deepseek2: legacy (non-MLA) files are not supported")
-        self.d_qk = int(g("attention.key_length_mla"))
-        self.d_v = int(g("attention.value_length_mla"))
+        if g("attention.key_length_mla") is None:          # legacy file (attn_kv_b)
+            self.d_qk, self.d_v = int(g("attention.key_length")), int(g("attention.value_length"))
+        else:
+            self.d_qk = int(g("attention.key_length_mla"))
+            self.d_v = int(g("attention.value_length_mla"))
         self.r = int(g("rope.dimension_count"))
         self.d_nope = self.d_qk - self.r
         self.r_q = int(g("attention.q_lora_rank", 0) or 0)
@@ -100,8 +101,12 @@ class DeepSeekModel(Model):
         qr, kr = rope_norm(qr, theta), rope_norm(kr, theta)
         if self.kv_f16:   # what an f16 latent cache holds
             c, kr = c.to(torch.float16).to(self.dtype), kr.to(torch.float16).to(self.dtype)
-        kb = self.t(pre + "attn_k_b.weight")   # [H, r_kv, d_nope]: Kb_h
-        vb = self.t(pre + "attn_v_b.weight")   # [H, d_v, r_kv]:    Vb_h
+        if self.has(pre + "attn_k_b.weight"):
+            kb = self.t(pre + "attn_k_b.weight")   # [H, r_kv, d_nope]: Kb_h
+            vb = self.t(pre + "attn_v_b.weight")   # [H, d_v, r_kv]:    Vb_h
+        else:                                      # A.5.1: HF kv_b_proj, per head [W_UK; W_UV]
+            kvb = self.t(pre + "attn_kv_b.weight").reshape(H, hp.d_nope + hp.d_v, hp.r_kv)
+            kb, vb = kvb[:, :hp.d_nope, :].transpose(1, 2), kvb[:, hp.d_nope:, :]
         cq = self._q(c)
         kn = torch.einsum("hcd,tc->thd", kb, cq)            # kn_h(t) = Kb_h^T c(t)
         v = torch.einsum("hjc,tc->thj", vb, cq)             # v_h(t)  = Vb_h c(t)

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <list>
 
 #include "base/log.h"
 #include "kernels/kernels.h"
@@ -26,6 +27,9 @@ struct MlaWeights {
   Weight wk_b;        // attn_k_b [d_nope, r_kv, H]: H*r_kv rows of d_nope (Kb_h)
   Weight wv_b;        // attn_v_b [r_kv, d_v, H]: H*d_v rows of r_kv (Vb_h)
   Weight wo;          // attn_output [H*d_v, d]
+  // Vb_h = rows [v_row0 + h * v_stride, + d_v) of wv_b. MLA files: 0 and d_v; legacy files
+  // point into attn_kv_b: d_nope and d_nope + d_v.
+  int64_t v_row0 = 0, v_stride = 0;
 };
 
 struct LayerWeights {
@@ -81,6 +85,7 @@ class DeepSeek2Model final : public Model, public MtpSource {
  private:
   static RouterConfig MakeRouterConfig(const DeepSeekHParams& ds);
   Status LoadMla(WeightLoader& wl, int64_t i, MlaWeights* w);
+  Status LoadLegacyKvB(WeightLoader& wl, int64_t i, MlaWeights* w);
   Status LoadLayer(WeightLoader& wl, int64_t i, LayerWeights* lw);
   Status LoadMtp(WeightLoader& wl, int64_t i, MtpWeights* mw);
   Status CheckBatch(std::span<const SeqBatch> batch, int64_t* n_tok, int64_t* n_out) const;
@@ -97,8 +102,7 @@ class DeepSeek2Model final : public Model, public MtpSource {
                  ThreadPool* pool);
   void Ffn(const LayerWeights& lw, ThreadPool* pool);
   void Embed(std::span<const SeqBatch> batch);
-  void Logits(std::span<const SeqBatch> batch, int64_t n_out, const VecF32& norm,
-              ThreadPool* pool);
+  void Logits(std::span<const SeqBatch> batch, int64_t n_out, const VecF32& norm, ThreadPool* pool);
 
   DeepSeekHParams ds_;
   DeepSeek2Options opt_;
@@ -110,6 +114,8 @@ class DeepSeek2Model final : public Model, public MtpSource {
   VecF32 output_norm_;
   std::vector<float> inv_freq_;
   std::vector<std::vector<float>> owned_;
+  std::list<std::vector<float>> legacy_f32_;  // Kb built from attn_kv_b (stable addresses)
+  std::list<std::vector<uint8_t>> legacy_q_;
   KvLayout kv_;
   int64_t n_tok_ = 0, n_tok_cur_ = 0;
   Buffers b_;
@@ -130,10 +136,6 @@ RouterConfig DeepSeek2Model::MakeRouterConfig(const DeepSeekHParams& ds) {
 Status DeepSeek2Model::LoadMla(WeightLoader& wl, int64_t i, MlaWeights* w) {
   const int64_t d = ds_.base.n_embd, H = ds_.base.n_head, dqk = ds_.qk_head_dim();
   const int64_t rkv = ds_.kv_lora_rank, r = ds_.qk_rope_dim;
-  if (file_->FindTensor(Blk(i, "attn_kv_b.weight")) != nullptr &&
-      file_->FindTensor(Blk(i, "attn_k_b.weight")) == nullptr) {
-    return Unsupported("tensor " + Blk(i, "attn_kv_b.weight") + ": legacy (non-MLA) layout");
-  }
   CACHET_ASSIGN_OR_RETURN(w->attn_norm, wl.Vector(Blk(i, "attn_norm.weight"), d));
   if (ds_.q_lora_rank > 0) {
     const int64_t rq = ds_.q_lora_rank;
@@ -145,9 +147,57 @@ Status DeepSeek2Model::LoadMla(WeightLoader& wl, int64_t i, MlaWeights* w) {
   }
   CACHET_ASSIGN_OR_RETURN(w->wkv_a, wl.Matrix(Blk(i, "attn_kv_a_mqa.weight"), d, rkv + r));
   CACHET_ASSIGN_OR_RETURN(w->kv_a_norm, wl.Vector(Blk(i, "attn_kv_a_norm.weight"), rkv));
-  CACHET_ASSIGN_OR_RETURN(w->wk_b, wl.Matrix3(Blk(i, "attn_k_b.weight"), ds_.qk_nope_dim, rkv, H));
-  CACHET_ASSIGN_OR_RETURN(w->wv_b, wl.Matrix3(Blk(i, "attn_v_b.weight"), rkv, ds_.v_head_dim, H));
+  if (ds_.legacy_kv_b || (file_->FindTensor(Blk(i, "attn_k_b.weight")) == nullptr &&
+                          file_->FindTensor(Blk(i, "attn_kv_b.weight")) != nullptr)) {
+    CACHET_RETURN_IF_ERROR(LoadLegacyKvB(wl, i, w));
+  } else {
+    CACHET_ASSIGN_OR_RETURN(w->wk_b,
+                            wl.Matrix3(Blk(i, "attn_k_b.weight"), ds_.qk_nope_dim, rkv, H));
+    CACHET_ASSIGN_OR_RETURN(w->wv_b, wl.Matrix3(Blk(i, "attn_v_b.weight"), rkv, ds_.v_head_dim, H));
+    w->v_row0 = 0;
+    w->v_stride = ds_.v_head_dim;
+  }
   CACHET_ASSIGN_OR_RETURN(w->wo, wl.Matrix(Blk(i, "attn_output.weight"), H * ds_.v_head_dim, d));
+  return Status::Ok();
+}
+
+// Legacy attn_kv_b [r_kv, H*(d_nope + d_v)] (A.5.1): V rows are used in place; Kb_h = W_UK[h]^T
+// is built once (f32 for float sources, else q8_0, rows of d_nope) so the absorbed path works.
+Status DeepSeek2Model::LoadLegacyKvB(WeightLoader& wl, int64_t i, MlaWeights* w) {
+  const int64_t H = ds_.base.n_head, dn = ds_.qk_nope_dim, dv = ds_.v_head_dim;
+  const int64_t rkv = ds_.kv_lora_rank;
+  CACHET_ASSIGN_OR_RETURN(Weight kvb, wl.Matrix(Blk(i, "attn_kv_b.weight"), rkv, H * (dn + dv)));
+  w->wv_b = kvb;
+  w->v_row0 = dn;
+  w->v_stride = dn + dv;
+  std::vector<float> kb(H * rkv * dn), row(rkv);
+  const int64_t rb = RowBytes(kvb.type, rkv);
+  for (int64_t h = 0; h < H; ++h) {
+    for (int64_t d = 0; d < dn; ++d) {
+      const auto* src = static_cast<const uint8_t*>(kvb.data) + (h * (dn + dv) + d) * rb;
+      k_.dequantize_row(kvb.type, src, row.data(), rkv);
+      for (int64_t c = 0; c < rkv; ++c) kb[(h * rkv + c) * dn + d] = row[c];
+    }
+  }
+  w->wk_b.k = dn;
+  w->wk_b.n = H * rkv;
+  const bool is_float =
+      kvb.type == DType::kF32 || kvb.type == DType::kF16 || kvb.type == DType::kBF16;
+  if (is_float || dn % kQK8_0 != 0) {
+    legacy_f32_.push_back(std::move(kb));
+    w->wk_b.type = DType::kF32;
+    w->wk_b.data = legacy_f32_.back().data();
+    return Status::Ok();
+  }
+  const int64_t qrb = RowBytes(DType::kQ8_0, dn);
+  std::vector<uint8_t> q(H * rkv * qrb);
+  for (int64_t r = 0; r < H * rkv; ++r) {
+    CACHET_RETURN_IF_ERROR(
+        kernels::QuantizeRow(DType::kQ8_0, kb.data() + r * dn, q.data() + r * qrb, dn));
+  }
+  legacy_q_.push_back(std::move(q));
+  w->wk_b.type = DType::kQ8_0;
+  w->wk_b.data = legacy_q_.back().data();
   return Status::Ok();
 }
 
@@ -431,7 +481,8 @@ void DeepSeek2Model::AttendAbsorbed(const MlaWeights& w, int64_t layer,
   ForHeads(pool, H, [&](int64_t h) {  // o_h = Vb_h o_bar_h
     kernels::MatmulParams p;
     p.w_type = w.wv_b.type;
-    p.w = static_cast<const uint8_t*>(w.wv_b.data) + h * dv * RowBytes(w.wv_b.type, rkv);
+    p.w = static_cast<const uint8_t*>(w.wv_b.data) +
+          (w.v_row0 + h * w.v_stride) * RowBytes(w.wv_b.type, rkv);
     p.x = b_.obar.data() + h * rkv;
     p.ldx = H * rkv;
     p.y = b_.attg.data() + h * dv;
@@ -483,17 +534,20 @@ void DeepSeek2Model::AttendExpanded(const MlaWeights& w, int64_t layer, const Se
                   b_.kexp.data() + (j * H + h) * dqk + dn);
     }
   });
-  kernels::MatmulParams p;
-  p.w_type = w.wv_b.type;
-  p.w = w.wv_b.data;
-  p.x = b_.lat.data();
-  p.ldx = dkv;
-  p.y = b_.vexp.data();
-  p.ldy = H * dv;
-  p.m = nkv;
-  p.n = H * dv;
-  p.k = rkv;
-  k_.matmul(p, pool);
+  ForHeads(pool, H, [&](int64_t h) {  // v_h(t) = Vb_h c(t)
+    kernels::MatmulParams p;
+    p.w_type = w.wv_b.type;
+    p.w = static_cast<const uint8_t*>(w.wv_b.data) +
+          (w.v_row0 + h * w.v_stride) * RowBytes(w.wv_b.type, rkv);
+    p.x = b_.lat.data();
+    p.ldx = dkv;
+    p.y = b_.vexp.data() + h * dv;
+    p.ldy = H * dv;
+    p.m = nkv;
+    p.n = dv;
+    p.k = rkv;
+    k_.matmul(p, nullptr);
+  });
   const void* kptr = b_.kexp.data();
   const void* vptr = b_.vexp.data();
   kernels::AttentionParams ap;
@@ -516,8 +570,8 @@ void DeepSeek2Model::AttendExpanded(const MlaWeights& w, int64_t layer, const Se
   k_.attention(ap, pool);
 }
 
-void DeepSeek2Model::Attention(const MlaWeights& w, int64_t layer,
-                               std::span<const SeqBatch> batch, ThreadPool* pool) {
+void DeepSeek2Model::Attention(const MlaWeights& w, int64_t layer, std::span<const SeqBatch> batch,
+                               ThreadPool* pool) {
   const int64_t H = ds_.base.n_head, dn = ds_.qk_nope_dim, rkv = ds_.kv_lora_rank;
   Projections(w, pool);
   StoreKv(layer, batch);

@@ -10,9 +10,8 @@
 
 #include <memory>
 
-#include "tensor/dtype.h"
-
 #include "model/model.h"
+#include "tensor/dtype.h"
 
 namespace cachet::model {
 
@@ -55,8 +54,9 @@ class MtpSource {
 
 // Reads hparams (ReadDeepSeekHParams), validates every tensor (errors name it) and builds the
 // model. Errors: those of ReadDeepSeekHParams; Corrupt for a missing or misshapen tensor;
-// Unsupported for legacy attn_kv_b files and fused ffn_gate_up_exps; InvalidArgument for a
-// kv_type other than f16, bf16, f32.
+// Unsupported for fused ffn_gate_up_exps and MTP blocks with their own embedding / head;
+// InvalidArgument for a kv_type other than f16, bf16, f32. Legacy files (attn_kv_b) load: the
+// transposed K part is built once (f32, or q8_0 for quantized files), V is used in place.
 Result<std::unique_ptr<Model>> LoadDeepSeek2(std::shared_ptr<const ModelFile> file,
                                              const DeepSeek2Options& options = {});
 
