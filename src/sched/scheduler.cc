@@ -99,34 +99,58 @@ StepPlan Scheduler::Schedule() {
   return plan;
 }
 
+// Two passes over the running sequences, oldest first: decodes (one token left), then the rest
+// (prefill chunks). Decodes first keeps every stream's time per output token steady while a long
+// prompt is being prefilled; the chunks then share what is left of the budget.
 void Scheduler::ScheduleRunning(StepPlan* plan, int64_t* budget) {
-  size_t i = 0;
-  while (i < running_.size() && *budget > 0) {
-    const RequestId id = running_[i];
-    Request& r = *requests_.at(id);
-    const int64_t n = ChunkFor(r, *budget);
-    bool fits = n > 0;
-    while (fits && !Grow(r, r.num_computed_tokens + n)) {
-      if (i + 1 < running_.size()) {
-        Preempt(*requests_.at(running_.back()), plan);  // the newest, not yet scheduled
-      } else if (i > 0) {
-        Preempt(r, plan);  // r is the newest: it yields to the older ones
-        fits = false;
-      } else {
-        Abort(id, plan);  // alone and still too big for the pool: r is gone
-        fits = false;
+  for (const bool decodes : {true, false}) {
+    size_t i = 0;
+    while (i < running_.size() && *budget > 0) {
+      const RequestId id = running_[i];
+      Request& r = *requests_.at(id);
+      if ((r.num_tokens() - r.num_computed_tokens == 1) != decodes) {
+        ++i;
+        continue;
       }
+      if (!ScheduleOne(r, i, plan, budget)) {
+        // r left running_ (preempted or aborted) only from the back; otherwise skip it.
+        if (i < running_.size() && running_[i] == id) ++i;
+        continue;
+      }
+      ++i;
     }
-    if (!fits) {
-      // r left running_ (preempted or aborted) only from the back; otherwise skip it.
-      if (i < running_.size() && running_[i] == id) ++i;
-      continue;
-    }
-    plan->seqs.push_back({r.id, r.num_computed_tokens, n, r.num_computed_tokens + n == r.num_tokens()});
-    plan->n_tokens += n;
-    *budget -= n;
-    ++i;
   }
+}
+
+// Schedules running_[i] == r: allocates the blocks its next chunk needs, preempting the newest
+// sequences (unscheduling them if the decode pass had scheduled them) until they fit.
+bool Scheduler::ScheduleOne(Request& r, size_t i, StepPlan* plan, int64_t* budget) {
+  const int64_t n = ChunkFor(r, *budget);
+  if (n <= 0) return false;
+  while (!Grow(r, r.num_computed_tokens + n)) {
+    if (i + 1 < running_.size()) {
+      const RequestId victim = running_.back();
+      auto it = std::find_if(plan->seqs.begin(), plan->seqs.end(),
+                             [&](const ScheduledSeq& s) { return s.id == victim; });
+      if (it != plan->seqs.end()) {
+        plan->n_tokens -= it->n_tokens;
+        *budget += it->n_tokens;
+        plan->seqs.erase(it);
+      }
+      Preempt(*requests_.at(victim), plan);
+    } else if (i > 0) {
+      Preempt(r, plan);  // r is the newest: it yields to the older ones
+      return false;
+    } else {
+      Abort(r.id, plan);  // alone and still too big for the pool: r is gone
+      return false;
+    }
+  }
+  const bool samples = r.num_computed_tokens + n == r.num_tokens();
+  plan->seqs.push_back({r.id, r.num_computed_tokens, n, samples});
+  plan->n_tokens += n;
+  *budget -= n;
+  return true;
 }
 
 void Scheduler::ScheduleWaiting(StepPlan* plan, int64_t* budget) {

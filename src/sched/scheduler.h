@@ -5,8 +5,10 @@
 // num_tokens - num_computed_tokens == 1 is decoding (1 token), one with more is prefilling and gets
 // a chunk of at most max_prefill_chunk tokens. The step's total is capped by max_batch_tokens.
 // Policy, in order:
-//   1. Running sequences, oldest admission first, each get min(remaining, chunk cap, budget
-//      left) tokens and the blocks those tokens need. When the pool has no free block the
+//   1. Running sequences get min(remaining, chunk cap, budget left) tokens and the blocks those
+//      tokens need: first every decoding one (1 token), then the ones still prefilling, each
+//      pass oldest admission first (decodes first keep every stream's time per output token
+//      steady while a long prompt is prefilled). When the pool has no free block the
 //      scheduler asks KvCacheHooks::Evict (unreferenced prefix-cache blocks), then preempts the
 //      newest running sequence (recompute: its blocks are released, num_computed_tokens = 0,
 //      generated tokens kept, and it re-queues at the front of the waiting queue). If the
@@ -70,7 +72,7 @@ struct ScheduledSeq {
 };
 
 struct StepPlan {
-  std::vector<ScheduledSeq> seqs;  // running order (oldest admission first)
+  std::vector<ScheduledSeq> seqs;  // decodes, then prefill chunks, then new admissions
   int64_t n_tokens = 0;            // sum of seqs[i].n_tokens
   // Admitted this step for the first time (not re-admissions after preemption).
   std::vector<RequestId> admitted;
@@ -127,6 +129,7 @@ class Scheduler {
   void Preempt(Request& r, StepPlan* plan);
   int64_t ChunkFor(const Request& r, int64_t budget) const;
   void ScheduleRunning(StepPlan* plan, int64_t* budget);
+  bool ScheduleOne(Request& r, size_t i, StepPlan* plan, int64_t* budget);
   void ScheduleWaiting(StepPlan* plan, int64_t* budget);
   bool Admit(Request& r, int64_t* budget, StepPlan* plan);
   void Abort(RequestId id, StepPlan* plan);

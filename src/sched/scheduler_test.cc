@@ -99,6 +99,60 @@ TEST(Scheduler, DecodesFirstThenAdmitsUnderTheTokenBudget) {
   EXPECT_EQ(p.admitted, std::vector<RequestId>{3});
 }
 
+TEST(Scheduler, DecodesGoBeforeAnOlderSequencesPrefillChunks) {
+  BlockPool pool(16);
+  Scheduler s({.block_tokens = 4, .max_batch_tokens = 6}, &pool, nullptr);
+  ASSERT_TRUE(s.Add(1, Toks(20)));  // long prompt, admitted first
+  ASSERT_TRUE(s.Add(2, Toks(3, 1)));
+  StepPlan p = s.Schedule();
+  ExpectSeqs(p, {Seq(1, 0, 6, false)});  // 1 takes the whole budget; 2 waits
+  s.Update(p, SampleAll(p));
+  ASSERT_TRUE(s.Add(3, Toks(2, 2)));
+  p = s.Schedule();
+  ExpectSeqs(p, {Seq(1, 6, 6, false)});  // still no budget for 2 (FCFS)
+  s.Update(p, SampleAll(p));
+  p = s.Schedule();
+  ExpectSeqs(p, {Seq(1, 12, 6, false)});
+  s.Update(p, SampleAll(p));
+  p = s.Schedule();  // 1 needs 2 more; 2 (3 tokens) and 3 (1 of 2) get the rest
+  ExpectSeqs(p, {Seq(1, 18, 2, true), Seq(2, 0, 3, true), Seq(3, 0, 1, false)});
+  s.Update(p, SampleAll(p));
+  p = s.Schedule();
+  // 1 and 2 decode first; then 3's remaining prefill token.
+  ExpectSeqs(p, {Seq(1, 20, 1, true), Seq(2, 3, 1, true), Seq(3, 1, 1, true)});
+  s.Update(p, SampleAll(p));
+  // A newer prefill behind an older decode is the normal order; the interesting case is an
+  // older sequence mid-prefill (re-admitted after preemption, say) with newer ones decoding:
+  ASSERT_TRUE(s.Remove(1));
+  ASSERT_TRUE(s.Add(4, Toks(30, 4)));
+  p = s.Schedule();
+  ExpectSeqs(p, {Seq(2, 4, 1, true), Seq(3, 2, 1, true), Seq(4, 0, 4, false)});
+  s.Update(p, SampleAll(p));
+  p = s.Schedule();
+  ExpectSeqs(p, {Seq(2, 5, 1, true), Seq(3, 3, 1, true), Seq(4, 4, 4, false)});
+}
+
+TEST(Scheduler, PrefillOfAnOlderSequenceUnschedulesANewerDecodeItPreempts) {
+  BlockPool pool(3);
+  Scheduler s({.block_tokens = 2, .max_batch_tokens = 16, .max_prefill_chunk = 2}, &pool,
+              nullptr);
+  ASSERT_TRUE(s.Add(1, Toks(6)));
+  ASSERT_TRUE(s.Add(2, Toks(2, 1)));
+  StepPlan p = s.Schedule();
+  ExpectSeqs(p, {Seq(1, 0, 2, false), Seq(2, 0, 2, true)});
+  s.Update(p, SampleAll(p));
+  p = s.Schedule();
+  // The decode pass gives 2 the last free block (2) for position 2; then 1's chunk (positions
+  // 2-3) needs a block: 2 is the newest, so it is unscheduled and preempted, and 1 takes its
+  // blocks.
+  ExpectSeqs(p, {Seq(1, 2, 2, false)});
+  EXPECT_EQ(p.n_tokens, 2);
+  EXPECT_EQ(p.preempted, std::vector<RequestId>{2});
+  EXPECT_EQ(Blocks(s, 1), (std::vector<BlockId>{0, 1}));
+  EXPECT_EQ(s.waiting(), std::deque<RequestId>{2});
+  EXPECT_EQ(pool.n_free(), 1);
+}
+
 TEST(Scheduler, MaxRunningAndChunkCapAndFcfs) {
   BlockPool pool(16);
   Scheduler s({.block_tokens = 4, .max_batch_tokens = 100, .max_running = 2,
