@@ -13,10 +13,13 @@ std::vector<int32_t> Encode(const ModelEntry& m, const std::string& text, bool b
   return ids;
 }
 
+std::string Tail(const std::string& s) { return s.size() > 64 ? s.substr(s.size() - 64) : s; }
+
 }  // namespace
 
 std::optional<ApiError> RenderPrompt(const ApiContext& ctx, const ChatRequest& req,
-                                     const ModelEntry** model, std::vector<int32_t>* prompt) {
+                                     const ModelEntry** model, std::vector<int32_t>* prompt,
+                                     std::string* prompt_tail) {
   const ModelEntry* m = ctx.models->Find(req.model);
   if (m == nullptr) {
     return ApiError{ErrorKind::kModelNotFound,
@@ -40,6 +43,7 @@ std::optional<ApiError> RenderPrompt(const ApiContext& ctx, const ChatRequest& r
     return std::nullopt;
   }
   if (req.raw_prompt) {
+    if (prompt_tail != nullptr) *prompt_tail = Tail(req.prompt);
     *prompt = Encode(*m, req.prompt, /*bos=*/true);
     return std::nullopt;
   }
@@ -49,6 +53,7 @@ std::optional<ApiError> RenderPrompt(const ApiContext& ctx, const ChatRequest& r
   auto text = m->chat_template->Render(req.messages, req.render);
   if (!text.ok()) return InvalidRequest("chat template: " + text.status().message(), "messages");
   *prompt = Encode(*m, *text, /*bos=*/true);
+  if (prompt_tail != nullptr) *prompt_tail = Tail(*text);
   return std::nullopt;
 }
 
@@ -57,7 +62,8 @@ std::optional<ApiError> StartChat(const ApiContext& ctx, const ChatRequest& req,
                                   const std::string& max_tokens_param, StartedChat* out) {
   const ModelEntry* m = nullptr;
   std::vector<int32_t> prompt;
-  if (auto e = RenderPrompt(ctx, req, &m, &prompt)) return e;
+  std::string tail;
+  if (auto e = RenderPrompt(ctx, req, &m, &prompt, &tail)) return e;
   const int64_t n_ctx = m->engine->info().n_ctx;
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
   if (n_prompt == 0) return InvalidRequest("the prompt is empty", "messages");
@@ -87,6 +93,7 @@ std::optional<ApiError> StartChat(const ApiContext& ctx, const ChatRequest& req,
   ParserOptions po;
   po.thinking = req.render.enable_thinking;
   po.tools = !req.render.tools.empty();
+  po.prompt_tail = std::move(tail);
   auto gen = Generation::Start(*m, std::move(g), req.stop, po, ctx.metrics);
   if (!gen.ok()) return FromStatus(gen.status());
   out->model = m;

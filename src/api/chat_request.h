@@ -41,8 +41,10 @@ struct StartedChat {
 // Tokens of the prompt `req` renders to (template applied, BOS added as the tokenizer asks).
 // Errors: 404 model_not_found, 400 when the template rejects the conversation or FIM is asked of
 // a vocabulary without FIM tokens.
+// `prompt_tail` (optional) receives the last bytes of the prompt text.
 std::optional<ApiError> RenderPrompt(const ApiContext& ctx, const ChatRequest& req,
-                                     const ModelEntry** model, std::vector<int32_t>* prompt);
+                                     const ModelEntry** model, std::vector<int32_t>* prompt,
+                                     std::string* prompt_tail = nullptr);
 
 // Renders, tokenizes and submits. Errors: those of RenderPrompt; 400 when the prompt is empty or
 // the prompt plus max_tokens exceed the context (naming `max_tokens_param`); the engine's Submit

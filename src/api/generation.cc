@@ -51,13 +51,14 @@ TokenAlternative Generation::Alternative(int32_t id, float logprob) const {
   return a;
 }
 
-void Generation::Release(std::string text, Delta* out) {
-  if (text.empty()) return;
+bool Generation::Release(std::string text, Delta* out) {
+  if (text.empty()) return false;
   released_bytes_ += text.size();
   ParsedDelta p = parser_->Push(text);
   out->content += p.content;
   out->reasoning += p.reasoning;
   for (ToolCall& c : p.tool_calls) out->tool_calls.push_back(std::move(c));
+  return !p.reasoning.empty();
 }
 
 void Generation::AddTokens(const std::vector<engine::GeneratedToken>& tokens, Delta* out) {
@@ -71,7 +72,7 @@ void Generation::AddTokens(const std::vector<engine::GeneratedToken>& tokens, De
       for (const engine::TokenLogprob& alt : t.top) lp.top.push_back(Alternative(alt.id, alt.logprob));
       pending_logprobs_.emplace_back(decoded_bytes_, std::move(lp));
     }
-    Release(stop_.Push(text), out);
+    if (Release(stop_.Push(text), out)) ++reasoning_tokens_;
     if (stop_.stopped()) {
       stop_hit_ = true;
       stream_->Finish();
@@ -102,6 +103,7 @@ void Generation::FinishDelta(const engine::Event& ev, Delta* out) {
   pending_logprobs_.clear();
   out->finished = true;
   out->usage = ev.usage;
+  out->reasoning_tokens = std::min(reasoning_tokens_, ev.usage.completion_tokens);
   out->stop_sequence = stop_.matched();
   switch (ev.finish_reason) {
     case engine::FinishReason::kStop: out->finish = Finish::kStop; break;

@@ -80,7 +80,8 @@ class Generation {
              std::vector<std::string> stop, ParserOptions options, Metrics* metrics,
              int64_t prompt_tokens, bool logprobs);
   void AddTokens(const std::vector<engine::GeneratedToken>& tokens, Delta* out);
-  void Release(std::string text, Delta* out);
+  // Returns true when the parser turned some of `text` into reasoning.
+  bool Release(std::string text, Delta* out);
   void FinishDelta(const engine::Event& ev, Delta* out);
   TokenAlternative Alternative(int32_t id, float logprob) const;
 
@@ -96,6 +97,7 @@ class Generation {
   bool stop_hit_ = false;
   // Logprobs waiting for their text to be released: (end offset in decoded bytes, entry).
   std::vector<std::pair<size_t, TokenLogprobs>> pending_logprobs_;
+  int64_t reasoning_tokens_ = 0;  // tokens whose text went (partly) to reasoning
   size_t decoded_bytes_ = 0;
   size_t released_bytes_ = 0;
   std::chrono::steady_clock::time_point start_time_;

@@ -26,8 +26,9 @@ struct FimTokens {
 FimTokens DetectFimTokens(const tok::Tokenizer& tokenizer);
 
 struct ParserOptions {
-  bool thinking = false;  // the prompt opened a reasoning block (thinking models)
-  bool tools = false;     // the request declared tools
+  bool thinking = false;    // the request asked for thinking
+  bool tools = false;       // the request declared tools
+  std::string prompt_tail;  // the end of the rendered prompt (does it open a <think> block?)
 };
 
 struct ModelEntry {

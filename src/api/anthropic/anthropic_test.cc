@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "api/testing/api_fixture.h"
+#ifdef CACHET_API_HAS_PARSERS
+#include "api/model_output_parser.h"
+#endif
 
 namespace cachet::api::anthropic {
 namespace {
@@ -121,6 +124,40 @@ TEST_F(AnthropicTest, StreamingEventSequence) {
   EXPECT_EQ(last_delta["delta"]["stop_reason"], "end_turn");
   EXPECT_EQ(last_delta["usage"]["output_tokens"], 8);
 }
+
+#ifdef CACHET_API_HAS_PARSERS
+TEST_F(AnthropicTest, ThinkingAndToolUseBlocksStreamed) {
+  Init("<think>hmm</think>Let me check.<tool_call>\n{\"name\": \"get\", \"arguments\": {\"c\": \"P\"}}\n</tool_call>");
+  registry_ = ModelRegistry();
+  model_.entry.make_parser = QwenStyleParserFactory();
+  ASSERT_TRUE(registry_.Add(model_.entry).ok());
+  json tools = json::array({{{"name", "get"}, {"input_schema", {{"type", "object"}}}}});
+  json j = Body(Messages(ctx_, Call(Msg({{"tools", tools}, {"max_tokens", 500}}))));
+  ASSERT_EQ(j["content"].size(), 3u) << j.dump() << "\nPROMPT " << model_.entry.tokenizer->Decode(model_.engine->last_request().prompt);
+  EXPECT_EQ(j["content"][0]["type"], "thinking");
+  EXPECT_EQ(j["content"][0]["thinking"], "hmm");
+  EXPECT_EQ(j["content"][1]["text"], "Let me check.");
+  EXPECT_EQ(j["content"][2]["type"], "tool_use");
+  EXPECT_EQ(j["content"][2]["input"]["c"], "P");
+  EXPECT_EQ(j["stop_reason"], "tool_use");
+  auto sink = Stream(Messages(ctx_, Call(Msg({{"tools", tools}, {"stream", true}, {"max_tokens", 500}}))));
+  std::vector<std::string> blocks, deltas;
+  std::string partial;
+  for (const std::string& d : sink.DataLines()) {
+    json e = json::parse(d);
+    if (e["type"] == "content_block_start") blocks.push_back(e["content_block"]["type"]);
+    if (e["type"] == "content_block_delta") {
+      if (deltas.empty() || deltas.back() != e["delta"]["type"]) deltas.push_back(e["delta"]["type"]);
+      if (e["delta"]["type"] == "input_json_delta") partial += e["delta"]["partial_json"].get<std::string>();
+    }
+    if (e["type"] == "message_delta") EXPECT_EQ(e["delta"]["stop_reason"], "tool_use");
+  }
+  EXPECT_EQ(blocks, (std::vector<std::string>{"thinking", "text", "tool_use"}));
+  EXPECT_EQ(deltas, (std::vector<std::string>{"thinking_delta", "signature_delta", "text_delta",
+                                              "input_json_delta"}));
+  EXPECT_EQ(json::parse(partial)["c"], "P");
+}
+#endif
 
 TEST_F(AnthropicTest, CountTokens) {
   Init("x");

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "api/testing/api_fixture.h"
+#ifdef CACHET_API_HAS_PARSERS
+#include "api/model_output_parser.h"
+#endif
 
 namespace cachet::api::openai {
 namespace {
@@ -219,6 +222,58 @@ TEST_F(OpenAITest, CompletionsWithoutFimTokensRejectSuffix) {
   EXPECT_EQ(Body(r)["choices"][0]["text"], "x");
   EXPECT_EQ(model_.engine->last_request().prompt.size(), 3u);
 }
+
+#ifdef CACHET_API_HAS_PARSERS
+TEST_F(OpenAITest, ReasoningContentAndReasoningTokens) {
+  Init("<think>pondering</think>The answer");
+  registry_ = ModelRegistry();
+  model_.entry.make_parser = QwenStyleParserFactory();
+  ASSERT_TRUE(registry_.Add(model_.entry).ok());
+  json j = Body(ChatCompletions(ctx_, Call(Chat())));
+  EXPECT_EQ(j["choices"][0]["message"]["reasoning_content"], "pondering");
+  EXPECT_EQ(j["choices"][0]["message"]["content"], "The answer");
+  // "pondering" is 9 byte tokens; the <think> markers themselves are held back, not counted.
+  EXPECT_EQ(j["usage"]["completion_tokens_details"]["reasoning_tokens"], 9);
+  auto sink = Stream(ChatCompletions(ctx_, Call(Chat({{"stream", true}}))));
+  std::string reasoning, content;
+  for (const std::string& line : sink.DataLines()) {
+    if (line == "[DONE]") break;
+    json c = json::parse(line);
+    if (c["choices"].empty()) continue;
+    const json& d = c["choices"][0]["delta"];
+    if (d.contains("reasoning_content")) reasoning += d["reasoning_content"].get<std::string>();
+    if (d.contains("content")) content += d["content"].get<std::string>();
+  }
+  EXPECT_EQ(reasoning, "pondering");
+  EXPECT_EQ(content, "The answer");
+}
+
+TEST_F(OpenAITest, ToolCallsParsedWhenToolsDeclared) {
+  const std::string call =
+      "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
+  Init(call);
+  registry_ = ModelRegistry();
+  model_.entry.make_parser = QwenStyleParserFactory();
+  ASSERT_TRUE(registry_.Add(model_.entry).ok());
+  json tools = json::array({{{"type", "function"},
+                             {"function", {{"name", "get_weather"},
+                                           {"parameters", {{"type", "object"}}}}}}});
+  json j = Body(ChatCompletions(ctx_, Call(Chat({{"tools", tools}}))));
+  ASSERT_EQ(j["choices"][0]["message"]["tool_calls"].size(), 1u) << j.dump();
+  const json& tc = j["choices"][0]["message"]["tool_calls"][0];
+  EXPECT_EQ(tc["type"], "function");
+  EXPECT_EQ(tc["function"]["name"], "get_weather");
+  EXPECT_EQ(json::parse(tc["function"]["arguments"].get<std::string>())["city"], "Paris");
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "tool_calls");
+  // The tools reached the prompt.
+  std::string prompt = model_.entry.tokenizer->Decode(model_.engine->last_request().prompt);
+  EXPECT_NE(prompt.find("\"name\": \"get_weather\""), std::string::npos);
+  // Without tools in the request the markup stays text.
+  j = Body(ChatCompletions(ctx_, Call(Chat())));
+  EXPECT_FALSE(j["choices"][0]["message"].contains("tool_calls"));
+  EXPECT_EQ(j["choices"][0]["message"]["content"], call);
+}
+#endif
 
 TEST_F(OpenAITest, ListModels) {
   Init("x");
