@@ -26,7 +26,7 @@ void ServingEngine::Loop() {
     HandlePlan(plan);
     if (plan.empty()) {
       PublishStats();
-      WaitForWork(stopping ? grace : Clock::now() + std::chrono::milliseconds(50));
+      WaitForWork(stopping ? grace : Clock::now() + std::chrono::milliseconds(50), stopping);
       continue;
     }
     RunStep(plan);
@@ -49,10 +49,12 @@ void ServingEngine::SpillCache() {
   cache_->Evict(blocks_->n_blocks());
 }
 
-void ServingEngine::WaitForWork(Clock::time_point until) {
+// Sleeps until a submission, a control change, finished disk I/O, a stop request (unless already
+// stopping, which would make this spin) or `until`.
+void ServingEngine::WaitForWork(Clock::time_point until, bool stopping) {
   std::unique_lock<std::mutex> lock(inbox_->mu);
   inbox_->cv.wait_until(lock, until, [&] {
-    return inbox_->wake || inbox_->stop || !inbox_->pending.empty();
+    return inbox_->wake || (inbox_->stop && !stopping) || !inbox_->pending.empty();
   });
 }
 

@@ -118,7 +118,7 @@ class ServingEngine final : public Engine {
                  sched::StepResult* result, std::vector<Finishing>* finishing);
   // Removes from the scheduler (if still there), closes the stream, forgets the request.
   void Finish(sched::RequestId id, FinishReason reason, Status error, bool drop_undelivered);
-  void WaitForWork(Clock::time_point until);
+  void WaitForWork(Clock::time_point until, bool stopping);
   void PublishStats();
   uint64_t NextSeed();
 
