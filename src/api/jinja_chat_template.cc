@@ -28,6 +28,27 @@ ojson MessageJson(const ChatMessage& m) {
   return j;
 }
 
+std::string_view Strip(std::string_view s, bool left, bool right) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (left && !s.empty() && space(s.front())) s.remove_prefix(1);
+  while (right && !s.empty() && space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Cuts the rendered conversation right after the final message's content, as transformers'
+// continue_final_message does (templates often trim the content: match it stripped).
+Result<std::string> CutAfterFinal(const std::string& text, const std::string& content) {
+  const std::string_view stripped = Strip(content, true, true);
+  const size_t at = stripped.empty() ? std::string::npos : text.rfind(stripped);
+  if (at == std::string::npos) {
+    return InvalidArgument("the chat template does not render the final message's content; "
+                           "prefix completion is not possible with this model");
+  }
+  const std::string_view left = Strip(content, true, false);
+  if (text.compare(at, left.size(), left) == 0) return text.substr(0, at + left.size());
+  return text.substr(0, at + stripped.size());
+}
+
 class JinjaChatTemplate final : public ChatTemplate {
  public:
   JinjaChatTemplate(jinja::Template t, std::string bos, std::string eos, bool tools)
@@ -55,14 +76,7 @@ class JinjaChatTemplate final : public ChatTemplate {
                  {"thinking", options.enable_thinking}};
     CACHET_ASSIGN_OR_RETURN(std::string text, jinja::RenderChat(template_, req));
     if (!options.continue_final_message || messages.empty()) return text;
-    // Cut after the final message's content (the template closed the turn after it).
-    const std::string& last = messages.back().content;
-    const size_t at = last.empty() ? std::string::npos : text.rfind(last);
-    if (at == std::string::npos) {
-      return InvalidArgument("the chat template does not render the final message's content; "
-                             "prefix completion is not possible with this model");
-    }
-    return text.substr(0, at + last.size());
+    return CutAfterFinal(text, messages.back().content);
   }
 
   bool SupportsTools() const override { return tools_; }

@@ -47,6 +47,12 @@ TEST(JinjaChatTemplate, PrefixCompletionCutsAfterFinalContent) {
   auto text = (*t)->Render(msgs, o);
   ASSERT_TRUE(text.ok()) << text.status().ToString();
   EXPECT_EQ(text->substr(text->size() - 5), "1, 2,") << *text;
+  EXPECT_EQ(text->find("<|eot_id|>", text->size() - 20), std::string::npos);
+  // The template trims content; a trailing space is dropped as transformers does.
+  msgs.back().content = "1, 2, ";
+  text = (*t)->Render(msgs, o);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_EQ(text->substr(text->size() - 6), "\n1, 2,") << *text;
 }
 
 TEST(JinjaChatTemplate, SyntaxErrorIsAnError) {

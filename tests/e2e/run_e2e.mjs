@@ -159,6 +159,17 @@ test('openai: logprobs', async () => {
   }
 });
 
+test('openai: assistant prefix completion (DeepSeek prefix: true)', async () => {
+  const messages = [...userMsg, { role: 'assistant', content: 'Roses are', prefix: true }];
+  const r = await greedy({ messages, max_tokens: 4 });
+  assert.equal(r.choices[0].finish_reason, 'length');
+  // The prompt ends inside the assistant turn: it is longer than the plain one by the prefix only.
+  const plain = await greedy({ max_tokens: 1 });
+  assert.ok(r.usage.prompt_tokens > plain.usage.prompt_tokens);
+  await assert.rejects(greedy({ messages: [{ role: 'assistant', content: 'x', prefix: true }, ...userMsg] }),
+    (e) => e.status === 400 && e.param === 'messages[0].prefix');
+});
+
 test('openai: legacy completions', async () => {
   const r = await openai.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 5, temperature: 0 });
   assert.equal(r.object, 'text_completion');
@@ -235,6 +246,13 @@ test('anthropic: stop_sequences', async () => {
   assert.equal(r.content[0].text, full.slice(0, full.indexOf(stop)));
   assert.equal(r.stop_reason, 'stop_sequence');
   assert.equal(r.stop_sequence, stop);
+});
+
+test('anthropic: assistant prefill continues the last message', async () => {
+  const r = await anthropic.messages.create({ model: MODEL, max_tokens: 4, temperature: 0,
+    messages: [...userMsg, { role: 'assistant', content: 'Roses are' }] });
+  assert.equal(r.content[0].type, 'text');
+  assert.equal(r.usage.output_tokens, 4);
 });
 
 test('anthropic: count_tokens', async () => {
