@@ -101,34 +101,71 @@ void ToolCallParser::EmitTrailingContent(std::string_view text, std::vector<Outp
     EmitContent(text, out);
     return;
   }
-  if (TrimSpace(text).empty()) {
+  // After a call, whitespace is held until non-space text follows (so whitespace between calls
+  // and at the end of the output is dropped whatever the chunking).
+  size_t e = text.size();
+  while (e > 0 && IsSpace(text[e - 1])) --e;
+  if (e == 0) {
     pending_space_.append(text);
     return;
   }
   EmitContent(pending_space_, out);
+  EmitContent(text.substr(0, e), out);
+  pending_space_.assign(text.substr(e));
+}
+
+void ToolCallParser::EmitStart(const std::string& name, std::vector<OutputEvent>* out) {
   pending_space_.clear();
-  EmitContent(text, out);
+  OutputEvent start;
+  start.kind = OutputEvent::Kind::kToolCallStart;
+  start.tool_index = next_index_;
+  start.tool_id = id_prefix_ + std::to_string(next_index_);
+  start.tool_name = name;
+  out->push_back(std::move(start));
+}
+
+void ToolCallParser::EmitArguments(std::string_view text, std::vector<OutputEvent>* out) {
+  if (text.empty()) return;
+  OutputEvent args;
+  args.kind = OutputEvent::Kind::kToolCallArguments;
+  args.tool_index = next_index_;
+  args.text = std::string(text);
+  out->push_back(std::move(args));
+}
+
+void ToolCallParser::EmitEnd(std::vector<OutputEvent>* out) {
+  OutputEvent end;
+  end.kind = OutputEvent::Kind::kToolCallEnd;
+  end.tool_index = next_index_++;
+  out->push_back(std::move(end));
 }
 
 void ToolCallParser::EmitCall(const std::string& name, const std::string& arguments,
                               std::vector<OutputEvent>* out) {
-  pending_space_.clear();
-  int index = next_index_++;
-  OutputEvent start;
-  start.kind = OutputEvent::Kind::kToolCallStart;
-  start.tool_index = index;
-  start.tool_id = id_prefix_ + std::to_string(index);
-  start.tool_name = name;
-  out->push_back(std::move(start));
-  OutputEvent args;
-  args.kind = OutputEvent::Kind::kToolCallArguments;
-  args.tool_index = index;
-  args.text = arguments;
-  out->push_back(std::move(args));
-  OutputEvent end;
-  end.kind = OutputEvent::Kind::kToolCallEnd;
-  end.tool_index = index;
-  out->push_back(std::move(end));
+  EmitStart(name, out);
+  EmitArguments(arguments, out);
+  EmitEnd(out);
+}
+
+void ToolCallParser::StreamArguments(const std::string& name, std::string_view delta,
+                                     std::vector<OutputEvent>* out) {
+  if (!open_) {
+    EmitStart(name, out);
+    open_ = true;
+    streamed_.clear();
+  }
+  EmitArguments(delta, out);
+  streamed_.append(delta);
+}
+
+void ToolCallParser::CloseStreamedCall(bool ok, const std::string& args,
+                                       std::vector<OutputEvent>* out) {
+  if (ok && args.size() >= streamed_.size() && args.compare(0, streamed_.size(), streamed_) == 0) {
+    EmitArguments(std::string_view(args).substr(streamed_.size()), out);
+  }
+  EmitEnd(out);
+  open_ = false;
+  streamed_.clear();
 }
 
 namespace {
@@ -155,20 +192,21 @@ size_t CompleteUtf8Prefix(const std::string& s) {
 
 }  // namespace
 
-std::unique_ptr<ToolCallParser> MakeToolCallParser(ToolCallFormat format, std::string id_prefix) {
+std::unique_ptr<ToolCallParser> MakeToolCallParser(ToolCallFormat format, std::string id_prefix,
+                                                   bool stream) {
   switch (format) {
     case ToolCallFormat::kDeepSeekV3:
-      return MakeDeepSeekParser(false, std::move(id_prefix));
+      return MakeDeepSeekParser(false, std::move(id_prefix), stream);
     case ToolCallFormat::kDeepSeekV31:
-      return MakeDeepSeekParser(true, std::move(id_prefix));
+      return MakeDeepSeekParser(true, std::move(id_prefix), stream);
     case ToolCallFormat::kQwen:
-      return MakeQwenParser(std::move(id_prefix));
+      return MakeQwenParser(std::move(id_prefix), stream);
     case ToolCallFormat::kLlama31:
       return MakeLlamaParser(std::move(id_prefix));
     case ToolCallFormat::kNone:
       break;
   }
-  return std::make_unique<PassThrough>(std::move(id_prefix));
+  return std::make_unique<PassThrough>(std::move(id_prefix), false);
 }
 
 struct OutputParser::Impl {
@@ -197,7 +235,8 @@ OutputParser::OutputParser(OutputParserConfig config) : impl_(std::make_unique<I
     impl_->reasoning = std::make_unique<ReasoningSplitter>(config.think_start, config.think_end,
                                                            config.starts_in_reasoning);
   }
-  impl_->tools = MakeToolCallParser(config.tools, config.tool_id_prefix);
+  impl_->tools =
+      MakeToolCallParser(config.tools, config.tool_id_prefix, config.stream_tool_arguments);
 }
 
 OutputParser::~OutputParser() = default;

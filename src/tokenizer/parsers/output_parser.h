@@ -7,10 +7,11 @@
 // concatenated reasoning and the same tool calls.
 //
 // Holding back: text that might be the start of a marker ("<thi", "<｜tool") is held only while
-// it can still become one; incomplete UTF-8 sequences are held until complete. A tool call is
-// emitted as a whole when its end marker arrives (start, one arguments delta, end), so malformed
-// tool-call markup (bad JSON, missing name, output that stops inside a call) is returned as
-// plain content instead, never as a broken call.
+// it can still become one; incomplete UTF-8 sequences are held until complete. By default a tool
+// call is emitted as a whole when its end marker arrives (start, one arguments delta, end), so
+// malformed tool-call markup (bad JSON, missing name, output that stops inside a call) is
+// returned as plain content instead, never as a broken call; stream_tool_arguments trades that
+// for earlier argument deltas.
 //
 // Cost: linear in the output length (no regex; marker search over a bounded window).
 // Thread-safety: one parser per response stream; not shared between threads.
@@ -50,6 +51,14 @@ struct OutputParserConfig {
   std::string think_end = "</think>";
   ToolCallFormat tools = ToolCallFormat::kNone;
   std::string tool_id_prefix = "call_";  // ids are prefix + index
+  // Stream tool calls (DeepSeek, Qwen): open a call as soon as its name is known and emit its
+  // arguments as they are generated, holding back only what may still be a closing marker or
+  // trimmed whitespace. The concatenated arguments equal the non-streaming ones for every
+  // well-formed call. Trade-off: once opened, a call whose arguments then turn out malformed or
+  // unfinished is still closed as a call (its arguments as generated), not returned as content.
+  // Qwen calls stream when written name-first with object/array arguments; other shapes and
+  // Llama 3.1 calls are emitted whole.
+  bool stream_tool_arguments = false;
 };
 
 class OutputParser {

@@ -322,21 +322,94 @@ TEST(ToolCalls, FormatOfKnownTemplates) {
   EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/mistral.jinja")), ToolCallFormat::kNone);
 }
 
+// Streaming mode: same content, reasoning and calls as the whole-call mode for well-formed
+// output, under every chunking; arguments arrive in several deltas before the call ends.
+TEST(ToolCalls, StreamingMatchesWholeCalls) {
+  struct Case {
+    ToolCallFormat format;
+    std::string text;
+  };
+  const std::vector<Case> cases = {
+      {ToolCallFormat::kDeepSeekV3,
+       "Hi.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n"
+       "{\"city\": \"Paris `x`\"}\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>function"
+       "<｜tool▁sep｜>f\n{\"a\": [1, 2]}  <｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
+      {ToolCallFormat::kDeepSeekV31,
+       "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>  {\"city\": \"東京\"} \n"
+       "<｜tool▁call▁end｜><｜tool▁call▁begin｜>s<｜tool▁sep｜>\"{\\\"q\\\": 1}\"<｜tool▁call▁end｜>"
+       "<｜tool▁calls▁end｜>"},
+      {ToolCallFormat::kQwen,
+       "Checking.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"P}\\\"]\", "
+       "\"d\": [1, {\"x\": 2}]}}\n</tool_call>\n<tool_call>\n{\"arguments\": {}, \"name\": \"g\"}\n"
+       "</tool_call><tool_call>{\"name\": \"h\", \"arguments\": \"{}\"}</tool_call>"},
+  };
+  for (const Case& c : cases) {
+    OutputParserConfig whole_cfg = Tools(c.format);
+    OutputParserConfig stream_cfg = whole_cfg;
+    stream_cfg.stream_tool_arguments = true;
+    Result whole = RunParser(whole_cfg, {c.text});
+    ASSERT_GE(whole.calls.size(), 2u) << c.text;
+    EXPECT_EQ(ParseAllChunkings(stream_cfg, c.text), whole) << c.text;
+    // Byte by byte, the first call's arguments come in several deltas, before its end.
+    OutputParser p(stream_cfg);
+    std::vector<OutputEvent> events;
+    for (char ch : c.text) p.Feed(std::string(1, ch), &events);
+    p.Finish(&events);
+    int deltas = 0;
+    for (const auto& e : events) {
+      if (e.kind == OutputEvent::Kind::kToolCallArguments && e.tool_index == 0) ++deltas;
+      if (e.kind == OutputEvent::Kind::kToolCallEnd) break;
+    }
+    EXPECT_GT(deltas, 3) << c.text;
+  }
+}
+
+TEST(ToolCalls, StreamingClosesCutOffCalls) {
+  OutputParserConfig cfg = Tools(ToolCallFormat::kDeepSeekV31);
+  cfg.stream_tool_arguments = true;
+  Result r = ParseAllChunkings(cfg, "<｜tool▁call▁begin｜>f<｜tool▁sep｜>{\"a\": 1");
+  ASSERT_EQ(r.calls.size(), 1u);
+  EXPECT_EQ(r.calls[0].args, "{\"a\": 1");
+  EXPECT_EQ(r.content, "");
+  cfg.tools = ToolCallFormat::kQwen;
+  r = ParseAllChunkings(cfg, "<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": ");
+  ASSERT_EQ(r.calls.size(), 1u);
+  EXPECT_EQ(r.calls[0].args, "{\"a\": ");
+  // Before the name is certain nothing is opened: malformed headers are still content.
+  r = ParseAllChunkings(cfg, "<tool_call>{\"nam");
+  EXPECT_TRUE(r.calls.empty());
+  EXPECT_EQ(r.content, "<tool_call>{\"nam");
+  // Once the header is certain the call stands, whatever the chunking (here: bad arguments).
+  r = ParseAllChunkings(cfg, "<tool_call>{\"name\": \"f\", \"arguments\": {x}}</tool_call>");
+  ASSERT_EQ(r.calls.size(), 1u);
+  EXPECT_EQ(r.calls[0].args, "{x}");
+  cfg.tools = ToolCallFormat::kDeepSeekV3;
+  r = ParseAllChunkings(cfg, "<｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{bad ``` \n```<｜tool▁call▁end｜>");
+  ASSERT_EQ(r.calls.size(), 1u);
+  EXPECT_EQ(r.calls[0].args, "{bad");
+}
+
+#ifndef CACHET_PARSERS_RANDOM_ITERATIONS
+#define CACHET_PARSERS_RANDOM_ITERATIONS 150
+#endif
+constexpr int kRandomIterations = CACHET_PARSERS_RANDOM_ITERATIONS;
+
 // Random mixtures of marker fragments and text never crash and are chunking-invariant.
 TEST(ToolCalls, RandomInputsAreSafeAndChunkingInvariant) {
   const std::vector<std::string> pieces = {
       "<think>", "</think>", "<tool_call>", "</tool_call>", "{\"name\": \"f\", \"arguments\": {}}",
       "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>",
       "<｜tool▁calls▁end｜>", "function", "\n```json\n", "{", "}", "\"", "\\", " ", "\n", "x",
-      "<|python_tag|>", "<", "｜", "é", ";"};
+      "<|python_tag|>", "<", "｜", "é", ";", "{\"name\": \"f\", \"arguments\": ", "```", "[", "]"};
   std::mt19937 rng(7);
   for (ToolCallFormat f : {ToolCallFormat::kDeepSeekV3, ToolCallFormat::kDeepSeekV31,
                            ToolCallFormat::kQwen, ToolCallFormat::kLlama31}) {
-    for (int iter = 0; iter < 60; ++iter) {
+    for (int iter = 0; iter < kRandomIterations; ++iter) {
       std::string text;
       int n = rng() % 12;
       for (int i = 0; i < n; ++i) text += pieces[rng() % pieces.size()];
       OutputParserConfig cfg = Tools(f, iter % 2 == 0);
+      cfg.stream_tool_arguments = iter % 3 == 0;
       Result whole = RunParser(cfg, {text});
       std::vector<std::string> chunks;
       for (size_t i = 0; i < text.size();) {
@@ -355,7 +428,9 @@ TEST(ToolCalls, LinearTimeOnAdversarialInput) {
                            ToolCallFormat::kLlama31}) {
     for (const std::string& unit : {std::string("<"), std::string(" "), std::string("<｜tool▁"),
                                     std::string("{\"a\":[")}) {
-      OutputParser p(Tools(f, true));
+      OutputParserConfig cfg = Tools(f, true);
+      cfg.stream_tool_arguments = true;
+      OutputParser p(cfg);
       std::vector<OutputEvent> events;
       size_t total = 0;
       while (total < (1u << 18)) {  // 256 KiB fed in small deltas

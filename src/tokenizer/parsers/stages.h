@@ -33,7 +33,8 @@ class ReasoningSplitter {
 // Turns content text into content and tool-call events.
 class ToolCallParser {
  public:
-  explicit ToolCallParser(std::string id_prefix) : id_prefix_(std::move(id_prefix)) {}
+  ToolCallParser(std::string id_prefix, bool stream)
+      : id_prefix_(std::move(id_prefix)), stream_(stream) {}
   virtual ~ToolCallParser() = default;
   virtual void Feed(std::string_view text, std::vector<OutputEvent>* out) = 0;
   virtual void Finish(std::vector<OutputEvent>* out) = 0;
@@ -48,15 +49,34 @@ class ToolCallParser {
                 std::vector<OutputEvent>* out);
   int calls() const { return next_index_; }
 
+  // Streaming mode (OutputParserConfig::stream_tool_arguments): a parser calls StreamArguments
+  // with each newly certain piece of a call's arguments once its name is known; the first call
+  // opens the call. CloseStreamedCall ends it: when the complete call parsed (`ok`) and its
+  // arguments extend what was streamed, the rest is emitted first.
+  static constexpr size_t kMaxStreamHeader = 4096;  // bytes to find a call's name and arguments
+  bool streaming() const { return stream_; }
+  bool call_open() const { return open_; }
+  void StreamArguments(const std::string& name, std::string_view delta,
+                       std::vector<OutputEvent>* out);
+  void CloseStreamedCall(bool ok, const std::string& args, std::vector<OutputEvent>* out);
+
  private:
+  void EmitStart(const std::string& name, std::vector<OutputEvent>* out);
+  void EmitArguments(std::string_view text, std::vector<OutputEvent>* out);
+  void EmitEnd(std::vector<OutputEvent>* out);
+
   std::string id_prefix_;
+  bool stream_;
   std::string pending_space_;
   int next_index_ = 0;
+  bool open_ = false;
+  std::string streamed_;  // arguments emitted so far for the open call
 };
 
-std::unique_ptr<ToolCallParser> MakeToolCallParser(ToolCallFormat format, std::string id_prefix);
-std::unique_ptr<ToolCallParser> MakeDeepSeekParser(bool v31, std::string id_prefix);
-std::unique_ptr<ToolCallParser> MakeQwenParser(std::string id_prefix);
+std::unique_ptr<ToolCallParser> MakeToolCallParser(ToolCallFormat format, std::string id_prefix,
+                                                   bool stream);
+std::unique_ptr<ToolCallParser> MakeDeepSeekParser(bool v31, std::string id_prefix, bool stream);
+std::unique_ptr<ToolCallParser> MakeQwenParser(std::string id_prefix, bool stream);
 std::unique_ptr<ToolCallParser> MakeLlamaParser(std::string id_prefix);
 
 // Helpers shared by the parsers.

@@ -13,7 +13,7 @@ constexpr std::string_view kPythonTag = "<|python_tag|>";
 
 class LlamaParser : public ToolCallParser {
  public:
-  using ToolCallParser::ToolCallParser;
+  explicit LlamaParser(std::string id_prefix) : ToolCallParser(std::move(id_prefix), false) {}
 
   void Feed(std::string_view text, std::vector<OutputEvent>* out) override {
     buf_.append(text);
