@@ -180,6 +180,10 @@ TEST(Jinja, RenderChatPassesHfVariables) {
   EXPECT_EQ(*r, "<s>user:hi;TrueTrueFalse");
 }
 
+#ifndef CACHET_JINJA_RANDOM_ITERATIONS
+#define CACHET_JINJA_RANDOM_ITERATIONS 3000
+#endif
+
 // Random token soup never crashes the lexer, parser or interpreter: each input either fails
 // with a Status or renders.
 TEST(Jinja, RandomTemplatesAreSafe) {
@@ -191,7 +195,7 @@ TEST(Jinja, RandomTemplatesAreSafe) {
       "range", "loop", "and", "or", "none", "true", "tojson", "items", "\\", "é"};
   std::mt19937 rng(11);
   int rendered = 0;
-  for (int iter = 0; iter < 3000; ++iter) {
+  for (int iter = 0; iter < CACHET_JINJA_RANDOM_ITERATIONS; ++iter) {
     std::string src;
     int n = 1 + rng() % 16;
     for (int i = 0; i < n; ++i) src += parts[rng() % parts.size()];
