@@ -7,6 +7,7 @@
 
 #include "kernels/kernels.h"
 #include "model/arch/deepseek2.h"
+#include "model/dsa_indexer.h"
 #include "model/hparams.h"
 #include "model/mla_attention.h"
 #include "model/model.h"
@@ -456,7 +457,7 @@ TEST_P(PathTest, ChunkedAndBatchedEqualOneShot) {
   EXPECT_GT(MaxAbsDiff(*r, *r + V, V), 1e-3f);
 }
 
-INSTANTIATE_TEST_SUITE_P(Presets, PathTest, ::testing::Values("ds2-tiny", "ds3-tiny"));
+INSTANTIATE_TEST_SUITE_P(Presets, PathTest, ::testing::Values("ds2-tiny", "ds3-tiny", "ds32-tiny"));
 
 TEST(DeepSeek2Test, Q8AbsorbedCloseToExpanded) {
   auto f = File("ds3-tiny", DType::kQ8_0);
@@ -626,6 +627,77 @@ TEST(SpeculativeTest, ModelWithoutMtpUnsupported) {
   auto s = MtpSpeculator::Create(m.get(), SpecOptions());
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
+}
+
+}  // namespace
+}  // namespace cachet::model
+
+// ---- deepseek32: lightning indexer ----
+namespace cachet::model {
+namespace {
+
+TEST(IndexerTest, SelectsTopKByReluWeightedScoreTiesToLowerPosition) {
+  // 1 head of dim 2, keys chosen so the scores are known: q = (1, 0), w = 1.
+  const int64_t n = 6;
+  std::vector<float> keys = {0.5f, 0, -1, 0, 2, 0, -3, 0, 0.5f, 0, 1, 0};  // scores .5 0 2 0 .5 1
+  const void* blocks[1] = {keys.data()};
+  const int32_t pos[2] = {5, 2};
+  int32_t sel[2 * 3], nsel[2];
+  IndexerParams p;
+  std::vector<float> q2 = {1, 0, 1, 0}, w2 = {1, 1};  // the same q and w for both queries
+  p.q = q2.data();
+  p.w = w2.data();
+  p.q_pos = pos;
+  p.blocks = blocks;
+  p.kv_type = DType::kF32;
+  p.n_q = 2;
+  p.n_kv = n;
+  p.block_tokens = 64;
+  p.n_heads = 1;
+  p.head_dim = 2;
+  p.top_k = 3;
+  p.sel = sel;
+  p.n_sel = nsel;
+  IndexerSelect(p, nullptr);
+  EXPECT_EQ(nsel[0], 3);
+  // Scores 0.5, 0, 2, 0 (ReLU), 0.5, 1: top-3 = {2, 5, and 0 (tie with 4 -> lower)}.
+  EXPECT_EQ(std::vector<int32_t>(sel, sel + 3), (std::vector<int32_t>{0, 2, 5}));
+  EXPECT_EQ(nsel[1], -1);  // 3 visible keys <= top_k: dense
+}
+
+SyntheticModel WithTopK(SyntheticModel sm, uint32_t k) {
+  for (auto& [key, v] : sm.meta) {
+    if (key == "deepseek32.attention.indexer.top_k") v = k;
+  }
+  return sm;
+}
+
+std::vector<float> LastLogits(Model& m, const std::vector<int32_t>& toks) {
+  SequenceKv kv(m.kv_layout());
+  EXPECT_TRUE(kv.Reserve(toks.size()).ok());
+  SeqBatch b = MakeSeqBatch(kv, toks.data(), toks.size(), 0);
+  auto r = m.Forward({&b, 1}, nullptr);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return std::vector<float>(*r, *r + m.hparams().n_vocab);
+}
+
+// With top_k above the context the indexer selects everything: deepseek32 == its deepseek2
+// trunk (ds3-tiny has the same tensors by name, hence the same values). With top_k = 24 a
+// 90-token prompt attends sparsely and the logits move.
+TEST(DeepSeek32Test, DenseWhenTopKCoversContextSparseOtherwise) {
+  auto dense32 =
+      Load(std::shared_ptr<const ModelFile>(InMemoryModelFile(WithTopK(Make("ds32-tiny"), 1000))));
+  auto sparse32 = Load(File("ds32-tiny"));
+  auto ds3 = Load(File("ds3-tiny"));
+  ASSERT_TRUE(dense32 && sparse32 && ds3);
+  const KvLayout kv = sparse32->kv_layout();
+  EXPECT_EQ(kv.head_dim_v, 32);  // the indexer key rides in the V rows
+  EXPECT_EQ(kv.bytes_per_token(), (64 + 16 + 32) * 3 * 2);
+  auto toks = Prompt(90, 7);
+  auto a = LastLogits(*dense32, toks), b = LastLogits(*ds3, toks), c = LastLogits(*sparse32, toks);
+  const float scale = MaxAbs(b.data(), b.size());
+  EXPECT_LE(MaxAbsDiff(a.data(), b.data(), a.size()), 1e-6f * scale);
+  EXPECT_GT(MaxAbsDiff(c.data(), b.data(), c.size()), 1e-3f * scale);
 }
 
 }  // namespace

@@ -308,6 +308,16 @@ Result<DeepSeekHParams> ReadDeepSeekHParams(const ModelFile& f, const std::strin
     CACHET_ASSIGN_OR_RETURN(hp.n_vocab, RequiredInt(f, vocab_key));
   }
   CACHET_RETURN_IF_ERROR(ReadRope(f, arch, &hp));
+  if (arch == "deepseek32") {
+    CACHET_ASSIGN_OR_RETURN(ds.indexer_heads,
+                            RequiredInt(f, Key(arch, "attention.indexer.head_count")));
+    CACHET_ASSIGN_OR_RETURN(ds.indexer_dim, RequiredInt(f, Key(arch, "attention.indexer.key_length")));
+    CACHET_ASSIGN_OR_RETURN(ds.indexer_top_k, RequiredInt(f, Key(arch, "attention.indexer.top_k")));
+    if (ds.q_lora_rank == 0 || ds.legacy_kv_b || ds.qk_rope_dim > ds.indexer_dim) {
+      return Corrupt(arch + ": the indexer needs q_lora_rank > 0, an MLA file and rope dims <= " +
+                     Key(arch, "attention.indexer.key_length"));
+    }
+  }
   if (hp.rope_scaling == RopeScaling::kLinear && hp.rope_factor != 1.0f) {
     return Unsupported(arch + ": linear rope scaling");
   }

@@ -80,6 +80,8 @@ struct DeepSeekHParams {
   float weights_scale = 1.0f;  // expert_weights_scale (routed scaling factor; 0 in file -> 1)
   float mscale_all_dim = 0.0f;  // M = yarn_log_multiplier / 0.1 (0 when absent)
   bool legacy_kv_b = false;     // no *_mla keys: attn_kv_b instead of attn_k_b / attn_v_b
+  // deepseek32 lightning indexer (deepseek.md Part B); 0 heads = none (deepseek2).
+  int64_t indexer_heads = 0, indexer_dim = 0, indexer_top_k = 0;
 
   int64_t qk_head_dim() const { return qk_nope_dim + qk_rope_dim; }  // d_qk
   int64_t kv_cache_dim() const { return kv_lora_rank + qk_rope_dim; }  // latent + rope key
@@ -89,7 +91,8 @@ struct DeepSeekHParams {
   float attn_scale() const;
 };
 
-// Reads the deepseek2 keys (prefix `arch`). Errors: Corrupt naming the key for a missing
+// Reads the deepseek2 keys (prefix `arch`); for arch "deepseek32" also the indexer keys
+// (required, with q_lora_rank > 0, an MLA file and rope dims <= indexer key_length). Errors: Corrupt naming the key for a missing
 // required key, a wrong type or an inconsistent value (r odd or >= d_qk, k > E, groups that do
 // not divide E, k_grp > n_grp, nextn >= block_count, unknown gating id); Unsupported for a YaRN
 // file without yarn_log_multiplier (spec A.6 edge case). Legacy files (no key_length_mla /

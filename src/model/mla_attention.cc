@@ -33,13 +33,16 @@ void OneHead(const MlaAttentionParams& p, const float* kv, int64_t t, int64_t h,
   const int64_t dk = p.kv_lora_rank + p.rope_dim;
   const float* q = p.q + t * p.q_stride + h * dk;
   float* o = p.out + t * p.out_stride + h * p.kv_lora_rank;
-  const int64_t nk = std::min<int64_t>(static_cast<int64_t>(p.q_pos[t]) + 1, p.n_kv);
+  const bool sparse = p.sel != nullptr && p.n_sel[t] >= 0;
+  const int32_t* rows = sparse ? p.sel + t * p.sel_stride : nullptr;
+  const int64_t nk =
+      sparse ? p.n_sel[t] : std::min<int64_t>(static_cast<int64_t>(p.q_pos[t]) + 1, p.n_kv);
   std::fill(o, o + p.kv_lora_rank, 0.0f);
   if (nk <= 0) return;
   sc.resize(nk);
   float mx = -INFINITY;
   for (int64_t j = 0; j < nk; ++j) {
-    sc[j] = Dot(q, kv + j * dk, dk) * p.scale;
+    sc[j] = Dot(q, kv + (sparse ? rows[j] : j) * dk, dk) * p.scale;
     mx = std::max(mx, sc[j]);
   }
   double sum = 0;
@@ -49,7 +52,7 @@ void OneHead(const MlaAttentionParams& p, const float* kv, int64_t t, int64_t h,
   }
   for (int64_t j = 0; j < nk; ++j) {
     const float w = sc[j];
-    const float* c = kv + j * dk;
+    const float* c = kv + (sparse ? rows[j] : j) * dk;
     for (int64_t d = 0; d < p.kv_lora_rank; ++d) o[d] += w * c[d];
   }
   const float inv = static_cast<float>(1.0 / sum);

@@ -37,6 +37,11 @@ struct MlaAttentionParams {
   int64_t q_stride = 0;
   int64_t out_stride = 0;
   float scale = 1.0f;  // sigma = mscale^2 / sqrt(d_qk), NOT 1/sqrt(r_kv + r)
+  // Sparse attention (deepseek32): query t attends only to positions sel[t * sel_stride + i],
+  // i < n_sel[t] (ascending, each <= q_pos[t]); n_sel[t] < 0 or sel == nullptr: all visible.
+  const int32_t* sel = nullptr;
+  const int32_t* n_sel = nullptr;
+  int64_t sel_stride = 0;
 };
 
 // out[t][h] = sum_{j <= q_pos[t]} softmax_j(scale * q[t][h] . K(j)) c(j); softmax in f32 with a

@@ -209,6 +209,11 @@ void AddDeepSeekMeta(const Preset& p, Builder* b) {
   b->Meta(a + ".expert_gating_func", u(ds.gating));
   b->Meta(a + ".expert_weights_norm", ds.weights_norm);
   b->Meta(a + ".expert_weights_scale", ds.weights_scale);
+  if (ds.indexer_heads > 0) {
+    b->Meta(a + ".attention.indexer.head_count", u(ds.indexer_heads));
+    b->Meta(a + ".attention.indexer.key_length", u(ds.indexer_dim));
+    b->Meta(a + ".attention.indexer.top_k", u(ds.indexer_top_k));
+  }
   if (ds.yarn_factor > 0) {
     b->Meta(a + ".rope.scaling.type", std::string("yarn"));
     b->Meta(a + ".rope.scaling.factor", ds.yarn_factor);
@@ -275,6 +280,18 @@ Status AddDeepSeekLayers(const Preset& p, Builder* b) {
     const std::string pre = "blk." + std::to_string(i) + ".";
     CACHET_RETURN_IF_ERROR(AddDeepSeekAttention(p, pre, b));
     CACHET_RETURN_IF_ERROR(AddDeepSeekFfn(p, i, pre, b));
+    if (i < p.n_layer && p.ds.indexer_heads > 0) {  // B.1; MTP blocks run dense MLA
+      const DeepSeekDims& ds = p.ds;
+      CACHET_RETURN_IF_ERROR(b->Add(pre + "indexer.attn_q_b.weight",
+                                    {ds.q_lora_rank, ds.indexer_heads * ds.indexer_dim},
+                                    Init::kMatrix));
+      CACHET_RETURN_IF_ERROR(
+          b->Add(pre + "indexer.attn_k.weight", {d, ds.indexer_dim}, Init::kMatrix));
+      CACHET_RETURN_IF_ERROR(b->Add(pre + "indexer.k_norm.weight", {ds.indexer_dim}, Init::kNorm));
+      CACHET_RETURN_IF_ERROR(b->Add(pre + "indexer.k_norm.bias", {ds.indexer_dim}, Init::kBias));
+      CACHET_RETURN_IF_ERROR(
+          b->Add(pre + "indexer.proj.weight", {d, ds.indexer_heads}, Init::kMatrix));
+    }
     if (i < p.n_layer) continue;
     CACHET_RETURN_IF_ERROR(b->Add(pre + "nextn.eh_proj.weight", {2 * d, d}, Init::kMatrix));
     CACHET_RETURN_IF_ERROR(b->Add(pre + "nextn.enorm.weight", {d}, Init::kNorm));
@@ -322,6 +339,16 @@ void AddDeepSeekPresets(std::vector<Preset>* v) {
   t3.ds.mscale_all_dim = 1.0f;
   t3.ds.n_mtp = 1;
   v->push_back(t3);
+  // V3.2 style: ds3-tiny plus the lightning indexer, top-k small enough that 100-token prompts
+  // attend sparsely (no MTP block).
+  Preset t32 = t3;
+  t32.name = "ds32-tiny";
+  t32.arch = "deepseek32";
+  t32.ds.n_mtp = 0;
+  t32.ds.indexer_heads = 4;
+  t32.ds.indexer_dim = 32;
+  t32.ds.indexer_top_k = 24;
+  v->push_back(t32);
   // DeepSeek-V2-Lite dimensions with 4 layers (benchmarks).
   Preset lite = Make("ds2-lite-4l", "deepseek2", "deepseek-v3", 2048, 4, 16, 1, 192, 10944);
   lite.ds = t.ds;
@@ -393,7 +420,7 @@ Result<SyntheticModel> MakeSyntheticModel(const Preset& p, DType type, uint64_t 
   CACHET_RETURN_IF_ERROR(b.Add("output_norm.weight", {p.n_embd}, Init::kNorm));
   if (!p.tied) CACHET_RETURN_IF_ERROR(b.Add("output.weight", {p.n_embd, n_vocab}, Init::kMatrix));
   if (p.llama3_factor > 0) b.AddF32("rope_freqs.weight", Llama3RopeFreqs(p));
-  if (p.arch == "deepseek2") {
+  if (p.arch == "deepseek2" || p.arch == "deepseek32") {
     AddDeepSeekMeta(p, &b);
     CACHET_RETURN_IF_ERROR(AddDeepSeekLayers(p, &b));
     return b.Take();

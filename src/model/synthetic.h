@@ -25,7 +25,7 @@ class Writer;
 
 namespace cachet::model {
 
-// deepseek2 dimensions (deepseek.md A.2-A.4); used only when Preset::arch == "deepseek2".
+// deepseek2 / deepseek32 dimensions (deepseek.md A.2-A.4, B.1); used only for those archs.
 struct DeepSeekDims {
   int64_t q_lora_rank = 0;  // 0: attn_q (V2-Lite style), else attn_q_a / attn_q_a_norm / attn_q_b
   int64_t kv_lora_rank = 0, qk_nope = 0, qk_rope = 0, v_head = 0;
@@ -41,6 +41,8 @@ struct DeepSeekDims {
   float mscale_all_dim = 1.0f;  // written as yarn_log_multiplier = 0.1 * M
   int64_t n_mtp = 0;            // MTP (nextn) blocks after the trunk
   bool legacy_kv_b = false;     // pre-MLA conversion: attn_kv_b, no *_mla keys (A.5.1)
+  // arch "deepseek32": lightning indexer (Part B); the trunk layers get indexer.* tensors.
+  int64_t indexer_heads = 0, indexer_dim = 0, indexer_top_k = 0;
 };
 
 struct Preset {

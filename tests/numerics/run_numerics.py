@@ -11,7 +11,8 @@ Cases (--case, default all):
             all three architectures, scored by cachet and by tools/reference/logits.py (the
             subprocess protocol), compared the same way.
   deepseek  ds2-tiny (MLA without q compression, softmax routing), ds2-tiny-legacy (the same as a
-            pre-MLA conversion with attn_kv_b) and ds3-tiny (q compression,
+            pre-MLA conversion with attn_kv_b), ds32-tiny (V3.2: + lightning indexer, top-k 24, so
+            the 100-token sequences attend sparsely) and ds3-tiny (q compression,
             sigmoid routing with groups and selection bias) x {f32, q8_0}, compared as `presets`
             with the same bounds; the f32 files are also scored with the attention path pinned
             (CACHET_MLA_PATH=absorbed / expanded), so both MLA paths meet the reference bound.
@@ -152,7 +153,7 @@ def case_presets(ctx, tmp):
             os.remove(path)
 
 
-DEEPSEEK_PRESETS = ["ds2-tiny", "ds3-tiny", "ds2-tiny-legacy"]
+DEEPSEEK_PRESETS = ["ds2-tiny", "ds3-tiny", "ds2-tiny-legacy", "ds32-tiny"]
 
 
 def case_deepseek(ctx, tmp):

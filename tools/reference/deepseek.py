@@ -1,9 +1,10 @@
-"""Plain PyTorch forward of the `deepseek2` architecture (DeepSeek-V2/V3: MLA + DeepSeekMoE),
-written from shared/specs/deepseek.md Part A as a spec, not for speed: float64 math on
+"""Plain PyTorch forward of the `deepseek2` architecture (DeepSeek-V2/V3: MLA + DeepSeekMoE) and
+of `deepseek32` (V3.2: + the lightning indexer, Part B), written from shared/specs/deepseek.md as
+a spec, not for speed: float64 math on
 dequantized weights, NAIVE attention (K and V decompressed per head from the latent, ordinary
 MHA with a causal mask; never the absorbed form), per-token expert loop, no KV cache.
 
-model.Model(GgufFile(path)) returns a DeepSeekModel for general.architecture = deepseek2, so
+model.Model(GgufFile(path)) returns a DeepSeekModel for deepseek2 / deepseek32, so
 logits.py and tests/numerics/run_numerics.py use it unchanged. MTP blocks are not run.
 """
 import math
@@ -48,6 +49,9 @@ class DeepSeekHParams:
         gfac = 1.0 + 0.1 * self.M * math.log(self.s) if yarn else 1.0
         self.yarn = yarn
         self.sigma = gfac * gfac / math.sqrt(self.d_qk)                    # A.6
+        self.idx_heads = int(g("attention.indexer.head_count", 0))          # B.1
+        self.idx_dim = int(g("attention.indexer.key_length", 0))
+        self.idx_top_k = int(g("attention.indexer.top_k", 0))
 
 
 def rope_angles(hp, positions):
@@ -63,6 +67,20 @@ def rope_angles(hp, positions):
         omega = omega * (ramp + (1.0 - ramp) / hp.s)
     p = torch.tensor(positions, dtype=torch.float64).reshape(-1, 1)
     return p * omega.reshape(1, -1)
+
+
+def rope_neox_front(x, theta, r):
+    """x[T, heads, D]: rotate pairs (j, j + r/2) of the FIRST r values (the indexer layout)."""
+    c = torch.cos(theta)[:, None, :].to(x.dtype)
+    s = torch.sin(theta)[:, None, :].to(x.dtype)
+    a, b, rest = x[..., :r // 2], x[..., r // 2:r], x[..., r:]
+    return torch.cat([a * c - b * s, a * s + b * c, rest], dim=-1)
+
+
+def layer_norm(x, g, b, eps):
+    m = x.mean(dim=-1, keepdim=True)
+    v = ((x - m) ** 2).mean(dim=-1, keepdim=True)
+    return (x - m) / torch.sqrt(v + eps) * g + b
 
 
 def rope_norm(x, theta):
@@ -87,6 +105,7 @@ class DeepSeekModel(Model):
     def _attention(self, i, h, theta):
         hp, pre, T = self.hp, f"blk.{i}.", h.shape[0]
         H = hp.n_head
+        qa = None
         if hp.r_q:
             qa = rms_norm(self._lin(h, pre + "attn_q_a.weight"), self.t(pre + "attn_q_a_norm.weight"),
                           hp.eps)
@@ -114,9 +133,36 @@ class DeepSeekModel(Model):
         qf = torch.cat([qn, qr], dim=-1)
         scores = torch.einsum("thd,shd->hts", qf, k) * hp.sigma
         mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+        if self.has(pre + "indexer.attn_q_b.weight"):
+            mask = mask | ~self._indexer_keep(pre, h, qa, theta)
         a = torch.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)
         o = torch.einsum("hts,shd->thd", a, v).reshape(T, H * hp.d_v)
         return self._lin(o, pre + "attn_output.weight")
+
+    def _indexer_keep(self, pre, h, qa, theta):
+        """[T, T] bool: position s is among query t's top-k indexer scores (B.2)."""
+        hp, T = self.hp, h.shape[0]
+        HI, DI = hp.idx_heads, hp.idx_dim
+        qi = self._lin(qa, pre + "indexer.attn_q_b.weight").reshape(T, HI, DI)
+        ki = layer_norm(self._lin(h, pre + "indexer.attn_k.weight"),
+                        self.t(pre + "indexer.k_norm.weight"), self.t(pre + "indexer.k_norm.bias"),
+                        1e-6).reshape(T, 1, DI)
+        qi, ki = rope_neox_front(qi, theta, hp.r), rope_neox_front(ki, theta, hp.r)
+        if self.kv_f16:
+            ki = ki.to(torch.float16).to(self.dtype)
+        w = self._lin(h, pre + "indexer.proj.weight") / math.sqrt(DI * HI)       # [T, HI]
+        dots = torch.relu(torch.einsum("thd,sd->ths", qi, ki[:, 0, :]))          # [T, HI, T]
+        score = torch.einsum("th,ths->ts", w, dots)
+        causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
+        score = score.masked_fill(~causal, float("-inf"))
+        keep = causal.clone()
+        for t in range(T):
+            if t + 1 > hp.idx_top_k:
+                row = torch.zeros(T, dtype=torch.bool)
+                # ReLU makes exact ties (score 0) common: lower positions win, as in cachet
+                row[torch.sort(-score[t], stable=True).indices[:hp.idx_top_k]] = True
+                keep[t] = row
+        return keep
 
     def _expert(self, x, gate, up, down):
         x = self._q(x)

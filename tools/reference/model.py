@@ -108,8 +108,8 @@ def rms_norm(x, g, eps):
 
 class Model:
     def __new__(cls, gguf, *args, **kwargs):
-        # deepseek2 lives in deepseek.py (MLA + MoE); Model(...) builds it transparently.
-        if cls is Model and gguf.meta.get("general.architecture") == "deepseek2":
+        # deepseek2/32 live in deepseek.py (MLA + MoE); Model(...) builds them transparently.
+        if cls is Model and gguf.meta.get("general.architecture") in ("deepseek2", "deepseek32"):
             from deepseek import DeepSeekModel
             return super().__new__(DeepSeekModel)
         return super().__new__(cls)

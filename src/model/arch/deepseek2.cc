@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "kernels/kernels.h"
 #include "model/arch/arch.h"
+#include "model/dsa_indexer.h"
 #include "model/mla_attention.h"
 #include "model/moe.h"
 #include "model/weights.h"
@@ -19,8 +20,17 @@ namespace {
 
 std::string Blk(int64_t i, const char* name) { return "blk." + std::to_string(i) + "." + name; }
 
+struct IndexerWeights {  // deepseek32 lightning indexer (B.1)
+  Weight wq_b;           // indexer.attn_q_b [r_q, H_I*d_I]
+  Weight wk;             // indexer.attn_k [d, d_I]
+  Weight proj;           // indexer.proj [d, H_I]
+  VecF32 k_norm_w, k_norm_b;
+};
+
 struct MlaWeights {
   VecF32 attn_norm, q_a_norm, kv_a_norm;
+  bool has_indexer = false;
+  IndexerWeights idx;
   Weight wq;          // attn_q [d, H*d_qk] when r_q = 0
   Weight wq_a, wq_b;  // attn_q_a [d, r_q], attn_q_b [r_q, H*d_qk] when r_q > 0
   Weight wkv_a;       // attn_kv_a_mqa [d, r_kv + r]
@@ -57,6 +67,9 @@ struct Buffers {
   std::vector<float> lat, kexp, vexp, wuk_t;
   // MTP: [e ; h] inputs of eh_proj, and a copy of the caller's h_prev.
   std::vector<float> eh, hprev;
+  // deepseek32 indexer: queries, keys, head weights, selections.
+  std::vector<float> qi, ki, wi;
+  std::vector<int32_t> sel, nsel;
 };
 
 class DeepSeek2Model final : public Model, public MtpSource {
@@ -76,6 +89,7 @@ class DeepSeek2Model final : public Model, public MtpSource {
   KvLayout mtp_kv_layout() const override {
     KvLayout l = kv_;
     l.n_layer = 1;
+    l.head_dim_v = 0;  // MTP blocks have no indexer
     return l;
   }
   const float* last_hidden() const override { return b_.h.data(); }
@@ -92,10 +106,14 @@ class DeepSeek2Model final : public Model, public MtpSource {
   void Resize(int64_t n_tok, int64_t n_out);
   void MatMul(const Weight& w, const float* x, int64_t m, float* y, bool acc, ThreadPool* pool);
   void Projections(const MlaWeights& w, ThreadPool* pool);
+  void IndexerProjections(const IndexerWeights& x, kernels::RopeParams rp, ThreadPool* pool);
+  void StoreIndexerKeys(int64_t layer, std::span<const SeqBatch> batch);
   void StoreKv(int64_t layer, std::span<const SeqBatch> batch);
   bool Expanded(const SeqBatch& b) const;
   void AttendAbsorbed(const MlaWeights& w, int64_t layer, std::span<const SeqBatch> batch,
                       ThreadPool* pool);
+  void SelectSparse(const SeqBatch& b, int64_t layer, int64_t row0, MlaAttentionParams* ap,
+                    ThreadPool* pool);
   void AttendExpanded(const MlaWeights& w, int64_t layer, const SeqBatch& b, int64_t row0,
                       ThreadPool* pool);
   void Attention(const MlaWeights& w, int64_t layer, std::span<const SeqBatch> batch,
@@ -158,6 +176,17 @@ Status DeepSeek2Model::LoadMla(WeightLoader& wl, int64_t i, MlaWeights* w) {
     w->v_stride = ds_.v_head_dim;
   }
   CACHET_ASSIGN_OR_RETURN(w->wo, wl.Matrix(Blk(i, "attn_output.weight"), H * ds_.v_head_dim, d));
+  if (ds_.indexer_heads > 0 && i < ds_.base.n_layer) {  // MTP blocks run dense MLA (B.1)
+    const int64_t hi = ds_.indexer_heads, di = ds_.indexer_dim;
+    IndexerWeights& x = w->idx;
+    w->has_indexer = true;
+    CACHET_ASSIGN_OR_RETURN(x.wq_b,
+                            wl.Matrix(Blk(i, "indexer.attn_q_b.weight"), ds_.q_lora_rank, hi * di));
+    CACHET_ASSIGN_OR_RETURN(x.wk, wl.Matrix(Blk(i, "indexer.attn_k.weight"), d, di));
+    CACHET_ASSIGN_OR_RETURN(x.k_norm_w, wl.Vector(Blk(i, "indexer.k_norm.weight"), di));
+    CACHET_ASSIGN_OR_RETURN(x.k_norm_b, wl.Vector(Blk(i, "indexer.k_norm.bias"), di));
+    CACHET_ASSIGN_OR_RETURN(x.proj, wl.Matrix(Blk(i, "indexer.proj.weight"), d, hi));
+  }
   return Status::Ok();
 }
 
@@ -270,7 +299,7 @@ Status DeepSeek2Model::LoadWeights() {
   kv_.n_layer = hp.n_layer;
   kv_.n_kv_heads = 1;
   kv_.head_dim_k = ds_.kv_cache_dim();
-  kv_.head_dim_v = 0;
+  kv_.head_dim_v = ds_.indexer_dim;  // deepseek32: the "V" rows hold the indexer keys (B.3)
   kv_.type = opt_.kv_type;
   if (kv_.type != DType::kF16 && kv_.type != DType::kBF16 && kv_.type != DType::kF32) {
     return InvalidArgument("deepseek2: KV cache type must be f16, bf16 or f32");
@@ -290,7 +319,8 @@ Status DeepSeek2Model::CheckBatch(std::span<const SeqBatch> batch, int64_t* n_to
     if (b.start_pos < 0 || b.start_pos + b.n_tokens > (int64_t{1} << 30)) {
       return InvalidArgument(where() + ": start_pos out of range");
     }
-    if (b.k_blocks == nullptr || b.n_blocks * kv_.block_tokens < b.start_pos + b.n_tokens) {
+    if (b.k_blocks == nullptr || (kv_.v_dim() > 0 && b.v_blocks == nullptr) ||
+        b.n_blocks * kv_.block_tokens < b.start_pos + b.n_tokens) {
       return InvalidArgument(where() + ": KV blocks do not cover the positions");
     }
     for (int64_t t = 0; t < b.n_tokens; ++t) {
@@ -374,6 +404,33 @@ void DeepSeek2Model::Projections(const MlaWeights& w, ThreadPool* pool) {
   rp.head_dim = r;
   rp.row_stride = dkv;
   k_.rope(rp);
+  if (w.has_indexer) IndexerProjections(w.idx, rp, pool);
+}
+
+// B.2: qI from the normalised q latent, kI = LayerNorm(W_Ik h), both with NEOX RoPE on their
+// FIRST r values; head weights W_Iproj h / sqrt(d_I H_I).
+void DeepSeek2Model::IndexerProjections(const IndexerWeights& x, kernels::RopeParams rp,
+                                        ThreadPool* pool) {
+  const int64_t T = n_tok_cur_, hi = ds_.indexer_heads, di = ds_.indexer_dim;
+  b_.qi.resize(T * hi * di);
+  b_.ki.resize(T * di);
+  b_.wi.resize(T * hi);
+  MatMul(x.wq_b, b_.qa.data(), T, b_.qi.data(), false, pool);
+  MatMul(x.wk, b_.h.data(), T, b_.ki.data(), false, pool);
+  LayerNormRows(b_.ki.data(), x.k_norm_w.data, x.k_norm_b.data, b_.ki.data(), T, di, 1e-6f);
+  MatMul(x.proj, b_.h.data(), T, b_.wi.data(), false, pool);
+  const float ws = 1.0f / std::sqrt(static_cast<float>(di * hi));
+  for (float& v : b_.wi) v *= ws;
+  rp.mode = kernels::RopeMode::kNeox;
+  rp.x = b_.qi.data();
+  rp.n_heads = hi;
+  rp.head_dim = di;
+  rp.row_stride = hi * di;
+  k_.rope(rp);
+  rp.x = b_.ki.data();
+  rp.n_heads = 1;
+  rp.row_stride = di;
+  k_.rope(rp);
 }
 
 void DeepSeek2Model::StoreKv(int64_t layer, std::span<const SeqBatch> batch) {
@@ -389,15 +446,29 @@ void DeepSeek2Model::StoreKv(int64_t layer, std::span<const SeqBatch> batch) {
   }
 }
 
+void DeepSeek2Model::StoreIndexerKeys(int64_t layer, std::span<const SeqBatch> batch) {
+  const int64_t di = ds_.indexer_dim, bt = kv_.block_tokens;
+  int64_t row = 0;
+  for (const SeqBatch& b : batch) {
+    for (int64_t t = 0; t < b.n_tokens; ++t, ++row) {
+      const int64_t p = b.start_pos + t;
+      auto* blk = static_cast<uint8_t*>(b.v_blocks[layer * b.n_blocks + p / bt]);
+      MlaStoreRow(kv_.type, b_.ki.data() + row * di, blk + (p % bt) * di * kv_.elem_bytes(), di);
+    }
+  }
+}
+
 bool DeepSeek2Model::Expanded(const SeqBatch& b) const {
   switch (opt_.mla_path) {
     case MlaPath::kAbsorbed:
       return false;
     case MlaPath::kExpanded:
-      return true;
+      return ds_.indexer_heads == 0 || b.start_pos + b.n_tokens <= ds_.indexer_top_k;
     case MlaPath::kAuto:
       break;
   }
+  // Sparse (deepseek32) chunks need the per-query selection only the absorbed path applies.
+  if (ds_.indexer_heads > 0 && b.start_pos + b.n_tokens > ds_.indexer_top_k) return false;
   MlaDims d{ds_.base.n_head, ds_.kv_lora_rank, ds_.qk_rope_dim, ds_.qk_nope_dim, ds_.v_head_dim};
   return MlaUseExpanded(d, b.n_tokens, b.start_pos + b.n_tokens);
 }
@@ -455,10 +526,18 @@ void DeepSeek2Model::AttendAbsorbed(const MlaWeights& w, int64_t layer,
       std::copy_n(src, ds_.qk_rope_dim, b_.qabs.data() + (t * H + h) * dkv + rkv);
     }
   });
+  if (w.has_indexer) {
+    b_.sel.resize(n_tok_cur_ * ds_.indexer_top_k);
+    b_.nsel.resize(n_tok_cur_);
+  }
   row = 0;
   g = 0;
   for (const SeqBatch& b : batch) {
-    if (!Expanded(b)) {
+    if (Expanded(b)) {
+      row += b.n_tokens;
+      continue;
+    }
+    {
       MlaAttentionParams ap;
       ap.q = b_.qabs.data() + g * H * dkv;
       ap.out = b_.obar.data() + g * H * rkv;
@@ -474,8 +553,10 @@ void DeepSeek2Model::AttendAbsorbed(const MlaWeights& w, int64_t layer,
       ap.q_stride = H * dkv;
       ap.out_stride = H * rkv;
       ap.scale = ds_.attn_scale();
+      if (w.has_indexer) SelectSparse(b, layer, row, &ap, pool);
       MlaAttention(ap, pool);
       g += b.n_tokens;
+      row += b.n_tokens;
     }
   }
   ForHeads(pool, H, [&](int64_t h) {  // o_h = Vb_h o_bar_h
@@ -501,6 +582,30 @@ void DeepSeek2Model::AttendAbsorbed(const MlaWeights& w, int64_t layer,
     }
     row += b.n_tokens;
   }
+}
+
+// B.2: the indexer's top-k positions for each query row of `b` (rows row0..), into `ap`.
+void DeepSeek2Model::SelectSparse(const SeqBatch& b, int64_t layer, int64_t row0,
+                                  MlaAttentionParams* ap, ThreadPool* pool) {
+  const int64_t hi = ds_.indexer_heads, di = ds_.indexer_dim, k = ds_.indexer_top_k;
+  IndexerParams ip;
+  ip.q = b_.qi.data() + row0 * hi * di;
+  ip.w = b_.wi.data() + row0 * hi;
+  ip.q_pos = b_.pos.data() + row0;
+  ip.blocks = const_cast<const void* const*>(b.v_blocks + layer * b.n_blocks);
+  ip.kv_type = kv_.type;
+  ip.n_q = b.n_tokens;
+  ip.n_kv = b.start_pos + b.n_tokens;
+  ip.block_tokens = kv_.block_tokens;
+  ip.n_heads = hi;
+  ip.head_dim = di;
+  ip.top_k = k;
+  ip.sel = b_.sel.data() + row0 * k;
+  ip.n_sel = b_.nsel.data() + row0;
+  IndexerSelect(ip, pool);
+  ap->sel = ip.sel;
+  ap->n_sel = ip.n_sel;
+  ap->sel_stride = k;
 }
 
 // Expanded path (A.5.3) for one sequence: decompress K (per head, nope part from W_UK, rope part
@@ -575,6 +680,7 @@ void DeepSeek2Model::Attention(const MlaWeights& w, int64_t layer, std::span<con
   const int64_t H = ds_.base.n_head, dn = ds_.qk_nope_dim, rkv = ds_.kv_lora_rank;
   Projections(w, pool);
   StoreKv(layer, batch);
+  if (w.has_indexer) StoreIndexerKeys(layer, batch);
   AttendAbsorbed(w, layer, batch, pool);
   bool wuk_ready = false;
   int64_t row = 0;
@@ -687,7 +793,11 @@ Result<const float*> DeepSeek2Model::ForwardMtp(const SeqBatch& b, const float* 
 
 Result<std::unique_ptr<Model>> LoadDeepSeek2(std::shared_ptr<const ModelFile> file,
                                              const DeepSeek2Options& options) {
-  CACHET_ASSIGN_OR_RETURN(DeepSeekHParams ds, ReadDeepSeekHParams(*file, "deepseek2"));
+  const std::string arch = file->GetString("general.architecture").value_or("deepseek2");
+  if (arch != "deepseek2" && arch != "deepseek32") {
+    return Unsupported("LoadDeepSeek2: architecture '" + arch + "'");
+  }
+  CACHET_ASSIGN_OR_RETURN(DeepSeekHParams ds, ReadDeepSeekHParams(*file, arch));
   auto m = std::make_unique<DeepSeek2Model>(std::move(ds), options, std::move(file));
   CACHET_RETURN_IF_ERROR(m->LoadWeights());
   return std::unique_ptr<Model>(std::move(m));
@@ -697,15 +807,17 @@ namespace arch {
 
 // CACHET_MLA_PATH=absorbed|expanded pins the attention path (benchmarks, numerics runs).
 void RegisterDeepSeek2(std::vector<ArchEntry>* out) {
-  out->push_back({"deepseek2", [](std::shared_ptr<const ModelFile> f) {
-                    DeepSeek2Options o;
-                    if (const char* e = std::getenv("CACHET_MLA_PATH"); e != nullptr) {
-                      const std::string v = e;
-                      if (v == "absorbed") o.mla_path = MlaPath::kAbsorbed;
-                      if (v == "expanded") o.mla_path = MlaPath::kExpanded;
-                    }
-                    return LoadDeepSeek2(std::move(f), o);
-                  }});
+  auto load = [](std::shared_ptr<const ModelFile> f) {
+    DeepSeek2Options o;
+    if (const char* e = std::getenv("CACHET_MLA_PATH"); e != nullptr) {
+      const std::string v = e;
+      if (v == "absorbed") o.mla_path = MlaPath::kAbsorbed;
+      if (v == "expanded") o.mla_path = MlaPath::kExpanded;
+    }
+    return LoadDeepSeek2(std::move(f), o);
+  };
+  out->push_back({"deepseek2", load});
+  out->push_back({"deepseek32", load});  // Part B: deepseek2 + the lightning indexer
 }
 
 }  // namespace arch
