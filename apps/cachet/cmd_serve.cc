@@ -47,7 +47,7 @@ namespace {
 struct ServeOptions {
   std::vector<std::string> models, model_names, api_keys;
   std::string host = "127.0.0.1", data_dir, config;
-  int64_t port = 8080, threads = 0, http_threads = 64, kv_cache_mb = 1024, max_running = 16;
+  int64_t port = 8080, threads = 0, http_threads = 256, kv_cache_mb = 1024, max_running = 16;
   int64_t queue = 256, ctx = 0, max_body_mb = 8, drain_seconds = 30;
   bool no_auth = false;
 };
@@ -307,7 +307,7 @@ int RunServe(int argc, char** argv) {
   flags.String("config", &o.config, "TOML config file");
   flags.Bool("no-auth", &o.no_auth, "no API key needed (loopback hosts only)");
   flags.Int("threads", &o.threads, "kernel threads per engine (default: all)");
-  flags.Int("http-threads", &o.http_threads, "connection threads (default 64)");
+  flags.Int("http-threads", &o.http_threads, "connection threads (default 256; one per open connection)");
   flags.Int("kv-cache-mb", &o.kv_cache_mb, "KV cache memory per model in MiB (default 1024)");
   flags.Int("max-running", &o.max_running, "sequences in a batch (default 16)");
   flags.Int("queue", &o.queue, "waiting requests before 503 (default 256)");

@@ -33,9 +33,9 @@ namespace cachet::http {
 struct HttpOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (see HttpServer::port())
-  int threads = 64;
+  int threads = 256;
   int keep_alive_max_count = 1000;  // requests per connection
-  int keep_alive_timeout_s = 10;    // idle time between requests on a connection
+  int keep_alive_timeout_s = 5;     // idle time between requests on a connection
   int read_timeout_s = 30;
   int write_timeout_s = 30;
   size_t payload_max_bytes = 8 << 20;

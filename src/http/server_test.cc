@@ -6,6 +6,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "api/testing/fake_model.h"
 
 namespace cachet::http {
@@ -229,6 +233,66 @@ TEST_F(ServerTest, GracefulShutdownDrainsStreams) {
   stopper.join();
   EXPECT_NE(body.find("data: [DONE]"), std::string::npos);
   EXPECT_EQ(model_.engine->cancelled(), 0);
+}
+
+// A raw TCP connection to the server (for clients that misbehave on purpose).
+int Connect(int port, int rcvbuf = 0) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST_F(ServerTest, SlowHeaderSenderIsDisconnected) {
+  HttpOptions h;
+  h.read_timeout_s = 1;
+  h.keep_alive_timeout_s = 1;
+  Start("x", {}, MakeNoAuth(), h);
+  int fd = Connect(server_->port());
+  ASSERT_GE(fd, 0);
+  const std::string partial = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n";
+  ASSERT_EQ(send(fd, partial.data(), partial.size(), 0), static_cast<ssize_t>(partial.size()));
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  const auto t0 = std::chrono::steady_clock::now();
+  // The server gives up after the read timeout: an error response at most, then it closes.
+  std::string got;
+  char buf[256];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) got.append(buf, static_cast<size_t>(n));
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(n, 0) << "connection not closed";
+  EXPECT_TRUE(got.empty() || got.rfind("HTTP/1.1 4", 0) == 0) << got;
+  EXPECT_LT(waited, 4s);
+  close(fd);
+  // Other clients are unaffected.
+  EXPECT_EQ(Client().Get("/health")->status, 200);
+}
+
+TEST_F(ServerTest, ClientThatStopsReadingIsDroppedAndCancelled) {
+  api::testing::FakeEngineOptions o;
+  o.n_ctx = 1 << 22;
+  o.script = [](const engine::GenerateRequest&) { return std::vector<int32_t>(1 << 21, 'w'); };
+  HttpOptions h;
+  h.write_timeout_s = 1;
+  Start("", o, MakeNoAuth(), h);
+  int fd = Connect(server_->port(), /*rcvbuf=*/4096);
+  ASSERT_GE(fd, 0);
+  const std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                          "application/json\r\nContent-Length: " +
+                          std::to_string(kChatStream.size()) + "\r\n\r\n" + kChatStream;
+  ASSERT_EQ(send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  // Never read: the server's writes block (backpressure) until the write timeout drops us.
+  EXPECT_TRUE(WaitFor([&] { return model_.engine->cancelled() == 1; }));
+  EXPECT_TRUE(WaitFor([&] { return server_->inflight() == 0; }));
+  close(fd);
 }
 
 }  // namespace
