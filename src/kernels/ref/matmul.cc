@@ -1,4 +1,6 @@
 // Reference matmul: dequantize each weight row to f32, dot in f64.
+#include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "kernels/ref/ref_kernels.h"
@@ -12,7 +14,17 @@ void ParallelRange(ThreadPool* pool, int64_t n, int64_t grain,
     fn(0, n);
     return;
   }
-  pool->ParallelFor(n, grain, fn);
+  // Chunks are handed out dynamically (about 8 per thread) rather than split evenly up front:
+  // on a shared machine a preempted thread then costs its current chunk, not half the work.
+  const int64_t chunk = std::max<int64_t>(grain, n / (8 * pool->size()));
+  std::atomic<int64_t> next{0};
+  pool->Run([&](int, int) {
+    for (;;) {
+      const int64_t b = next.fetch_add(chunk, std::memory_order_relaxed);
+      if (b >= n) return;
+      fn(b, std::min(n, b + chunk));
+    }
+  });
 }
 
 void Matmul(const MatmulParams& p, ThreadPool* pool) {

@@ -37,7 +37,9 @@ inline float KvLoad(DType t, const void* row, int64_t i) {
   return F16ToF32(static_cast<const f16_t*>(row)[i]);
 }
 
-// Runs fn(begin, end) over [0, n) on the pool (or inline when pool is null / n is small).
+// Runs fn(begin, end) over disjoint chunks covering [0, n) on the pool (or inline when pool is
+// null / n <= grain); chunks are >= grain items and claimed dynamically, so fn may be called
+// several times per thread.
 void ParallelRange(ThreadPool* pool, int64_t n, int64_t grain,
                    const std::function<void(int64_t, int64_t)>& fn);
 
