@@ -58,7 +58,8 @@ std::string ToRequest(const Json& j, const tok::TokenizerSpec& spec, jinja::Chat
     if (k == "messages" || k == "tools" || k == "add_generation_prompt") continue;
     if (k == "chat_template_kwargs") {
       if (!it.value().is_object()) return "\"chat_template_kwargs\" must be an object";
-      for (auto kw = it.value().begin(); kw != it.value().end(); ++kw) r->extra[kw.key()] = kw.value();
+      for (auto kw = it.value().begin(); kw != it.value().end(); ++kw)
+        r->extra[kw.key()] = kw.value();
       continue;
     }
     r->extra[k] = it.value();

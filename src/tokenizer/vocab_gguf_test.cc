@@ -1,9 +1,8 @@
 // tokenizer.json -> GGUF file (Writer) -> GGUF reader -> spec gives the same ids as the json path.
 #include <gtest/gtest.h>
-
-#include <cstdio>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>

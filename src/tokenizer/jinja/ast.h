@@ -55,16 +55,16 @@ struct MacroParam {
 
 struct Node {
   enum Kind {
-    kText,      // text
-    kOutput,    // {{ expr }}
-    kIf,        // conds[i] -> bodies[i]; else_body
-    kFor,       // targets in expr [if cond]: body; else_body
-    kSet,       // targets (or ns_attr on targets[0]) = expr
-    kSetBlock,  // targets[0] = rendered body | filter chain (expr, input null)
-    kMacro,     // name(params): body
-    kCallBlock, // caller(params) = body; expr = the call
+    kText,         // text
+    kOutput,       // {{ expr }}
+    kIf,           // conds[i] -> bodies[i]; else_body
+    kFor,          // targets in expr [if cond]: body; else_body
+    kSet,          // targets (or ns_attr on targets[0]) = expr
+    kSetBlock,     // targets[0] = rendered body | filter chain (expr, input null)
+    kMacro,        // name(params): body
+    kCallBlock,    // caller(params) = body; expr = the call
     kFilterBlock,  // body | filter chain (expr)
-    kWith,      // targets[i] = with_values[i]; body
+    kWith,         // targets[i] = with_values[i]; body
     kBreak,
     kContinue,
     kGeneration,  // {% generation %} body (rendered as is)

@@ -62,7 +62,8 @@ Value GetPath(const Value& v, const std::string& path) {
   size_t start = 0;
   while (start <= path.size()) {
     size_t dot = path.find('.', start);
-    std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
     if (numeric && cur.is_list()) {
       size_t i = std::stoul(part);
@@ -368,8 +369,8 @@ Result<Value> FAttr(Interpreter&, Args& a) {
 
 Result<Value> FIndent(Interpreter&, Args& a) {
   const Value* width = Arg(a, 0, "width");
-  std::string ind = width && width->is_string() ? width->str()
-                                                : std::string(width ? width->as_int() : 4, ' ');
+  std::string ind =
+      width && width->is_string() ? width->str() : std::string(width ? width->as_int() : 4, ' ');
   bool first = ArgBool(a, 1, "first", false);
   bool blank = ArgBool(a, 2, "blank", false);
   auto lines = PySplitLines(Input(a).Str() + "\n", false);
@@ -476,19 +477,45 @@ Result<Value> FWordCount(Interpreter&, Args& a) {
 
 const std::map<std::string, FilterFn>& Filters() {
   static const auto* m = new std::map<std::string, FilterFn>{
-      {"abs", FAbs},         {"attr", FAttr},           {"capitalize", FCapitalize},
-      {"count", FLength},    {"d", FDefault},           {"default", FDefault},
-      {"dictsort", FDictSort}, {"e", FEscape},          {"escape", FEscape},
-      {"first", FFirst},     {"float", FFloat},         {"format", FFormat},
-      {"indent", FIndent},   {"int", FInt},             {"items", FItems},
-      {"join", FJoin},       {"last", FLast},           {"length", FLength},
-      {"list", FList},       {"lower", FLower},         {"map", FMap},
-      {"max", FMax},         {"min", FMin},             {"reject", FReject},
-      {"rejectattr", FRejectAttr}, {"replace", FReplace}, {"reverse", FReverse},
-      {"round", FRound},     {"safe", FSafe},           {"select", FSelect},
-      {"selectattr", FSelectAttr}, {"sort", FSort},     {"string", FString},
-      {"sum", FSum},         {"title", FTitle},         {"tojson", FToJson},
-      {"trim", FTrim},       {"unique", FUnique},       {"upper", FUpper},
+      {"abs", FAbs},
+      {"attr", FAttr},
+      {"capitalize", FCapitalize},
+      {"count", FLength},
+      {"d", FDefault},
+      {"default", FDefault},
+      {"dictsort", FDictSort},
+      {"e", FEscape},
+      {"escape", FEscape},
+      {"first", FFirst},
+      {"float", FFloat},
+      {"format", FFormat},
+      {"indent", FIndent},
+      {"int", FInt},
+      {"items", FItems},
+      {"join", FJoin},
+      {"last", FLast},
+      {"length", FLength},
+      {"list", FList},
+      {"lower", FLower},
+      {"map", FMap},
+      {"max", FMax},
+      {"min", FMin},
+      {"reject", FReject},
+      {"rejectattr", FRejectAttr},
+      {"replace", FReplace},
+      {"reverse", FReverse},
+      {"round", FRound},
+      {"safe", FSafe},
+      {"select", FSelect},
+      {"selectattr", FSelectAttr},
+      {"sort", FSort},
+      {"string", FString},
+      {"sum", FSum},
+      {"title", FTitle},
+      {"tojson", FToJson},
+      {"trim", FTrim},
+      {"unique", FUnique},
+      {"upper", FUpper},
       {"wordcount", FWordCount},
   };
   return *m;
@@ -573,17 +600,39 @@ Result<bool> TTest(Interpreter&, Args& a) { return IsKnownTest(Input(a).Str()); 
 
 const std::map<std::string, TestFn>& Tests() {
   static const auto* m = new std::map<std::string, TestFn>{
-      {"defined", TDefined},   {"undefined", TUndefined}, {"none", TNone},
-      {"boolean", TBoolean},   {"true", TTrue},           {"false", TFalse},
-      {"integer", TInteger},   {"float", TFloat},         {"number", TNumber},
-      {"string", TString},     {"mapping", TMapping},     {"iterable", TIterable},
-      {"sequence", TSequence}, {"callable", TCallable},   {"sameas", TSameAs},
-      {"equalto", TEq},        {"eq", TEq},               {"ne", TNe},
-      {"lt", TLt},             {"lessthan", TLt},         {"le", TLe},
-      {"gt", TGt},             {"greaterthan", TGt},      {"ge", TGe},
-      {"in", TIn},             {"odd", TOdd},             {"even", TEven},
-      {"divisibleby", TDivisibleBy}, {"lower", TLower},   {"upper", TUpper},
-      {"escaped", TEscaped},   {"filter", TFilter},       {"test", TTest},
+      {"defined", TDefined},
+      {"undefined", TUndefined},
+      {"none", TNone},
+      {"boolean", TBoolean},
+      {"true", TTrue},
+      {"false", TFalse},
+      {"integer", TInteger},
+      {"float", TFloat},
+      {"number", TNumber},
+      {"string", TString},
+      {"mapping", TMapping},
+      {"iterable", TIterable},
+      {"sequence", TSequence},
+      {"callable", TCallable},
+      {"sameas", TSameAs},
+      {"equalto", TEq},
+      {"eq", TEq},
+      {"ne", TNe},
+      {"lt", TLt},
+      {"lessthan", TLt},
+      {"le", TLe},
+      {"gt", TGt},
+      {"greaterthan", TGt},
+      {"ge", TGe},
+      {"in", TIn},
+      {"odd", TOdd},
+      {"even", TEven},
+      {"divisibleby", TDivisibleBy},
+      {"lower", TLower},
+      {"upper", TUpper},
+      {"escaped", TEscaped},
+      {"filter", TFilter},
+      {"test", TTest},
   };
   return *m;
 }

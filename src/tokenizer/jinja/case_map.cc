@@ -62,9 +62,7 @@ char32_t LowerCp(char32_t c) {
   return c;
 }
 
-bool IsCasedCp(char32_t c) {
-  return UpperCp(c) != c || LowerCp(c) != c || c == 0xdf;
-}
+bool IsCasedCp(char32_t c) { return UpperCp(c) != c || LowerCp(c) != c || c == 0xdf; }
 
 namespace {
 

@@ -29,7 +29,8 @@ Result<std::vector<Value>> Iterate(const Value& v) {
 }  // namespace
 
 Status UndefinedError(const Value& v) {
-  if (v.is_undefined() && !v.str().empty()) return InvalidArgument("'" + v.str() + "' is undefined");
+  if (v.is_undefined() && !v.str().empty())
+    return InvalidArgument("'" + v.str() + "' is undefined");
   return InvalidArgument("undefined value used");
 }
 
@@ -152,8 +153,10 @@ Result<std::vector<Value>> Interpreter::FilterLoopItems(const Node& n, std::vect
     Status s = BindLoopTargets(n, item);
     if (s.ok()) {
       auto c = Eval(*n.cond);
-      if (!c.ok()) s = c.status();
-      else if (c->Truthy()) kept.push_back(item);
+      if (!c.ok())
+        s = c.status();
+      else if (c->Truthy())
+        kept.push_back(item);
     }
     frame_ = outer;
     CACHET_RETURN_IF_ERROR(s);
@@ -202,8 +205,10 @@ Result<Interpreter::Flow> Interpreter::ExecFor(const Node& n, std::string* out) 
     Flow f = Flow::kNormal;
     if (s.ok()) {
       auto r = Exec(n.body, out);
-      if (r.ok()) f = *r;
-      else s = r.status();
+      if (r.ok())
+        f = *r;
+      else
+        s = r.status();
     }
     frame_ = outer;
     CACHET_RETURN_IF_ERROR(s);
@@ -217,8 +222,8 @@ Status Interpreter::ExecSet(const Node& n) {
   if (!n.ns_attr.empty()) {
     const Value* ns = Lookup(n.targets[0]);
     if (!ns || !ns->is_namespace()) {
-      return RuntimeError(n.line, "cannot assign attribute on non-namespace object '" +
-                                      n.targets[0] + "'");
+      return RuntimeError(n.line,
+                          "cannot assign attribute on non-namespace object '" + n.targets[0] + "'");
     }
     ns->mutable_namespace()->Set(n.ns_attr, std::move(v));
     return Status::Ok();

@@ -28,7 +28,8 @@ struct Frame {
 
 class Interpreter {
  public:
-  Interpreter(const RenderLimits& limits, const Dict* globals) : limits_(limits), globals_(globals) {}
+  Interpreter(const RenderLimits& limits, const Dict* globals)
+      : limits_(limits), globals_(globals) {}
 
   // Renders `nodes` with `context` as the root variables. Errors: InvalidArgument for a template
   // runtime error (undefined attribute, type error, raise_exception: "...") and

@@ -19,17 +19,21 @@ int main(int argc, char** argv) {
   req.messages = Json::array();
   req.messages.push_back({{"role", "system"}, {"content", "You are a helpful assistant."}});
   for (int i = 0; i < 50; ++i) {  // 50 turns, every fifth with a tool call and result
-    req.messages.push_back({{"role", "user"}, {"content", "Question " + std::to_string(i) +
-                                                           ": what is the weather like today?"}});
+    req.messages.push_back(
+        {{"role", "user"},
+         {"content", "Question " + std::to_string(i) + ": what is the weather like today?"}});
     if (i % 5 == 4) {
-      Json call = {{"id", "c"}, {"type", "function"},
+      Json call = {{"id", "c"},
+                   {"type", "function"},
                    {"function", {{"name", "get_weather"}, {"arguments", "{\"city\": \"Paris\"}"}}}};
-      req.messages.push_back({{"role", "assistant"}, {"content", ""}, {"tool_calls", Json::array({call})}});
+      req.messages.push_back(
+          {{"role", "assistant"}, {"content", ""}, {"tool_calls", Json::array({call})}});
       req.messages.push_back({{"role", "tool"}, {"content", "{\"temp\": 21}"}});
     }
     req.messages.push_back({{"role", "assistant"}, {"content", std::string(400, 'x')}});
   }
-  req.tools = Json::parse(R"([{"type":"function","function":{"name":"get_weather","description":"Weather.","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}])");
+  req.tools = Json::parse(
+      R"([{"type":"function","function":{"name":"get_weather","description":"Weather.","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}])");
   req.bos_token = "<s>";
   for (const char* name : {"deepseek-v3", "qwen3", "llama3"}) {
     std::ifstream in(shared + "/tokenizers/" + name + "/tokenizer_config.json");

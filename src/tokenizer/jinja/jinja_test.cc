@@ -62,13 +62,15 @@ TEST(Jinja, LoopsScopesAndNamespaces) {
   EXPECT_EQ(R("{% for x in [1,2,3] %}{{ loop.index }}{{ x }}{% if not loop.last %},{% endif %}"
               "{% endfor %}"),
             "11,22,33");
-  EXPECT_EQ(R("{% set x = 0 %}{% for i in [1,2] %}{{ x }}{% set x = i %}{{ x }}{% endfor %}{{ x }}"),
-            "01020");
+  EXPECT_EQ(
+      R("{% set x = 0 %}{% for i in [1,2] %}{{ x }}{% set x = i %}{{ x }}{% endfor %}{{ x }}"),
+      "01020");
   EXPECT_EQ(R("{% set ns = namespace(n=0) %}{% for i in range(4) %}{% set ns.n = ns.n + i %}"
               "{% endfor %}{{ ns.n }}"),
             "6");
-  EXPECT_EQ(R("{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}", "{\"d\":{\"b\":1,\"a\":2}}"),
-            "b=1;a=2;");
+  EXPECT_EQ(
+      R("{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}", "{\"d\":{\"b\":1,\"a\":2}}"),
+      "b=1;a=2;");
   EXPECT_EQ(R("{% for x in [] %}x{% else %}empty{% endfor %}"), "empty");
   EXPECT_EQ(R("{% for x in range(10) if x is odd %}{{ x }}{% if x > 4 %}{% break %}{% endif %}"
               "{% endfor %}"),
@@ -132,8 +134,9 @@ TEST(Jinja, UnsupportedConstructsFailAtParse) {
 TEST(Jinja, RaiseExceptionAndLimits) {
   auto r = R("{{ raise_exception('bad role') }}");
   EXPECT_NE(r.find("template raised an exception: bad role"), std::string::npos);
-  auto t = Template::Parse("{% for i in range(100) %}{% for j in range(100) %}x{% endfor %}"
-                           "{% endfor %}");
+  auto t = Template::Parse(
+      "{% for i in range(100) %}{% for j in range(100) %}x{% endfor %}"
+      "{% endfor %}");
   ASSERT_TRUE(t.ok());
   RenderLimits small;
   small.max_iterations = 1000;
@@ -150,8 +153,9 @@ TEST(Jinja, RaiseExceptionAndLimits) {
   std::string deep(5000, '(');
   EXPECT_FALSE(Template::Parse("{{ " + deep + " }}").ok());  // no stack overflow
   // Values nested without bound, and namespace cycles, are refused or printed finitely.
-  auto nest = Template::Parse("{% set ns = namespace(a=[]) %}{% for i in range(100000) %}"
-                              "{% set ns.a = [ns.a] %}{% endfor %}{{ ns.a | length }}");
+  auto nest = Template::Parse(
+      "{% set ns = namespace(a=[]) %}{% for i in range(100000) %}"
+      "{% set ns.a = [ns.a] %}{% endfor %}{{ ns.a | length }}");
   ASSERT_TRUE(nest.ok());
   EXPECT_EQ(nest->Render(Ctx("{}")).status().code(), StatusCode::kInvalidArgument);
   auto cycle = Template::Parse("{% set ns = namespace() %}{% set ns.self = ns %}{{ ns }}");
@@ -188,11 +192,13 @@ TEST(Jinja, RenderChatPassesHfVariables) {
 // with a Status or renders.
 TEST(Jinja, RandomTemplatesAreSafe) {
   const std::vector<std::string> parts = {
-      "{{", "}}", "{%", "%}", "{#", "#}", "-", "+", " ", "\n", "if", "for", "in", "endif",
-      "endfor", "else", "set", "=", "x", "ns", ".", "a", "[", "]", "(", ")", "{", "}", ",", ":",
-      "'s'", "\"", "1", "2.5", "|", "trim", "length", "is", "not", "defined", "~", "*", "/",
-      "//", "%", "**", "macro", "endmacro", "call", "caller", "raw", "endraw", "namespace",
-      "range", "loop", "and", "or", "none", "true", "tojson", "items", "\\", "é"};
+      "{{",     "}}",    "{%",       "%}",      "{#",     "#}",     "-",      "+",         " ",
+      "\n",     "if",    "for",      "in",      "endif",  "endfor", "else",   "set",       "=",
+      "x",      "ns",    ".",        "a",       "[",      "]",      "(",      ")",         "{",
+      "}",      ",",     ":",        "'s'",     "\"",     "1",      "2.5",    "|",         "trim",
+      "length", "is",    "not",      "defined", "~",      "*",      "/",      "//",        "%",
+      "**",     "macro", "endmacro", "call",    "caller", "raw",    "endraw", "namespace", "range",
+      "loop",   "and",   "or",       "none",    "true",   "tojson", "items",  "\\",        "é"};
   std::mt19937 rng(11);
   int rendered = 0;
   for (int iter = 0; iter < CACHET_JINJA_RANDOM_ITERATIONS; ++iter) {
@@ -217,7 +223,8 @@ TEST(Jinja, ConcurrentRendersOfOneTemplate) {
       "{{ ns.n }}{{ tools | tojson }}");
   ASSERT_TRUE(t.ok());
   ChatRequest req;
-  req.messages = nlohmann::ordered_json::parse(R"([{"role":"user","content":"a"},{"role":"user","content":"b"}])");
+  req.messages = nlohmann::ordered_json::parse(
+      R"([{"role":"user","content":"a"},{"role":"user","content":"b"}])");
   req.tools = nlohmann::ordered_json::parse(R"([{"name":"f"}])");
   const std::string want = "<A><B>2[{\"name\": \"f\"}]";
   std::vector<int> bad(4, 0);

@@ -7,7 +7,9 @@
 namespace cachet::jinja {
 namespace {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsNameChar(char c) { return IsNameStart(c) || IsDigit(c); }
@@ -235,8 +237,9 @@ Status Lexer::ExprToken() {
   }
   if (IsDigit(c)) return Number();
   if (c == '\'' || c == '"') return StringLit();
-  static const char* kOps[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~",
-                               "<", ">", "=", ".", ",", ":", "|", "(", ")", "[", "]", "{", "}"};
+  static const char* kOps[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", "*",
+                               "/",  "%",  "~",  "<",  ">",  "=",  ".", ",", ":",
+                               "|",  "(",  ")",  "[",  "]",  "{",  "}"};
   for (const char* op : kOps) {
     if (!At(pos_, op)) continue;
     std::string o = op;
@@ -257,7 +260,7 @@ Status Lexer::Number() {
   std::string digits;
   auto run = [&] {
     while (e < s_.size() && (IsDigit(s_[e]) || (s_[e] == '_' && e + 1 < s_.size() &&
-                                                 IsDigit(s_[e + 1]) && IsDigit(s_[e - 1])))) {
+                                                IsDigit(s_[e + 1]) && IsDigit(s_[e - 1])))) {
       if (s_[e] != '_') digits += s_[e];
       ++e;
     }
@@ -305,18 +308,41 @@ Status Lexer::Escape(size_t* p, std::string* out) const {
   char e = s_[*p];
   ++*p;
   switch (e) {
-    case 'n': *out += '\n'; return Status::Ok();
-    case 't': *out += '\t'; return Status::Ok();
-    case 'r': *out += '\r'; return Status::Ok();
-    case 'b': *out += '\b'; return Status::Ok();
-    case 'f': *out += '\f'; return Status::Ok();
-    case 'v': *out += '\v'; return Status::Ok();
-    case 'a': *out += '\a'; return Status::Ok();
-    case '\\': *out += '\\'; return Status::Ok();
-    case '\'': *out += '\''; return Status::Ok();
-    case '"': *out += '"'; return Status::Ok();
-    case '\n': return Status::Ok();  // line continuation
-    case 'x': case 'u': case 'U': {
+    case 'n':
+      *out += '\n';
+      return Status::Ok();
+    case 't':
+      *out += '\t';
+      return Status::Ok();
+    case 'r':
+      *out += '\r';
+      return Status::Ok();
+    case 'b':
+      *out += '\b';
+      return Status::Ok();
+    case 'f':
+      *out += '\f';
+      return Status::Ok();
+    case 'v':
+      *out += '\v';
+      return Status::Ok();
+    case 'a':
+      *out += '\a';
+      return Status::Ok();
+    case '\\':
+      *out += '\\';
+      return Status::Ok();
+    case '\'':
+      *out += '\'';
+      return Status::Ok();
+    case '"':
+      *out += '"';
+      return Status::Ok();
+    case '\n':
+      return Status::Ok();  // line continuation
+    case 'x':
+    case 'u':
+    case 'U': {
       int n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
       char32_t v = 0;
       for (int i = 0; i < n; ++i) {

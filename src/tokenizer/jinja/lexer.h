@@ -15,8 +15,19 @@
 namespace cachet::jinja {
 
 struct Token {
-  enum Kind { kData, kVarBegin, kVarEnd, kBlockBegin, kBlockEnd, kName, kString, kInt, kFloat,
-              kOp, kEof };
+  enum Kind {
+    kData,
+    kVarBegin,
+    kVarEnd,
+    kBlockBegin,
+    kBlockEnd,
+    kName,
+    kString,
+    kInt,
+    kFloat,
+    kOp,
+    kEof
+  };
   Kind kind = kEof;
   std::string text;  // data, name, operator, or the decoded string literal
   int64_t int_value = 0;

@@ -140,8 +140,10 @@ Result<Value> StrMethod(const std::string& name, const Value& s, Args& a) {
     const Value* keep = Arg(a, 0, "keepends");
     return StrList(PySplitLines(s.str(), keep && keep->Truthy()));
   }
-  if (name == "isdigit") return AllChars(s.str(), [](unsigned char c) { return c >= '0' && c <= '9'; });
-  if (name == "isspace") return AllChars(s.str(), [](unsigned char c) { return IsPyWhitespace(c); });
+  if (name == "isdigit")
+    return AllChars(s.str(), [](unsigned char c) { return c >= '0' && c <= '9'; });
+  if (name == "isspace")
+    return AllChars(s.str(), [](unsigned char c) { return IsPyWhitespace(c); });
   return InvalidArgument("str has no method '" + name + "'");
 }
 
@@ -168,10 +170,10 @@ Result<Value> DictMethod(const std::string& name, const Value& d, Args& a) {
 }
 
 bool IsStrMethod(const std::string& n) {
-  static const char* kNames[] = {"strip", "lstrip", "rstrip", "split", "rsplit", "startswith",
-                                 "endswith", "lower", "upper", "title", "capitalize", "find",
-                                 "rfind", "replace", "count", "join", "format", "splitlines",
-                                 "isdigit", "isspace"};
+  static const char* kNames[] = {"strip",      "lstrip",   "rstrip",     "split",   "rsplit",
+                                 "startswith", "endswith", "lower",      "upper",   "title",
+                                 "capitalize", "find",     "rfind",      "replace", "count",
+                                 "join",       "format",   "splitlines", "isdigit", "isspace"};
   return std::find(std::begin(kNames), std::end(kNames), n) != std::end(kNames);
 }
 
@@ -198,15 +200,13 @@ bool IsUnsupportedMethod(const Value& obj, const std::string& n) {
 Value GetAttr(const Value& obj, const std::string& attr) {
   if (obj.is_string() && IsStrMethod(attr)) {
     Value self = obj;
-    return Value::Function("str." + attr, [self, attr](Interpreter&, Args& a) {
-      return StrMethod(attr, self, a);
-    });
+    return Value::Function(
+        "str." + attr, [self, attr](Interpreter&, Args& a) { return StrMethod(attr, self, a); });
   }
   if (obj.is_dict() && !obj.is_namespace() && IsDictMethod(attr)) {
     Value self = obj;
-    return Value::Function("dict." + attr, [self, attr](Interpreter&, Args& a) {
-      return DictMethod(attr, self, a);
-    });
+    return Value::Function(
+        "dict." + attr, [self, attr](Interpreter&, Args& a) { return DictMethod(attr, self, a); });
   }
   if (IsUnsupportedMethod(obj, attr)) {
     return Value::Function(attr, [attr](Interpreter&, Args&) -> Result<Value> {

@@ -47,10 +47,14 @@ class Parser {
   }
   std::string Found() const {
     switch (Cur().kind) {
-      case Token::kBlockEnd: return ", found end of tag";
-      case Token::kVarEnd: return ", found '}}'";
-      case Token::kEof: return ", found end of template";
-      default: return ", found '" + Cur().text + "'";
+      case Token::kBlockEnd:
+        return ", found end of tag";
+      case Token::kVarEnd:
+        return ", found '}}'";
+      case Token::kEof:
+        return ", found end of template";
+      default:
+        return ", found '" + Cur().text + "'";
     }
   }
   Status ExpectBlockEnd() {
@@ -123,7 +127,8 @@ Result<NodeList> Parser::Body(const std::set<std::string>& ends, std::string* en
   while (true) {
     const Token& tok = Cur();
     if (tok.kind == Token::kEof) {
-      if (!ends.empty()) return Fail("unexpected end of template, expected '" + *ends.begin() + "'");
+      if (!ends.empty())
+        return Fail("unexpected end of template, expected '" + *ends.begin() + "'");
       return nodes;
     }
     if (tok.kind == Token::kData) {

@@ -6,8 +6,8 @@ namespace cachet::jinja {
 
 bool IsPyWhitespace(char32_t c) {
   return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 ||
-         c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 ||
-         c == 0x202f || c == 0x205f || c == 0x3000;
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
+         c == 0x205f || c == 0x3000;
 }
 
 std::string PyStrip(const std::string& s, const std::string* chars, bool left, bool right) {
@@ -19,8 +19,10 @@ std::string PyStrip(const std::string& s, const std::string* chars, bool left, b
     return std::find(set.begin(), set.end(), c) != set.end();
   };
   size_t b = 0, e = cps.size();
-  if (left) while (b < e && strip(cps[b])) ++b;
-  if (right) while (e > b && strip(cps[e - 1])) --e;
+  if (left)
+    while (b < e && strip(cps[b])) ++b;
+  if (right)
+    while (e > b && strip(cps[e - 1])) --e;
   if (b == 0 && e == cps.size()) return s;
   return EncodeUtf8(cps, b, e);
 }
@@ -208,7 +210,8 @@ Result<std::string> PyFormat(const std::string& fmt, const Args& args, size_t fi
     const Value* v = nullptr;
     if (field.empty() || std::all_of(field.begin(), field.end(), ::isdigit)) {
       size_t idx = field.empty() ? auto_index++ : std::stoul(field);
-      if (first + idx >= args.positional.size()) return InvalidArgument("format: index out of range");
+      if (first + idx >= args.positional.size())
+        return InvalidArgument("format: index out of range");
       v = &args.positional[first + idx];
     } else {
       for (const auto& [k, kv] : args.keyword) {
@@ -255,7 +258,8 @@ Result<std::string> PyPercentFormat(const std::string& fmt, const std::vector<Va
       return InvalidArgument("%d format: a real number is required, not " + v.TypeName());
     }
   }
-  if (next < args.size()) return InvalidArgument("not all arguments converted during string formatting");
+  if (next < args.size())
+    return InvalidArgument("not all arguments converted during string formatting");
   return out;
 }
 
@@ -263,12 +267,23 @@ std::string HtmlEscape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

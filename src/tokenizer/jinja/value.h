@@ -64,12 +64,12 @@ class Value {
     return v;
   }
   static Value None() { return Value(Kind::kNone); }
-  Value(bool b) : kind_(Kind::kBool), i_(b) {}                   // NOLINT
-  Value(int64_t i) : kind_(Kind::kInt), i_(i) {}                 // NOLINT
-  Value(int i) : kind_(Kind::kInt), i_(i) {}                     // NOLINT
-  Value(double d) : kind_(Kind::kFloat), d_(d) {}                // NOLINT
-  Value(std::string s);                                          // NOLINT
-  Value(const char* s) : Value(std::string(s)) {}                // NOLINT
+  Value(bool b) : kind_(Kind::kBool), i_(b) {}     // NOLINT
+  Value(int64_t i) : kind_(Kind::kInt), i_(i) {}   // NOLINT
+  Value(int i) : kind_(Kind::kInt), i_(i) {}       // NOLINT
+  Value(double d) : kind_(Kind::kFloat), d_(d) {}  // NOLINT
+  Value(std::string s);                            // NOLINT
+  Value(const char* s) : Value(std::string(s)) {}  // NOLINT
   static Value List(std::vector<Value> items, bool tuple = false);
   static Value MakeDict(Dict d, bool is_namespace = false);
   static Value Function(std::string name, NativeFn fn);
@@ -92,7 +92,7 @@ class Value {
   bool is_function() const { return kind_ == Kind::kFunction; }
 
   bool as_bool() const { return i_ != 0; }
-  int64_t as_int() const { return i_; }          // int or bool
+  int64_t as_int() const { return i_; }  // int or bool
   double as_double() const { return is_float() ? d_ : static_cast<double>(i_); }
   const std::string& str() const { return *str_; }  // string, or an undefined's name
   const std::vector<Value>& list() const { return *list_; }

@@ -6,7 +6,9 @@
 
 namespace cachet::parsers {
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::string_view TrimSpace(std::string_view s) {
   while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
@@ -31,8 +33,10 @@ size_t SkipValue(std::string_view s, size_t i) {
   for (; i < s.size(); ++i) {
     char c = s[i];
     if (in_string) {
-      if (escape) escape = false;
-      else if (c == '\\') escape = true;
+      if (escape)
+        escape = false;
+      else if (c == '\\')
+        escape = true;
       else if (c == '"') {
         in_string = false;
         if (depth == 0) return i + 1;
@@ -173,7 +177,9 @@ namespace {
 class PassThrough : public ToolCallParser {
  public:
   using ToolCallParser::ToolCallParser;
-  void Feed(std::string_view text, std::vector<OutputEvent>* out) override { EmitContent(text, out); }
+  void Feed(std::string_view text, std::vector<OutputEvent>* out) override {
+    EmitContent(text, out);
+  }
   void Finish(std::vector<OutputEvent>*) override {}
 };
 
@@ -264,7 +270,8 @@ ToolCallFormat ToolCallFormatForTemplate(const std::string& t) {
   }
   if (t.find("<tool_call>") != std::string::npos) return ToolCallFormat::kQwen;
   if (t.find("<|python_tag|>") != std::string::npos ||
-      (t.find("\"parameters\"") != std::string::npos && t.find("<|eot_id|>") != std::string::npos)) {
+      (t.find("\"parameters\"") != std::string::npos &&
+       t.find("<|eot_id|>") != std::string::npos)) {
     return ToolCallFormat::kLlama31;
   }
   return ToolCallFormat::kNone;

@@ -31,17 +31,18 @@ struct OutputEvent {
   // trimmed, not re-serialized; a JSON string is unquoted), so sending the call back in the next
   // request re-renders the same prompt bytes.
   std::string text;
-  int tool_index = -1;  // 0, 1, ... for tool-call events
+  int tool_index = -1;    // 0, 1, ... for tool-call events
   std::string tool_id;    // kToolCallStart
   std::string tool_name;  // kToolCallStart
 };
 
 enum class ToolCallFormat {
   kNone,
-  kDeepSeekV3,   // <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\nARGS\n```<｜tool▁call▁end｜>...
+  kDeepSeekV3,  // <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\nARGS\n```<｜tool▁call▁end｜>...
   kDeepSeekV31,  // <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>ARGS<｜tool▁call▁end｜>...
   kQwen,         // <tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>
-  kLlama31,      // the whole reply is {"name": ..., "parameters": {...}} (optionally after <|python_tag|>)
+  kLlama31,      // the whole reply is {"name": ..., "parameters": {...}} (optionally after
+                 // <|python_tag|>)
 };
 
 struct OutputParserConfig {

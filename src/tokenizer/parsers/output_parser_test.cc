@@ -7,8 +7,8 @@
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -105,13 +105,15 @@ OutputParserConfig Tools(ToolCallFormat f, bool reasoning = false) {
 }
 
 TEST(Reasoning, SplitsThinkBlock) {
-  Result r = ParseAllChunkings(Reasoning(), "<think>\nLet me think.\nOK.\n</think>\n\nThe answer is 4.");
+  Result r =
+      ParseAllChunkings(Reasoning(), "<think>\nLet me think.\nOK.\n</think>\n\nThe answer is 4.");
   EXPECT_EQ(r.reasoning, "Let me think.\nOK.");
   EXPECT_EQ(r.content, "The answer is 4.");
 }
 
 TEST(Reasoning, PromptAlreadyOpenedThink) {
-  Result r = ParseAllChunkings(Reasoning(true), "Reasoning < here </thin not yet</think>Done <think>");
+  Result r =
+      ParseAllChunkings(Reasoning(true), "Reasoning < here </thin not yet</think>Done <think>");
   EXPECT_EQ(r.reasoning, "Reasoning < here </thin not yet");
   EXPECT_EQ(r.content, "Done <think>");
 }
@@ -191,7 +193,8 @@ TEST(ToolCalls, DeepSeekMalformedIsContent) {
       "<｜tool▁call▁end｜>";
   Result r = ParseAllChunkings(Tools(ToolCallFormat::kDeepSeekV31), bad);
   EXPECT_TRUE(r.calls.empty());
-  EXPECT_EQ(r.content, "x<｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{not json<｜tool▁call▁end｜>");
+  EXPECT_EQ(r.content,
+            "x<｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{not json<｜tool▁call▁end｜>");
   r = ParseAllChunkings(Tools(ToolCallFormat::kDeepSeekV31),
                         "<｜tool▁call▁begin｜>f<｜tool▁sep｜>{\"a\":");  // output stopped mid-call
   EXPECT_TRUE(r.calls.empty());
@@ -213,8 +216,9 @@ TEST(ToolCalls, Qwen) {
 }
 
 TEST(ToolCalls, QwenThinkingThenCall) {
-  std::string text = "<think>\nuse the tool\n</think>\n\n<tool_call>\n{\"name\": \"f\", "
-                     "\"arguments\": {}}\n</tool_call>";
+  std::string text =
+      "<think>\nuse the tool\n</think>\n\n<tool_call>\n{\"name\": \"f\", "
+      "\"arguments\": {}}\n</tool_call>";
   Result r = ParseAllChunkings(Tools(ToolCallFormat::kQwen, true), text);
   EXPECT_EQ(r.reasoning, "use the tool");
   EXPECT_EQ(r.content, "");
@@ -237,8 +241,9 @@ TEST(ToolCalls, QwenMalformedIsContent) {
 }
 
 TEST(ToolCalls, Llama31) {
-  Result r = ParseAllChunkings(Tools(ToolCallFormat::kLlama31),
-                               " {\"name\": \"get_weather\", \"parameters\": {\"city\": \"{Paris}\"}}");
+  Result r =
+      ParseAllChunkings(Tools(ToolCallFormat::kLlama31),
+                        " {\"name\": \"get_weather\", \"parameters\": {\"city\": \"{Paris}\"}}");
   EXPECT_EQ(r.content, "");
   ASSERT_EQ(r.calls.size(), 1u);
   EXPECT_EQ(r.calls[0], (Call{"call_0", "get_weather", R"({"city": "{Paris}"})"}));
@@ -250,9 +255,11 @@ TEST(ToolCalls, Llama31) {
   r = ParseAllChunkings(Tools(ToolCallFormat::kLlama31), "{\"answer\": 42} is JSON");
   EXPECT_TRUE(r.calls.empty());
   EXPECT_EQ(r.content, "{\"answer\": 42} is JSON");
-  r = ParseAllChunkings(Tools(ToolCallFormat::kLlama31), "Hello {\"name\": \"x\", \"parameters\": {}}");
+  r = ParseAllChunkings(Tools(ToolCallFormat::kLlama31),
+                        "Hello {\"name\": \"x\", \"parameters\": {}}");
   EXPECT_TRUE(r.calls.empty());
-  r = ParseAllChunkings(Tools(ToolCallFormat::kLlama31), "<|python_tag|>brave_search.call(query=\"x\")");
+  r = ParseAllChunkings(Tools(ToolCallFormat::kLlama31),
+                        "<|python_tag|>brave_search.call(query=\"x\")");
   EXPECT_EQ(r.content, "<|python_tag|>brave_search.call(query=\"x\")");
   r = ParseAllChunkings(Tools(ToolCallFormat::kLlama31), "  {\"name\": \"a\", \"param");
   EXPECT_EQ(r.content, "  {\"name\": \"a\", \"param");
@@ -308,17 +315,22 @@ std::string ReadFile(const std::string& path) {
 TEST(ToolCalls, FormatOfKnownTemplates) {
   const std::string shared = CACHET_PARSERS_TEST_SHARED_DIR;
   auto cfg_template = [&](const std::string& name) {
-    auto j = nlohmann::json::parse(ReadFile(shared + "/tokenizers/" + name + "/tokenizer_config.json"));
+    auto j =
+        nlohmann::json::parse(ReadFile(shared + "/tokenizers/" + name + "/tokenizer_config.json"));
     return j["chat_template"].get<std::string>();
   };
   EXPECT_EQ(ToolCallFormatForTemplate(cfg_template("deepseek-v3")), ToolCallFormat::kDeepSeekV3);
   EXPECT_EQ(ToolCallFormatForTemplate(cfg_template("qwen3")), ToolCallFormat::kQwen);
   EXPECT_EQ(ToolCallFormatForTemplate(cfg_template("llama3")), ToolCallFormat::kNone);
   const std::string dir = CACHET_PARSERS_TEST_TEMPLATES_DIR;
-  EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/deepseek_r1.jinja")), ToolCallFormat::kDeepSeekV3);
-  EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/deepseek_v31.jinja")), ToolCallFormat::kDeepSeekV31);
-  EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/qwen25_tools.jinja")), ToolCallFormat::kQwen);
-  EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/llama31_tools.jinja")), ToolCallFormat::kLlama31);
+  EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/deepseek_r1.jinja")),
+            ToolCallFormat::kDeepSeekV3);
+  EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/deepseek_v31.jinja")),
+            ToolCallFormat::kDeepSeekV31);
+  EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/qwen25_tools.jinja")),
+            ToolCallFormat::kQwen);
+  EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/llama31_tools.jinja")),
+            ToolCallFormat::kLlama31);
   EXPECT_EQ(ToolCallFormatForTemplate(ReadFile(dir + "/mistral.jinja")), ToolCallFormat::kNone);
 }
 
@@ -335,8 +347,10 @@ TEST(ToolCalls, StreamingMatchesWholeCalls) {
        "{\"city\": \"Paris `x`\"}\n```<｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>function"
        "<｜tool▁sep｜>f\n{\"a\": [1, 2]}  <｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
       {ToolCallFormat::kDeepSeekV31,
-       "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>  {\"city\": \"東京\"} \n"
-       "<｜tool▁call▁end｜><｜tool▁call▁begin｜>s<｜tool▁sep｜>\"{\\\"q\\\": 1}\"<｜tool▁call▁end｜>"
+       "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>  {\"city\": \"東京\"} "
+       "\n"
+       "<｜tool▁call▁end｜><｜tool▁call▁begin｜>s<｜tool▁sep｜>\"{\\\"q\\\": "
+       "1}\"<｜tool▁call▁end｜>"
        "<｜tool▁calls▁end｜>"},
       {ToolCallFormat::kQwen,
        "Checking.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"P}\\\"]\", "
@@ -384,7 +398,9 @@ TEST(ToolCalls, StreamingClosesCutOffCalls) {
   ASSERT_EQ(r.calls.size(), 1u);
   EXPECT_EQ(r.calls[0].args, "{x}");
   cfg.tools = ToolCallFormat::kDeepSeekV3;
-  r = ParseAllChunkings(cfg, "<｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{bad ``` \n```<｜tool▁call▁end｜>");
+  r = ParseAllChunkings(
+      cfg,
+      "<｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n{bad ``` \n```<｜tool▁call▁end｜>");
   ASSERT_EQ(r.calls.size(), 1u);
   EXPECT_EQ(r.calls[0].args, "{bad");
 }
@@ -396,11 +412,34 @@ constexpr int kRandomIterations = CACHET_PARSERS_RANDOM_ITERATIONS;
 
 // Random mixtures of marker fragments and text never crash and are chunking-invariant.
 TEST(ToolCalls, RandomInputsAreSafeAndChunkingInvariant) {
-  const std::vector<std::string> pieces = {
-      "<think>", "</think>", "<tool_call>", "</tool_call>", "{\"name\": \"f\", \"arguments\": {}}",
-      "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>",
-      "<｜tool▁calls▁end｜>", "function", "\n```json\n", "{", "}", "\"", "\\", " ", "\n", "x",
-      "<|python_tag|>", "<", "｜", "é", ";", "{\"name\": \"f\", \"arguments\": ", "```", "[", "]"};
+  const std::vector<std::string> pieces = {"<think>",
+                                           "</think>",
+                                           "<tool_call>",
+                                           "</tool_call>",
+                                           "{\"name\": \"f\", \"arguments\": {}}",
+                                           "<｜tool▁calls▁begin｜>",
+                                           "<｜tool▁call▁begin｜>",
+                                           "<｜tool▁sep｜>",
+                                           "<｜tool▁call▁end｜>",
+                                           "<｜tool▁calls▁end｜>",
+                                           "function",
+                                           "\n```json\n",
+                                           "{",
+                                           "}",
+                                           "\"",
+                                           "\\",
+                                           " ",
+                                           "\n",
+                                           "x",
+                                           "<|python_tag|>",
+                                           "<",
+                                           "｜",
+                                           "é",
+                                           ";",
+                                           "{\"name\": \"f\", \"arguments\": ",
+                                           "```",
+                                           "[",
+                                           "]"};
   std::mt19937 rng(7);
   for (ToolCallFormat f : {ToolCallFormat::kDeepSeekV3, ToolCallFormat::kDeepSeekV31,
                            ToolCallFormat::kQwen, ToolCallFormat::kLlama31}) {
@@ -424,10 +463,10 @@ TEST(ToolCalls, RandomInputsAreSafeAndChunkingInvariant) {
 
 TEST(ToolCalls, LinearTimeOnAdversarialInput) {
   auto t0 = std::chrono::steady_clock::now();
-  for (ToolCallFormat f : {ToolCallFormat::kDeepSeekV3, ToolCallFormat::kQwen,
-                           ToolCallFormat::kLlama31}) {
-    for (const std::string& unit : {std::string("<"), std::string(" "), std::string("<｜tool▁"),
-                                    std::string("{\"a\":[")}) {
+  for (ToolCallFormat f :
+       {ToolCallFormat::kDeepSeekV3, ToolCallFormat::kQwen, ToolCallFormat::kLlama31}) {
+    for (const std::string& unit :
+         {std::string("<"), std::string(" "), std::string("<｜tool▁"), std::string("{\"a\":[")}) {
       OutputParserConfig cfg = Tools(f, true);
       cfg.stream_tool_arguments = true;
       OutputParser p(cfg);

@@ -19,7 +19,8 @@ void ReasoningSplitter::Feed(std::string_view text, std::vector<OutputEvent>* ou
       buf_.erase(0, i + start_.size());
       state_ = State::kReasoning;
       strip_leading_ = true;
-    } else if (rest.size() < start_.size() && std::string_view(start_).substr(0, rest.size()) == rest) {
+    } else if (rest.size() < start_.size() &&
+               std::string_view(start_).substr(0, rest.size()) == rest) {
       return;  // still could be "<think>"
     } else {
       state_ = State::kContent;

@@ -1,7 +1,8 @@
 // DeepSeek tool calls.
-//   V3 / R1: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\nARGS\n```
+//   V3 / R1:
+//   <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\nARGS\n```
 //            <｜tool▁call▁end｜>\n<｜tool▁call▁begin｜>...<｜tool▁call▁end｜><｜tool▁calls▁end｜>
-//   V3.1:    <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>ARGS<｜tool▁call▁end｜>...
+//   V3.1: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>ARGS<｜tool▁call▁end｜>...
 //            <｜tool▁calls▁end｜>
 // A bare <｜tool▁call▁begin｜> (without the section marker) also starts a call.
 #include "tokenizer/parsers/stages.h"
@@ -25,9 +26,15 @@ class DeepSeekParser : public ToolCallParser {
     bool progress = true;
     while (progress) {
       switch (state_) {
-        case State::kText: progress = Text(out); break;
-        case State::kSection: progress = Section(out); break;
-        case State::kCall: progress = Call(out); break;
+        case State::kText:
+          progress = Text(out);
+          break;
+        case State::kSection:
+          progress = Section(out);
+          break;
+        case State::kCall:
+          progress = Call(out);
+          break;
       }
     }
   }
@@ -51,7 +58,8 @@ class DeepSeekParser : public ToolCallParser {
     size_t a = buf_.find(kCallsBegin), b = buf_.find(kCallBegin);
     size_t pos = std::min(a, b);
     if (pos == std::string::npos) {
-      size_t hold = std::max(PartialMarkerSuffix(buf_, kCallsBegin), PartialMarkerSuffix(buf_, kCallBegin));
+      size_t hold =
+          std::max(PartialMarkerSuffix(buf_, kCallsBegin), PartialMarkerSuffix(buf_, kCallBegin));
       EmitTrailingContent(std::string_view(buf_).substr(0, buf_.size() - hold), out);
       buf_.erase(0, buf_.size() - hold);
       return false;
@@ -83,8 +91,8 @@ class DeepSeekParser : public ToolCallParser {
       state_ = State::kText;
       return true;
     }
-    if (rest.size() < kCallBegin.size() && (kCallBegin.substr(0, rest.size()) == rest ||
-                                            kCallsEnd.substr(0, rest.size()) == rest)) {
+    if (rest.size() < kCallBegin.size() &&
+        (kCallBegin.substr(0, rest.size()) == rest || kCallsEnd.substr(0, rest.size()) == rest)) {
       return false;  // wait for more
     }
     state_ = State::kText;  // unexpected text inside the section: treat the rest as text

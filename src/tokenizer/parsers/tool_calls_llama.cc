@@ -20,8 +20,12 @@ class LlamaParser : public ToolCallParser {
     bool progress = true;
     while (progress) {
       switch (state_) {
-        case State::kStart: progress = Start(out); break;
-        case State::kJson: progress = Json(out); break;
+        case State::kStart:
+          progress = Start(out);
+          break;
+        case State::kJson:
+          progress = Json(out);
+          break;
         case State::kText:
           EmitTrailingContent(buf_, out);
           raw_.clear();
@@ -97,13 +101,18 @@ class LlamaParser : public ToolCallParser {
     for (; pos_ < buf_.size(); ++pos_) {
       char c = buf_[pos_];
       if (in_string_) {
-        if (escape_) escape_ = false;
-        else if (c == '\\') escape_ = true;
-        else if (c == '"') in_string_ = false;
+        if (escape_)
+          escape_ = false;
+        else if (c == '\\')
+          escape_ = true;
+        else if (c == '"')
+          in_string_ = false;
         continue;
       }
-      if (c == '"') in_string_ = true;
-      else if (c == '{' || c == '[') ++depth_;
+      if (c == '"')
+        in_string_ = true;
+      else if (c == '{' || c == '[')
+        ++depth_;
       else if (c == '}' || c == ']') {
         if (--depth_ == 0) break;
       }

@@ -62,7 +62,8 @@ class QwenParser : public ToolCallParser {
     // Streaming: the same decisions on the complete body as on any prefix of it.
     if (streaming()) StreamPartial(pos == std::string::npos ? buf_.size() : pos, out);
     std::string body = pos == std::string::npos ? buf_ : buf_.substr(0, pos);
-    std::string raw = std::string(kBegin) + body + (pos == std::string::npos ? "" : std::string(kEnd));
+    std::string raw =
+        std::string(kBegin) + body + (pos == std::string::npos ? "" : std::string(kEnd));
     buf_.erase(0, pos == std::string::npos ? buf_.size() : pos + kEnd.size());
     in_call_ = false;
     std::string name, args;
@@ -89,9 +90,12 @@ class QwenParser : public ToolCallParser {
     while (value_pos_ < limit && !value_done_) {
       char c = buf_[value_pos_++];
       if (in_string_) {
-        if (escape_) escape_ = false;
-        else if (c == '\\') escape_ = true;
-        else if (c == '"') in_string_ = false;
+        if (escape_)
+          escape_ = false;
+        else if (c == '\\')
+          escape_ = true;
+        else if (c == '"')
+          in_string_ = false;
       } else if (c == '"') {
         in_string_ = true;
       } else if (c == '{' || c == '[') {
@@ -118,7 +122,9 @@ class QwenParser : public ToolCallParser {
   bool LocateIn(std::string_view b) {
     size_t i = 0;
     int more = 0;  // 1: ran out of text
-    auto ws = [&] { while (i < b.size() && IsSpace(b[i])) ++i; };
+    auto ws = [&] {
+      while (i < b.size() && IsSpace(b[i])) ++i;
+    };
     auto lit = [&](std::string_view s) {
       ws();
       size_t n = std::min(s.size(), b.size() - i);
