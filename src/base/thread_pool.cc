@@ -14,8 +14,10 @@
 namespace cachet {
 
 namespace {
-// Spin iterations before a worker sleeps on the generation counter (~50-100 us).
-constexpr int kSpinIterations = 20000;
+// Spin iterations of Run() waiting for the workers before it starts yielding its core.
+constexpr int kSpinBeforeYield = 2000;
+// Then sched_yield() this many times before sleeping (a few hundred microseconds at most).
+constexpr int kYieldsBeforeSleep = 200;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
@@ -46,7 +48,15 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
   generation_.fetch_add(1, std::memory_order_acq_rel);
   generation_.notify_all();
   fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) CACHET_CPU_RELAX();
+  // Spin briefly, then yield: on an oversubscribed machine the worker we wait for may be
+  // runnable but preempted, and yielding lets it have this core instead of a spinning caller.
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < kSpinBeforeYield) {
+      CACHET_CPU_RELAX();
+    } else {
+      sched_yield();
+    }
+  }
   job_ = nullptr;
 }
 
@@ -56,8 +66,10 @@ void ThreadPool::WorkerLoop(int ith) {
     int spins = 0;
     uint32_t g;
     while ((g = generation_.load(std::memory_order_acquire)) == seen) {
-      if (++spins < kSpinIterations) {
+      if (++spins < kSpinBeforeYield) {
         CACHET_CPU_RELAX();
+      } else if (spins < kSpinBeforeYield + kYieldsBeforeSleep) {
+        sched_yield();  // stay responsive without starving other runnable threads
       } else {
         generation_.wait(seen, std::memory_order_acquire);
       }
