@@ -270,6 +270,12 @@ TEST(MoeTest, GroupedExecutionEqualsPerTokenSum) {
   MoeFfn moe(c, d, ff);
   const auto& k = kernels::Kernels();
   moe.Run(w, h.data(), T, x.data(), k, nullptr);
+  // The expert-parallel branch (a pool and few slots) gives the same sums in the same order.
+  std::vector<float> xp(T * d, 0.5f);
+  ThreadPool pool(2);
+  MoeFfn moe_p(c, d, ff);
+  moe_p.Run(w, h.data(), T, xp.data(), k, &pool);
+  EXPECT_EQ(MaxAbsDiff(x.data(), xp.data(), T * d), 0.0f);
   // Naive: per token, dequantized f32 math in double.
   auto row = [&](const Weight& m, int64_t r, std::vector<float>& buf) {
     buf.resize(m.k);

@@ -96,12 +96,66 @@ void RouteToken(const RouterConfig& c, const float* logits, int32_t* ids, float*
   for (int64_t s = 0; s < c.n_used; ++s) weights[s] *= norm * c.weights_scale;
 }
 
-void MoeFfn::RunExpert(const MoeWeights& w, int64_t e, int64_t n_rows,
+void MoeFfn::RunExpert(const MoeWeights& w, int64_t e, int64_t n_rows, const Rows& r,
                        const kernels::KernelTable& k, ThreadPool* pool) {
-  MatMulRows(k, w.gate_exps, e * f_, f_, xe_.data(), n_rows, gate_.data(), false, pool);
-  MatMulRows(k, w.up_exps, e * f_, f_, xe_.data(), n_rows, up_.data(), false, pool);
-  k.swiglu(gate_.data(), up_.data(), gate_.data(), n_rows * f_);
-  MatMulRows(k, w.down_exps, e * d_, d_, gate_.data(), n_rows, ye_.data(), false, pool);
+  MatMulRows(k, w.gate_exps, e * f_, f_, r.x, n_rows, r.gate, false, pool);
+  MatMulRows(k, w.up_exps, e * f_, f_, r.x, n_rows, r.up, false, pool);
+  k.swiglu(r.gate, r.up, r.gate, n_rows * f_);
+  MatMulRows(k, w.down_exps, e * d_, d_, r.gate, n_rows, r.y, false, pool);
+}
+
+// Decode-sized steps (few rows per expert): one pool dispatch runs whole experts on the threads
+// (single-threaded matmuls on disjoint rows of the slot-ordered buffers) instead of three
+// dispatches per expert. Larger steps split each expert's matmuls over the pool.
+void MoeFfn::RunExperts(const MoeWeights& w, const float* h, int64_t T, float* x,
+                        const kernels::KernelTable& k, ThreadPool* pool) {
+  const int64_t E = c_.n_expert, K = c_.n_used;
+  const bool parallel = pool != nullptr && pool->size() > 1 && T * K <= kExpertParallelSlots;
+  const int64_t rows = parallel ? T * K : T;
+  xe_.resize(rows * d_);
+  ye_.resize(rows * d_);
+  gate_.resize(std::max(gate_.size(), static_cast<size_t>(rows * f_)));
+  up_.resize(std::max(up_.size(), static_cast<size_t>(rows * f_)));
+  auto bufs = [&](int64_t r0) {
+    return Rows{xe_.data() + r0 * d_, gate_.data() + r0 * f_, up_.data() + r0 * f_,
+                ye_.data() + r0 * d_};
+  };
+  auto scatter = [&](const int32_t* slots, int64_t n, const float* y) {
+    for (int64_t i = 0; i < n; ++i) {
+      float* dst = x + (slots[i] / K) * d_;
+      const float wt = weights_[slots[i]];
+      for (int64_t j = 0; j < d_; ++j) dst[j] += wt * y[i * d_ + j];
+    }
+  };
+  if (parallel) {
+    for (int64_t i = 0; i < T * K; ++i) {
+      const float* src = h + (order_[i] / K) * d_;
+      std::copy(src, src + d_, xe_.data() + i * d_);
+    }
+    std::vector<int32_t> active;
+    for (int64_t e = 0; e < E; ++e) {
+      if (count_[e + 1] > count_[e]) active.push_back(static_cast<int32_t>(e));
+    }
+    pool->ParallelFor(static_cast<int64_t>(active.size()), 1, [&](int64_t a0, int64_t a1) {
+      for (int64_t a = a0; a < a1; ++a) {
+        const int64_t e = active[a];
+        RunExpert(w, e, count_[e + 1] - count_[e], bufs(count_[e]), k, nullptr);
+      }
+    });
+    scatter(order_.data(), T * K, ye_.data());  // expert order, as in the serial branch
+    return;
+  }
+  for (int64_t e = 0; e < E; ++e) {
+    const int64_t n = count_[e + 1] - count_[e];
+    if (n == 0) continue;
+    const int32_t* slots = order_.data() + count_[e];
+    for (int64_t i = 0; i < n; ++i) {
+      const float* src = h + (slots[i] / K) * d_;
+      std::copy(src, src + d_, xe_.data() + i * d_);
+    }
+    RunExpert(w, e, n, bufs(0), k, pool);
+    scatter(slots, n, ye_.data());
+  }
 }
 
 void MoeFfn::Run(const MoeWeights& w, const float* h, int64_t T, float* x,
@@ -113,8 +167,6 @@ void MoeFfn::Run(const MoeWeights& w, const float* h, int64_t T, float* x,
   ids_.resize(T * K);
   weights_.resize(T * K);
   scratch_.resize(2 * E);
-  xe_.resize(T * d_);
-  ye_.resize(T * d_);
   gate_.resize(T * std::max(f_, fs));
   up_.resize(T * std::max(f_, fs));
   MatMulRows(k, w.router, 0, E, h, T, logits_.data(), false, pool);
@@ -129,22 +181,7 @@ void MoeFfn::Run(const MoeWeights& w, const float* h, int64_t T, float* x,
   order_.resize(T * K);
   std::vector<int32_t> next(count_.begin(), count_.end() - 1);
   for (int64_t i = 0; i < T * K; ++i) order_[next[ids_[i]]++] = static_cast<int32_t>(i);
-  for (int64_t e = 0; e < E; ++e) {
-    const int64_t n = count_[e + 1] - count_[e];
-    if (n == 0) continue;
-    const int32_t* slots = order_.data() + count_[e];
-    for (int64_t i = 0; i < n; ++i) {
-      const float* src = h + (slots[i] / K) * d_;
-      std::copy(src, src + d_, xe_.data() + i * d_);
-    }
-    RunExpert(w, e, n, k, pool);
-    for (int64_t i = 0; i < n; ++i) {
-      float* dst = x + (slots[i] / K) * d_;
-      const float wt = weights_[slots[i]];
-      const float* y = ye_.data() + i * d_;
-      for (int64_t j = 0; j < d_; ++j) dst[j] += wt * y[j];
-    }
-  }
+  RunExperts(w, h, T, x, k, pool);
   if (fs > 0) {  // shared experts: weight 1, every token
     MatMulRows(k, w.gate_shexp, 0, fs, h, T, gate_.data(), false, pool);
     MatMulRows(k, w.up_shexp, 0, fs, h, T, up_.data(), false, pool);

@@ -61,8 +61,15 @@ class MoeFfn {
   const std::vector<int32_t>& last_ids() const { return ids_; }
 
  private:
-  void RunExpert(const MoeWeights& w, int64_t e, int64_t n_rows, const kernels::KernelTable& k,
-                 ThreadPool* pool);
+  // Up to this many (token, expert) slots per step, whole experts run in parallel.
+  static constexpr int64_t kExpertParallelSlots = 64;
+  struct Rows {  // one expert's rows in the scratch buffers
+    float *x, *gate, *up, *y;
+  };
+  void RunExpert(const MoeWeights& w, int64_t e, int64_t n_rows, const Rows& r,
+                 const kernels::KernelTable& k, ThreadPool* pool);
+  void RunExperts(const MoeWeights& w, const float* h, int64_t T, float* x,
+                  const kernels::KernelTable& k, ThreadPool* pool);
 
   RouterConfig c_;
   int64_t d_, f_;
