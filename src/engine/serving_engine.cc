@@ -127,7 +127,10 @@ ServingEngine::ServingEngine(std::shared_ptr<model::Model> model, const EngineCo
   sched::SchedulerConfig sc{.block_tokens = model::kKvBlockTokens,
                             .max_batch_tokens = config_.max_batch_tokens,
                             .max_running = config_.max_running,
-                            .max_prefill_chunk = config_.max_prefill_chunk};
+                            .max_prefill_chunk = config_.max_prefill_chunk,
+                            // ~1% of the pool absorbs running sequences crossing into new
+                            // blocks, so admissions are not preempted right after their prefill.
+                            .admission_reserve_blocks = blocks_total_ / 100};
   if (cache_ != nullptr) hooks_ = std::make_unique<PrefixCacheHooks>(cache_.get());
   sched_ = std::make_unique<sched::Scheduler>(sc, blocks_.get(), hooks_.get());
   thread_ = std::thread([this] { Loop(); });

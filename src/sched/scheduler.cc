@@ -54,10 +54,10 @@ bool Scheduler::EnsureFree(int64_t n) {
   return pool_->n_free() >= n;
 }
 
-bool Scheduler::Grow(Request& r, int64_t n_tokens) {
+bool Scheduler::Grow(Request& r, int64_t n_tokens, int64_t reserve) {
   const int64_t need = BlocksFor(n_tokens) - static_cast<int64_t>(r.blocks.size());
   if (need <= 0) return true;
-  if (!EnsureFree(need)) return false;
+  if (!EnsureFree(need + reserve)) return false;
   for (int64_t i = 0; i < need; ++i) r.blocks.push_back(pool_->Allocate());
   return true;
 }
@@ -169,8 +169,8 @@ bool Scheduler::Admit(Request& r, int64_t* budget, StepPlan* plan) {
   r.blocks = std::move(cached);
   r.num_computed_tokens = n_cached * bt;
   const int64_t n = ChunkFor(r, *budget);
-  if (!Grow(r, r.num_computed_tokens + n)) {
-    const bool alone = running_.empty();
+  const bool alone = running_.empty();
+  if (!Grow(r, r.num_computed_tokens + n, alone ? 0 : config_.admission_reserve_blocks)) {
     Release(r);  // the cached references taken above
     if (!alone) return false;
     Abort(r.id, plan);

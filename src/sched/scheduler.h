@@ -14,7 +14,7 @@
 //      generated tokens kept, and it re-queues at the front of the waiting queue). If the
 //      sequence needing blocks is itself the newest, it is the one preempted.
 //   2. If nothing was preempted this step, waiting sequences are admitted FCFS while the budget,
-//      max_running and the pool allow: the prefix cache is asked for the longest cached prefix
+//      max_running and the pool allow (leaving admission_reserve_blocks free if anything runs): the prefix cache is asked for the longest cached prefix
 //      of whole blocks (Ref'd, shared, never written; at least one token is always left to
 //      compute so the step yields logits), then blocks for the first chunk are allocated. The
 //      head of the queue blocks the rest (no overtaking).
@@ -45,6 +45,9 @@ struct SchedulerConfig {
   int64_t max_batch_tokens = 512;  // tokens computed per step, all sequences together (>= 1)
   int64_t max_running = 16;        // sequences holding blocks at once (>= 1)
   int64_t max_prefill_chunk = 0;   // per sequence and step; <= 0: max_batch_tokens
+  // Free blocks a new admission must leave (when anything is running), so that running
+  // sequences crossing into a new block do not at once preempt what was just admitted.
+  int64_t admission_reserve_blocks = 0;
 };
 
 // The prefix cache as the scheduler sees it. Implemented by the engine over prefix_cache/; tests
@@ -123,8 +126,9 @@ class Scheduler {
   int64_t BlocksFor(int64_t n_tokens) const;
   // Makes `n` blocks free (evicting from the cache if needed). False if impossible.
   bool EnsureFree(int64_t n);
-  // Appends blocks so `r` covers `n_tokens` positions; false (nothing allocated) if none left.
-  bool Grow(Request& r, int64_t n_tokens);
+  // Appends blocks so `r` covers `n_tokens` positions, leaving `reserve` blocks free; false
+  // (nothing allocated) if there are not enough.
+  bool Grow(Request& r, int64_t n_tokens, int64_t reserve = 0);
   void Release(Request& r);
   void Preempt(Request& r, StepPlan* plan);
   int64_t ChunkFor(const Request& r, int64_t budget) const;

@@ -219,6 +219,34 @@ TEST(Scheduler, NewestPreemptsItselfWhenOlderOnesHoldTheBlocks) {
   EXPECT_EQ(Blocks(s, 1), (std::vector<BlockId>{0, 1, 2}));
 }
 
+TEST(Scheduler, AdmissionLeavesTheReserveFreeWhileSomethingRuns) {
+  for (int64_t reserve : {0, 1}) {
+    BlockPool pool(4);
+    Scheduler s({.block_tokens = 2, .max_batch_tokens = 16, .admission_reserve_blocks = reserve},
+                &pool, nullptr);
+    ASSERT_TRUE(s.Add(1, Toks(3)));
+    StepPlan p = s.Schedule();
+    ExpectSeqs(p, {Seq(1, 0, 3, true)});  // blocks {0, 1}
+    s.Update(p, SampleAll(p));
+    ASSERT_TRUE(s.Add(2, Toks(4, 1)));  // needs the two free blocks
+    p = s.Schedule();
+    if (reserve == 0) {
+      ExpectSeqs(p, {Seq(1, 3, 1, true), Seq(2, 0, 4, true)});
+      s.Update(p, SampleAll(p));
+      p = s.Schedule();  // 1 needs a block for position 4: 2's prefill is thrown away
+      EXPECT_EQ(p.preempted, std::vector<RequestId>{2});
+    } else {
+      ExpectSeqs(p, {Seq(1, 3, 1, true)});  // 2 would leave no block free: it waits
+      s.Update(p, SampleAll(p));
+      p = s.Schedule();
+      ExpectSeqs(p, {Seq(1, 4, 1, true)});
+      EXPECT_TRUE(p.preempted.empty());
+      EXPECT_EQ(Blocks(s, 1), (std::vector<BlockId>{0, 1, 2}));
+      EXPECT_EQ(s.waiting(), std::deque<RequestId>{2});
+    }
+  }
+}
+
 TEST(Scheduler, AbortsWhatCanNeverFit) {
   BlockPool pool(2);
   Scheduler s({.block_tokens = 2, .max_batch_tokens = 16}, &pool, nullptr);
