@@ -144,11 +144,20 @@ bool Generation::Next(Delta* out, Clock::time_point deadline) {
   return true;
 }
 
-Delta Generation::Collect() {
+Delta Generation::Collect(const std::function<bool()>& alive) {
   Delta all;
   Delta d;
+  bool cancelled = false;
+  auto next_check = Clock::now() + std::chrono::milliseconds(250);
   while (!finished_) {
-    if (!Next(&d, Clock::now() + std::chrono::seconds(1))) continue;
+    if (alive && !cancelled && Clock::now() >= next_check) {
+      next_check = Clock::now() + std::chrono::milliseconds(250);
+      if (!alive()) {
+        Cancel();
+        cancelled = true;
+      }
+    }
+    if (!Next(&d, Clock::now() + std::chrono::milliseconds(250))) continue;
     all.content += d.content;
     all.reasoning += d.reasoning;
     for (ToolCall& c : d.tool_calls) all.tool_calls.push_back(std::move(c));

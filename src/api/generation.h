@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,8 +70,9 @@ class Generation {
   bool Next(Delta* out, std::chrono::steady_clock::time_point deadline);
   // The client went away.
   void Cancel();
-  // Convenience for non-streaming: pulls until finished and merges all deltas.
-  Delta Collect();
+  // Convenience for non-streaming: pulls until finished and merges all deltas. `alive` (optional)
+  // is polled a few times a second; once it says false the request is cancelled.
+  Delta Collect(const std::function<bool()>& alive = nullptr);
 
   int64_t prompt_tokens() const { return prompt_tokens_; }
   bool finished() const { return finished_; }

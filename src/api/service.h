@@ -31,6 +31,9 @@ struct ApiCall {
   std::string account_id;  // from the Authenticator; "" with --no-auth
   // Header lookup (case-insensitive); "" when absent.
   std::function<std::string(const std::string&)> header;
+  // False once the client has gone away (checked while a non-streaming reply is generated;
+  // streaming replies notice through failed writes). Empty: assume connected.
+  std::function<bool()> client_alive;
 };
 
 struct ApiReply {

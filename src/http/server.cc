@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "http/peer_socket.h"
 
 namespace cachet::http {
 
@@ -79,6 +80,9 @@ void HttpServer::Impl::Serve(const api::Route& route, const httplib::Request& re
   call.body = req.body;
   call.account_id = *account;
   call.header = [&req](const std::string& name) { return req.get_header_value(name); };
+  call.client_alive = [ip = req.remote_addr, port = req.remote_port, local = req.local_port] {
+    return ConnectionAlive(ip, port, local);
+  };
   inflight.fetch_add(1);
   metrics->AddInflight(1);
   api::ApiReply reply = route.handler(call);

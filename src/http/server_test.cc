@@ -184,6 +184,20 @@ TEST_F(ServerTest, ClientDisconnectCancelsRequest) {
   EXPECT_EQ(model_.engine->active(), 0);
 }
 
+TEST_F(ServerTest, NonStreamingClientDisconnectCancelsRequest) {
+  api::testing::FakeEngineOptions o;
+  o.token_delay = 10ms;
+  Start(std::string(2000, 'a'), o);
+  {
+    auto c = Client();
+    c.set_read_timeout(0, 300000);  // gives up after 0.3 s and closes the connection
+    auto r = c.Post("/v1/chat/completions", kChat, "application/json");
+    EXPECT_FALSE(r);
+  }
+  EXPECT_TRUE(WaitFor([&] { return model_.engine->cancelled() == 1; }));
+  EXPECT_TRUE(WaitFor([&] { return server_->inflight() == 0; }));
+}
+
 TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   Start("ok");
   auto c = Client();

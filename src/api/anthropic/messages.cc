@@ -26,8 +26,8 @@ json ToolUseBlock(const ToolCall& c, bool empty_input) {
               {"name", c.name}, {"input", input}};
 }
 
-ApiReply NonStreaming(StartedChat& s, const std::string& id) {
-  Delta d = s.generation->Collect();
+ApiReply NonStreaming(StartedChat& s, const std::string& id, const std::function<bool()>& alive) {
+  Delta d = s.generation->Collect(alive);
   if (d.finish == Finish::kError) return ErrorFor(FromStatus(d.error));
   json content = json::array();
   if (!d.reasoning.empty()) {
@@ -177,7 +177,7 @@ ApiReply Messages(const ApiContext& ctx, const ApiCall& call) {
   if (auto e = StartChat(ctx, req, call.account_id, id, "max_tokens", s.get())) {
     return ErrorFor(*e);
   }
-  if (!req.stream) return NonStreaming(*s, id);
+  if (!req.stream) return NonStreaming(*s, id, call.client_alive);
   ApiReply r;
   r.content_type = "text/event-stream";
   r.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};

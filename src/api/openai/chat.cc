@@ -50,8 +50,9 @@ Finish EffectiveFinish(const Delta& d) {
 
 ApiReply ErrorFor(const ApiError& e) { return ErrorReply(Protocol::kOpenAI, e); }
 
-ApiReply NonStreaming(StartedChat& s, const std::string& id, bool logprobs) {
-  Delta d = s.generation->Collect();
+ApiReply NonStreaming(StartedChat& s, const std::string& id, bool logprobs,
+                      const std::function<bool()>& alive) {
+  Delta d = s.generation->Collect(alive);
   if (d.finish == Finish::kError) return ErrorFor(FromStatus(d.error));
   json message = {{"role", "assistant"}, {"content", d.content}};
   if (!d.reasoning.empty()) message["reasoning_content"] = d.reasoning;
@@ -155,7 +156,7 @@ ApiReply ChatCompletions(const ApiContext& ctx, const ApiCall& call) {
     return ErrorFor(*e);
   }
   const bool logprobs = req.sampling.logprobs;
-  if (!req.stream) return NonStreaming(*started, id, logprobs);
+  if (!req.stream) return NonStreaming(*started, id, logprobs, call.client_alive);
   ApiReply r;
   r.content_type = "text/event-stream";
   r.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};

@@ -48,7 +48,7 @@ ApiReply Completions(const ApiContext& ctx, const ApiCall& call) {
   const bool logprobs = req.sampling.logprobs;
   const std::string echo = opts.echo ? req.prompt : "";
   if (!req.stream) {
-    Delta d = s->generation->Collect();
+    Delta d = s->generation->Collect(call.client_alive);
     if (d.finish == Finish::kError) return error(FromStatus(d.error));
     size_t offset = echo.size();
     json lp = logprobs ? LegacyLogprobs(d.logprobs, &offset) : json(nullptr);
