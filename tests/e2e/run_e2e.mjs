@@ -170,6 +170,33 @@ test('openai: assistant prefix completion (DeepSeek prefix: true)', async () => 
     (e) => e.status === 400 && e.param === 'messages[0].prefix');
 });
 
+test('openai: tools and a tool-call history render through the model template', async () => {
+  const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather in a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+  const messages = [...userMsg,
+    { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function',
+      function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+    { role: 'tool', tool_call_id: 'call_1', content: 'sunny' }];
+  // A model whose template has no tools section refuses tools (llama-tiny ships Llama 3's).
+  const supportsTools = await greedy({ tools, max_tokens: 1 }).then(() => true,
+    (e) => { assert.equal(e.status, 400); assert.match(e.message, /does not support tools/); return false; });
+  const r = await greedy({ messages, ...(supportsTools ? { tools } : {}), max_tokens: 3 });
+  assert.ok(['length', 'stop', 'tool_calls'].includes(r.choices[0].finish_reason));
+  const plain = await greedy({ max_tokens: 2 });
+  assert.ok(r.usage.prompt_tokens > plain.usage.prompt_tokens);
+  const none = await greedy({ tools, tool_choice: 'none', max_tokens: 2 });
+  assert.equal(none.usage.prompt_tokens, plain.usage.prompt_tokens);  // tools not offered at all
+  await assert.rejects(greedy({ tools, tool_choice: 'required' }), (e) => e.status === 400);
+  await assert.rejects(greedy({ response_format: { type: 'json_object' } }), (e) => e.status === 400);
+});
+
+test('openai: DeepSeek-style base URL without /v1', async () => {
+  const ds = new OpenAI({ apiKey: KEY, baseURL: base, maxRetries: 0 });
+  const r = await ds.chat.completions.create({ model: MODEL, messages: userMsg, max_tokens: 2 });
+  assert.equal(r.usage.completion_tokens, 2);
+  assert.deepEqual((await ds.models.list()).data.map((m) => m.id), [MODEL]);
+});
+
 test('openai: legacy completions', async () => {
   const r = await openai.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 5, temperature: 0 });
   assert.equal(r.object, 'text_completion');
@@ -253,6 +280,22 @@ test('anthropic: assistant prefill continues the last message', async () => {
     messages: [...userMsg, { role: 'assistant', content: 'Roses are' }] });
   assert.equal(r.content[0].type, 'text');
   assert.equal(r.usage.output_tokens, 4);
+});
+
+test('anthropic: tools, tool_use and tool_result blocks', async () => {
+  const tools = [{ name: 'get_weather', description: 'Weather in a city',
+    input_schema: { type: 'object', properties: { city: { type: 'string' } } } }];
+  const history = [...userMsg,
+    { role: 'assistant', content: [{ type: 'text', text: 'Checking.' },
+      { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny' }] }];
+  const supportsTools = await anthropic.messages.create({ model: MODEL, max_tokens: 1, tools, messages: userMsg })
+    .then(() => true, (e) => { assert.equal(e.status, 400); return false; });
+  const r = await anthropic.messages.create({ model: MODEL, max_tokens: 3, messages: history,
+    ...(supportsTools ? { tools } : {}) });
+  assert.equal(r.type, 'message');
+  await assert.rejects(anthropic.messages.create({ model: MODEL, max_tokens: 3, tools, messages: userMsg,
+    tool_choice: { type: 'any' } }), (e) => e.status === 400);
 });
 
 test('anthropic: count_tokens', async () => {
