@@ -112,6 +112,10 @@ class DeepSeek2Model final : public Model, public MtpSource {
   bool Expanded(const SeqBatch& b) const;
   void AttendAbsorbed(const MlaWeights& w, int64_t layer, std::span<const SeqBatch> batch,
                       ThreadPool* pool);
+  void AbsorbQueries(const MlaWeights& w, int64_t n_abs, ThreadPool* pool);
+  void AttendLatent(const MlaWeights& w, int64_t layer, const SeqBatch& b, int64_t row0, int64_t g0,
+                    ThreadPool* pool);
+  void ApplyWuv(const MlaWeights& w, int64_t n_abs, ThreadPool* pool);
   void SelectSparse(const SeqBatch& b, int64_t layer, int64_t row0, MlaAttentionParams* ap,
                     ThreadPool* pool);
   void AttendExpanded(const MlaWeights& w, int64_t layer, const SeqBatch& b, int64_t row0,
@@ -487,19 +491,16 @@ void ForHeads(ThreadPool* pool, int64_t H, const std::function<void(int64_t)>& f
 }
 
 // Absorbed path (A.5.2) for every sequence not taking the expanded path: their rows are
-// gathered so the per-head absorptions run once per step over all of them.
+// gathered so the per-head absorptions (W_UK before, W_UV after) run once per step.
 void DeepSeek2Model::AttendAbsorbed(const MlaWeights& w, int64_t layer,
                                     std::span<const SeqBatch> batch, ThreadPool* pool) {
-  const int64_t H = ds_.base.n_head, dqk = ds_.qk_head_dim(), dn = ds_.qk_nope_dim;
-  const int64_t rkv = ds_.kv_lora_rank, dkv = ds_.kv_cache_dim(), dv = ds_.v_head_dim;
+  const int64_t H = ds_.base.n_head, dqk = ds_.qk_head_dim(), dv = ds_.v_head_dim;
   int64_t n_abs = 0;
   for (const SeqBatch& b : batch) n_abs += Expanded(b) ? 0 : b.n_tokens;
   if (n_abs == 0) return;
   b_.qg.resize(n_abs * H * dqk);
   b_.posg.resize(n_abs);
-  b_.qabs.resize(n_abs * H * dkv);
-  b_.obar.resize(n_abs * H * rkv);
-  b_.attg.resize(n_abs * H * dv);
+  b_.obar.resize(n_abs * H * ds_.kv_lora_rank);
   int64_t row = 0, g = 0;
   for (const SeqBatch& b : batch) {
     if (!Expanded(b)) {
@@ -509,7 +510,38 @@ void DeepSeek2Model::AttendAbsorbed(const MlaWeights& w, int64_t layer,
     }
     row += b.n_tokens;
   }
-  ForHeads(pool, H, [&](int64_t h) {  // Q_h = [Kb_h qn_h ; qr_h]
+  AbsorbQueries(w, n_abs, pool);
+  if (w.has_indexer) {
+    b_.sel.resize(n_tok_cur_ * ds_.indexer_top_k);
+    b_.nsel.resize(n_tok_cur_);
+  }
+  row = 0;
+  g = 0;
+  for (const SeqBatch& b : batch) {
+    if (!Expanded(b)) {
+      AttendLatent(w, layer, b, row, g, pool);
+      g += b.n_tokens;
+    }
+    row += b.n_tokens;
+  }
+  ApplyWuv(w, n_abs, pool);
+  row = 0;
+  g = 0;
+  for (const SeqBatch& b : batch) {
+    if (!Expanded(b)) {
+      std::copy_n(b_.attg.data() + g * H * dv, b.n_tokens * H * dv, b_.att.data() + row * H * dv);
+      g += b.n_tokens;
+    }
+    row += b.n_tokens;
+  }
+}
+
+// Q_h = [Kb_h qn_h ; qr_h] for the n_abs gathered rows, one pool dispatch over the heads.
+void DeepSeek2Model::AbsorbQueries(const MlaWeights& w, int64_t n_abs, ThreadPool* pool) {
+  const int64_t H = ds_.base.n_head, dqk = ds_.qk_head_dim(), dn = ds_.qk_nope_dim;
+  const int64_t rkv = ds_.kv_lora_rank, dkv = ds_.kv_cache_dim();
+  b_.qabs.resize(n_abs * H * dkv);
+  ForHeads(pool, H, [&](int64_t h) {
     kernels::MatmulParams p;
     p.w_type = w.wk_b.type;
     p.w = static_cast<const uint8_t*>(w.wk_b.data) + h * rkv * RowBytes(w.wk_b.type, dn);
@@ -526,40 +558,37 @@ void DeepSeek2Model::AttendAbsorbed(const MlaWeights& w, int64_t layer,
       std::copy_n(src, ds_.qk_rope_dim, b_.qabs.data() + (t * H + h) * dkv + rkv);
     }
   });
-  if (w.has_indexer) {
-    b_.sel.resize(n_tok_cur_ * ds_.indexer_top_k);
-    b_.nsel.resize(n_tok_cur_);
-  }
-  row = 0;
-  g = 0;
-  for (const SeqBatch& b : batch) {
-    if (Expanded(b)) {
-      row += b.n_tokens;
-      continue;
-    }
-    {
-      MlaAttentionParams ap;
-      ap.q = b_.qabs.data() + g * H * dkv;
-      ap.out = b_.obar.data() + g * H * rkv;
-      ap.q_pos = b_.posg.data() + g;
-      ap.blocks = const_cast<const void* const*>(b.k_blocks + layer * b.n_blocks);
-      ap.kv_type = kv_.type;
-      ap.n_q = b.n_tokens;
-      ap.n_kv = b.start_pos + b.n_tokens;
-      ap.block_tokens = kv_.block_tokens;
-      ap.n_heads = H;
-      ap.kv_lora_rank = rkv;
-      ap.rope_dim = ds_.qk_rope_dim;
-      ap.q_stride = H * dkv;
-      ap.out_stride = H * rkv;
-      ap.scale = ds_.attn_scale();
-      if (w.has_indexer) SelectSparse(b, layer, row, &ap, pool);
-      MlaAttention(ap, pool);
-      g += b.n_tokens;
-      row += b.n_tokens;
-    }
-  }
-  ForHeads(pool, H, [&](int64_t h) {  // o_h = Vb_h o_bar_h
+}
+
+// Attention of sequence `b` (step rows row0.., gathered rows g0..) over its latent cache, with
+// the indexer's selection for deepseek32 layers.
+void DeepSeek2Model::AttendLatent(const MlaWeights& w, int64_t layer, const SeqBatch& b,
+                                  int64_t row0, int64_t g0, ThreadPool* pool) {
+  const int64_t H = ds_.base.n_head, rkv = ds_.kv_lora_rank, dkv = ds_.kv_cache_dim();
+  MlaAttentionParams ap;
+  ap.q = b_.qabs.data() + g0 * H * dkv;
+  ap.out = b_.obar.data() + g0 * H * rkv;
+  ap.q_pos = b_.posg.data() + g0;
+  ap.blocks = const_cast<const void* const*>(b.k_blocks + layer * b.n_blocks);
+  ap.kv_type = kv_.type;
+  ap.n_q = b.n_tokens;
+  ap.n_kv = b.start_pos + b.n_tokens;
+  ap.block_tokens = kv_.block_tokens;
+  ap.n_heads = H;
+  ap.kv_lora_rank = rkv;
+  ap.rope_dim = ds_.qk_rope_dim;
+  ap.q_stride = H * dkv;
+  ap.out_stride = H * rkv;
+  ap.scale = ds_.attn_scale();
+  if (w.has_indexer) SelectSparse(b, layer, row0, &ap, pool);
+  MlaAttention(ap, pool);
+}
+
+// o_h = Vb_h o_bar_h for the n_abs gathered rows into b_.attg.
+void DeepSeek2Model::ApplyWuv(const MlaWeights& w, int64_t n_abs, ThreadPool* pool) {
+  const int64_t H = ds_.base.n_head, rkv = ds_.kv_lora_rank, dv = ds_.v_head_dim;
+  b_.attg.resize(n_abs * H * dv);
+  ForHeads(pool, H, [&](int64_t h) {
     kernels::MatmulParams p;
     p.w_type = w.wv_b.type;
     p.w = static_cast<const uint8_t*>(w.wv_b.data) +
@@ -573,15 +602,6 @@ void DeepSeek2Model::AttendAbsorbed(const MlaWeights& w, int64_t layer,
     p.k = rkv;
     k_.matmul(p, nullptr);
   });
-  row = 0;
-  g = 0;
-  for (const SeqBatch& b : batch) {
-    if (!Expanded(b)) {
-      std::copy_n(b_.attg.data() + g * H * dv, b.n_tokens * H * dv, b_.att.data() + row * H * dv);
-      g += b.n_tokens;
-    }
-    row += b.n_tokens;
-  }
 }
 
 // B.2: the indexer's top-k positions for each query row of `b` (rows row0..), into `ap`.
