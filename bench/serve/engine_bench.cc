@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/create_engine.h"
@@ -71,6 +72,7 @@ engine::GenerateRequest Req(std::vector<int32_t> prompt, int max_tokens) {
 
 struct Done {
   double ttft_s = 0;
+  double tpot_s = 0;  // (last token arrival - first token arrival) / (tokens - 1), client side
   int64_t tokens = 0;
   int64_t cached = 0;
 };
@@ -79,8 +81,14 @@ struct Done {
 Done Drain(engine::RequestStream& s, Clock::time_point submitted) {
   Done d;
   engine::Event e;
+  Clock::time_point first{}, last{};
   while (s.Next(&e, Clock::now() + std::chrono::minutes(10))) {
+    if (!e.tokens.empty()) {
+      last = Clock::now();
+      if (first == Clock::time_point{}) first = last;
+    }
     d.tokens += static_cast<int64_t>(e.tokens.size());
+    if (d.tokens > 1) d.tpot_s = std::chrono::duration<double>(last - first).count() / (d.tokens - 1);
     if (d.ttft_s == 0 && e.first_token_time != Clock::time_point{}) {
       d.ttft_s = std::chrono::duration<double>(e.first_token_time - submitted).count();
     }
@@ -122,11 +130,20 @@ void Streams(std::shared_ptr<model::Model> m, const Args& a) {
     const auto t0 = Clock::now();
     std::vector<std::shared_ptr<engine::RequestStream>> s;
     for (int i = 0; i < n; ++i) s.push_back(*e->Submit(Req(Tokens(16, i, V), 32)));
+    // One reader per stream, as HTTP threads would be (TPOT is measured at the reader).
+    std::vector<Done> done(n);
+    std::vector<std::thread> readers;
+    for (int i = 0; i < n; ++i) readers.emplace_back([&, i] { done[i] = Drain(*s[i], t0); });
+    for (auto& r : readers) r.join();
     int64_t tokens = 0;
-    for (auto& x : s) tokens += Drain(*x, t0).tokens;
+    std::vector<double> tpot;
+    for (const Done& d : done) {
+      tokens += d.tokens;
+      tpot.push_back(d.tpot_s);
+    }
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::printf("| streams | %2d concurrent | %lld tokens | %.1f output tok/s |\n", n,
-                static_cast<long long>(tokens), tokens / secs);
+    std::printf("| streams | %2d concurrent | %.1f output tok/s | TPOT p50 %.2f ms p99 %.2f ms |\n",
+                n, tokens / secs, 1e3 * Percentile(tpot, 0.5), 1e3 * Percentile(tpot, 0.99));
   }
 }
 
@@ -145,8 +162,13 @@ void Prefix(std::shared_ptr<model::Model> m, const Args& a) {
       Done d = Drain(*s, t0);
       if (i > 0) ttft.push_back(d.ttft_s);  // the first session warms the cache
     }
-    std::printf("| prefix | cache %-3s | TTFT p50 %.2f ms | p99 %.2f ms |\n", cache ? "on" : "off",
-                1e3 * Percentile(ttft, 0.5), 1e3 * Percentile(ttft, 0.99));
+    const engine::EngineStats st = e->stats();
+    const double hits = static_cast<double>(st.cache_hit_tokens_ram + st.cache_hit_tokens_disk);
+    std::printf("| prefix | cache %-3s | TTFT p50 %.2f ms | p99 %.2f ms | hit rate %.0f%% | KV %lld of "
+                "%lld blocks |\n",
+                cache ? "on" : "off", 1e3 * Percentile(ttft, 0.5), 1e3 * Percentile(ttft, 0.99),
+                100.0 * hits / std::max(1.0, hits + static_cast<double>(st.cache_miss_tokens)),
+                static_cast<long long>(st.kv_blocks_used), static_cast<long long>(st.kv_blocks_total));
   }
 }
 
