@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
@@ -495,6 +496,38 @@ TEST(Engine, AFailedForwardEndsTheStepsRequestsWithAnError) {
   const auto p = Prompt(7, 3);
   Outcome c = Collect(*f.Submit(Greedy(p, 3)));
   EXPECT_EQ(c.ids, FakeModel::ExpectedGreedy(p, 3, kVocab));
+}
+
+TEST(Engine, CorruptDiskBlocksAreRecomputedNeverServed) {
+  EngineConfig cfg;
+  cfg.cache_dir = TempDir("corrupt");
+  const auto prompt = Prompt(150, 12);
+  const auto want = FakeModel::ExpectedGreedy(prompt, 3, kVocab);
+  {
+    Fixture f(cfg);
+    Outcome a = Collect(*f.Submit(Greedy(prompt, 3)));
+    EXPECT_EQ(a.ids, want);
+  }  // spilled to disk
+  int flipped = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(cfg.cache_dir)) {
+    if (entry.path().extension() != ".kvb") continue;
+    std::FILE* fp = std::fopen(entry.path().c_str(), "r+b");
+    ASSERT_NE(fp, nullptr);
+    std::fseek(fp, -1, SEEK_END);  // the last payload byte
+    const int c = std::fgetc(fp);
+    std::fseek(fp, -1, SEEK_END);
+    std::fputc(c ^ 0x40, fp);
+    std::fclose(fp);
+    ++flipped;
+  }
+  ASSERT_GE(flipped, 2);
+  Fixture g(cfg);
+  Outcome b = Collect(*g.Submit(Greedy(prompt, 3)));
+  EXPECT_EQ(b.ids, want);  // a served corrupt block would fail FakeModel's KV check
+  EXPECT_EQ(b.last.finish_reason, FinishReason::kLength);
+  EXPECT_EQ(b.last.usage.prompt_cached_tokens, 0);
+  EXPECT_EQ(g.model->tokens(), 150 + 2);
+  std::filesystem::remove_all(cfg.cache_dir);
 }
 
 TEST(Engine, CreateRejectsBadConfigs) {
