@@ -21,6 +21,7 @@ namespace cachet::kernels::x86 {
 namespace {
 
 constexpr int64_t kG = 256;
+constexpr int64_t kPrefetch = 2048;  // bytes of weight stream prefetched ahead
 
 struct QuantAct {
   int64_t kp = 0, n_groups = 0;
@@ -243,6 +244,7 @@ template <bool kSigned, typename Decode>
 void QuantRows(const MatmulParams& p, const QuantAct& a, int64_t n0, int64_t n1, Decode decode) {
   constexpr int64_t kMB = 64;
   const int64_t row_bytes = RowBytes(p.w_type, p.k), ng = a.n_groups, ns = a.kp / 16;
+  const int64_t group_bytes = RowBytes(p.w_type, std::min<int64_t>(kG, p.k));
   __m256 acc[kMB];
   for (int64_t m0 = 0; m0 < p.m; m0 += kMB) {
     const int64_t mb = std::min(kMB, p.m - m0);
@@ -250,6 +252,8 @@ void QuantRows(const MatmulParams& p, const QuantAct& a, int64_t n0, int64_t n1,
       const uint8_t* row = static_cast<const uint8_t*>(p.w) + n * row_bytes;
       for (int64_t m = 0; m < mb; ++m) acc[m] = _mm256_setzero_ps();
       for (int64_t g = 0; g < ng; ++g) {
+        const uint8_t* pf = row + g * group_bytes + kPrefetch;  // see avx512_matmul.cc
+        for (int64_t b = 0; b < group_bytes; b += 64) _mm_prefetch(reinterpret_cast<const char*>(pf + b), _MM_HINT_T0);
         WGroup w;
         decode(row, g, w);
         for (int64_t m = 0; m < mb; ++m) {

@@ -23,6 +23,7 @@ namespace {
 #define CACHET_INLINE_FN __attribute__((always_inline)) inline
 
 constexpr int64_t kG = 256;  // values per weight group and per activation scale
+constexpr int64_t kPrefetch = 2048;  // bytes of weight stream prefetched ahead
 
 struct QuantAct {
   int64_t kp = 0, n_groups = 0;
@@ -248,6 +249,7 @@ template <bool kVnni, bool kSigned, typename Decode>
 void QuantRows(const MatmulParams& p, const QuantAct& a, int64_t n0, int64_t n1, Decode decode) {
   constexpr int64_t kMB = 64;  // activation rows per pass (their quants stay in L2)
   const int64_t row_bytes = RowBytes(p.w_type, p.k), ng = a.n_groups, ns = a.kp / 16;
+  const int64_t group_bytes = RowBytes(p.w_type, std::min<int64_t>(kG, p.k));
   __m512 acc[kMB];
   for (int64_t m0 = 0; m0 < p.m; m0 += kMB) {
     const int64_t mb = std::min(kMB, p.m - m0);
@@ -255,6 +257,10 @@ void QuantRows(const MatmulParams& p, const QuantAct& a, int64_t n0, int64_t n1,
       const uint8_t* row = static_cast<const uint8_t*>(p.w) + n * row_bytes;
       for (int64_t m = 0; m < mb; ++m) acc[m] = _mm512_setzero_ps();
       for (int64_t g = 0; g < ng; ++g) {
+        // The weights are one contiguous stream (rows follow each other): prefetch kPrefetch
+        // bytes ahead so the DRAM latency overlaps the integer work of this group.
+        const uint8_t* pf = row + g * group_bytes + kPrefetch;
+        for (int64_t b = 0; b < group_bytes; b += 64) _mm_prefetch(reinterpret_cast<const char*>(pf + b), _MM_HINT_T0);
         WGroup w;
         decode(row, g, w);
         for (int64_t m = 0; m < mb; ++m) {
