@@ -498,6 +498,30 @@ TEST(Engine, AFailedForwardEndsTheStepsRequestsWithAnError) {
   EXPECT_EQ(c.ids, FakeModel::ExpectedGreedy(p, 3, kVocab));
 }
 
+TEST(Engine, CancelDuringADiskLoadIsSafe) {
+  EngineConfig cfg;
+  cfg.cache_dir = TempDir("cancel_load");
+  const auto prompt = Prompt(200, 13);
+  const auto want = FakeModel::ExpectedGreedy(prompt, 3, kVocab);
+  {
+    Fixture f(cfg);
+    EXPECT_EQ(Collect(*f.Submit(Greedy(prompt, 3))).ids, want);
+  }
+  Fixture g(cfg);
+  g.model->CloseGate();  // nothing else runs: the engine only accepts, loads and cancels
+  auto s = g.Submit(Greedy(prompt, 3));
+  s->Cancel();
+  Outcome a = Collect(*s);
+  EXPECT_EQ(a.last.finish_reason, FinishReason::kCancelled);
+  g.model->OpenGate();
+  // The load finished on its own; its blocks went to the RAM index, not to the free list while
+  // the I/O thread could still write them.
+  Outcome b = Collect(*g.Submit(Greedy(prompt, 3)));
+  EXPECT_EQ(b.ids, want);
+  EXPECT_EQ(b.last.usage.prompt_cached_tokens, 192);
+  std::filesystem::remove_all(cfg.cache_dir);
+}
+
 TEST(Engine, CorruptDiskBlocksAreRecomputedNeverServed) {
   EngineConfig cfg;
   cfg.cache_dir = TempDir("corrupt");
