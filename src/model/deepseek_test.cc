@@ -708,3 +708,72 @@ TEST(DeepSeek32Test, DenseWhenTopKCoversContextSparseOtherwise) {
 
 }  // namespace
 }  // namespace cachet::model
+
+// ---- deepseek4 routing pieces (C.9) ----
+namespace cachet::model {
+namespace {
+
+TEST(RouterTest, SqrtSoftplusScoresAndHashRouting) {
+  RouterConfig c;
+  c.n_expert = 4;
+  c.n_used = 2;
+  c.gating = ExpertGating::kSqrtSoftplus;
+  c.weights_norm = true;
+  c.weights_scale = 1.5f;
+  const float z[4] = {0.0f, 2.0f, -1.0f, 3.0f};
+  auto sp = [](double v) { return std::sqrt(std::log1p(std::exp(v))); };
+  int32_t ids[2];
+  float w[2], scratch[8];
+  RouteToken(c, z, ids, w, scratch);
+  EXPECT_EQ(ids[0], 3);
+  EXPECT_EQ(ids[1], 1);
+  EXPECT_NEAR(w[0], 1.5 * sp(3) / (sp(3) + sp(2)), 1e-6);
+  const int32_t forced[2] = {2, 0};  // hash routing: the table decides, scores only weigh
+  RouteToken(c, z, ids, w, scratch, forced);
+  EXPECT_EQ(ids[0], 2);
+  EXPECT_EQ(ids[1], 0);
+  EXPECT_NEAR(w[0], 1.5 * sp(-1) / (sp(-1) + sp(0)), 1e-6);
+  EXPECT_NEAR(w[1], 1.5 * sp(0) / (sp(-1) + sp(0)), 1e-6);
+}
+
+TEST(MoeTest, ClampedSwigluClampsBeforeTheActivation) {
+  const auto& k = kernels::Kernels();
+  float g[3] = {10.0f, -10.0f, 0.5f}, u[3] = {-9.0f, 2.0f, 0.25f};
+  ClampedSwiglu(k, g, u, 3, 7.0f);
+  auto silu = [](double v) { return v / (1 + std::exp(-v)); };
+  EXPECT_NEAR(g[0], silu(7.0) * -7.0, 1e-5);   // gate min(10, 7), up clamp(-9) = -7
+  EXPECT_NEAR(g[1], silu(-10.0) * 2.0, 1e-5);  // gate is only clamped from above
+  EXPECT_NEAR(g[2], silu(0.5) * 0.25, 1e-6);
+}
+
+TEST(MoeTest, HashRoutingUsesTheTokenTable) {
+  auto f = File("ds3-tiny");
+  WeightLoader wl(*f);
+  const int64_t d = 256, E = 16, ff = 128, K = 4;
+  MoeWeights w;
+  w.router = *wl.Matrix("blk.1.ffn_gate_inp.weight", d, E);
+  w.gate_exps = *wl.Matrix3("blk.1.ffn_gate_exps.weight", d, ff, E);
+  w.up_exps = *wl.Matrix3("blk.1.ffn_up_exps.weight", d, ff, E);
+  w.down_exps = *wl.Matrix3("blk.1.ffn_down_exps.weight", ff, d, E);
+  std::vector<int32_t> table = {3, 1, 4, 15, 9, 2, 6, 5, 99, 0, 1, 2};  // row 2 is corrupt
+  w.tid2eid = table.data();
+  w.tid2eid_vocab = 3;
+  RouterConfig c;
+  c.n_expert = E;
+  c.n_used = K;
+  c.gating = ExpertGating::kSqrtSoftplus;
+  const int32_t tokens[4] = {1, 0, 7, 2};  // 7: outside the table; 2: bad row -> by score
+  std::vector<float> h(4 * d), x(4 * d, 0.0f);
+  for (size_t i = 0; i < h.size(); ++i) h[i] = std::cos(0.11f * i);
+  MoeFfn moe(c, d, ff);
+  moe.Run(w, h.data(), 4, x.data(), kernels::Kernels(), nullptr, tokens);
+  const auto& ids = moe.last_ids();
+  EXPECT_EQ(std::vector<int32_t>(ids.begin(), ids.begin() + 4), (std::vector<int32_t>{9, 2, 6, 5}));
+  EXPECT_EQ(std::vector<int32_t>(ids.begin() + 4, ids.begin() + 8),
+            (std::vector<int32_t>{3, 1, 4, 15}));
+  for (int64_t i = 8; i < 16; ++i) EXPECT_LT(ids[i], E);
+  EXPECT_GT(MaxAbs(x.data(), x.size()), 0.0f);
+}
+
+}  // namespace
+}  // namespace cachet::model

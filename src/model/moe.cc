@@ -65,7 +65,7 @@ void MaskGroups(const RouterConfig& c, float* b) {
 }  // namespace
 
 void RouteToken(const RouterConfig& c, const float* logits, int32_t* ids, float* weights,
-                float* scratch) {
+                float* scratch, const int32_t* forced) {
   const int64_t E = c.n_expert;
   float* p = scratch;
   float* b = scratch + E;
@@ -78,8 +78,24 @@ void RouteToken(const RouterConfig& c, const float* logits, int32_t* ids, float*
       sum += p[e];
     }
     for (int64_t e = 0; e < E; ++e) p[e] = static_cast<float>(p[e] / sum);
-  } else {
+  } else if (c.gating == ExpertGating::kSigmoid) {
     for (int64_t e = 0; e < E; ++e) p[e] = 1.0f / (1.0f + std::exp(-logits[e]));
+  } else {  // sqrt(softplus(z)), softplus computed without overflow
+    for (int64_t e = 0; e < E; ++e) {
+      const float z = logits[e];
+      p[e] = std::sqrt(std::max(z, 0.0f) + std::log1p(std::exp(-std::fabs(z))));
+    }
+  }
+  if (forced != nullptr) {
+    double sum = 0;
+    for (int64_t s = 0; s < c.n_used; ++s) {
+      ids[s] = forced[s];
+      weights[s] = p[forced[s]];
+      sum += weights[s];
+    }
+    const float norm = c.weights_norm ? 1.0f / std::max(static_cast<float>(sum), kNormFloor) : 1.0f;
+    for (int64_t s = 0; s < c.n_used; ++s) weights[s] *= norm * c.weights_scale;
+    return;
   }
   for (int64_t e = 0; e < E; ++e) b[e] = c.bias != nullptr ? p[e] + c.bias[e] : p[e];
   if (c.n_group > 1) MaskGroups(c, b);
@@ -96,11 +112,21 @@ void RouteToken(const RouterConfig& c, const float* logits, int32_t* ids, float*
   for (int64_t s = 0; s < c.n_used; ++s) weights[s] *= norm * c.weights_scale;
 }
 
+void ClampedSwiglu(const kernels::KernelTable& k, float* gate, float* up, int64_t n, float l) {
+  if (l > 0.0f) {
+    for (int64_t i = 0; i < n; ++i) {
+      gate[i] = std::min(gate[i], l);
+      up[i] = std::clamp(up[i], -l, l);
+    }
+  }
+  k.swiglu(gate, up, gate, n);
+}
+
 void MoeFfn::RunExpert(const MoeWeights& w, int64_t e, int64_t n_rows, const Rows& r,
                        const kernels::KernelTable& k, ThreadPool* pool) {
   MatMulRows(k, w.gate_exps, e * f_, f_, r.x, n_rows, r.gate, false, pool);
   MatMulRows(k, w.up_exps, e * f_, f_, r.x, n_rows, r.up, false, pool);
-  k.swiglu(r.gate, r.up, r.gate, n_rows * f_);
+  ClampedSwiglu(k, r.gate, r.up, n_rows * f_, w.clamp_exp);
   MatMulRows(k, w.down_exps, e * d_, d_, r.gate, n_rows, r.y, false, pool);
 }
 
@@ -159,7 +185,7 @@ void MoeFfn::RunExperts(const MoeWeights& w, const float* h, int64_t T, float* x
 }
 
 void MoeFfn::Run(const MoeWeights& w, const float* h, int64_t T, float* x,
-                 const kernels::KernelTable& k, ThreadPool* pool) {
+                 const kernels::KernelTable& k, ThreadPool* pool, const int32_t* tokens) {
   const int64_t E = c_.n_expert, K = c_.n_used;
   const int64_t fs = w.gate_shexp.present() ? w.gate_shexp.n : 0;
   c_.bias = w.bias.present() ? w.bias.data : nullptr;
@@ -171,8 +197,17 @@ void MoeFfn::Run(const MoeWeights& w, const float* h, int64_t T, float* x,
   up_.resize(T * std::max(f_, fs));
   MatMulRows(k, w.router, 0, E, h, T, logits_.data(), false, pool);
   for (int64_t t = 0; t < T; ++t) {
+    const int32_t* forced = nullptr;
+    if (w.tid2eid != nullptr && tokens != nullptr && tokens[t] >= 0 &&
+        tokens[t] < w.tid2eid_vocab) {
+      forced = w.tid2eid + static_cast<int64_t>(tokens[t]) * K;
+      for (int64_t s = 0; s < K; ++s) {
+        if (forced[s] < 0 || forced[s] >= E) forced = nullptr;  // bad table row: by score
+        if (forced == nullptr) break;
+      }
+    }
     RouteToken(c_, logits_.data() + t * E, ids_.data() + t * K, weights_.data() + t * K,
-               scratch_.data());
+               scratch_.data(), forced);
   }
   // Counting sort of the (token, slot) pairs by expert.
   count_.assign(E + 1, 0);
@@ -185,7 +220,7 @@ void MoeFfn::Run(const MoeWeights& w, const float* h, int64_t T, float* x,
   if (fs > 0) {  // shared experts: weight 1, every token
     MatMulRows(k, w.gate_shexp, 0, fs, h, T, gate_.data(), false, pool);
     MatMulRows(k, w.up_shexp, 0, fs, h, T, up_.data(), false, pool);
-    k.swiglu(gate_.data(), up_.data(), gate_.data(), T * fs);
+    ClampedSwiglu(k, gate_.data(), up_.data(), T * fs, w.clamp_shexp);
     MatMulRows(k, w.down_shexp, 0, d_, gate_.data(), T, x, true, pool);
   }
 }

@@ -34,9 +34,11 @@ struct RouterConfig {
 // `ids` [k] (highest biased score first, ties to the lower id) and their weights to `weights`
 // [k] (unbiased scores, normalised if configured, times weights_scale). Group score: sum of the
 // two largest biased scores of the group when a bias is given, else the group maximum (the
-// reference semantics, deepseek.md A.7 note). `scratch` needs 2*E floats.
+// reference semantics, deepseek.md A.7 note). `scratch` needs 2*E floats. With `forced` [k]
+// (deepseek4 hash routing, C.9) the ids are taken from it (no bias, no groups; ids must be
+// < E) and weighted the same way.
 void RouteToken(const RouterConfig& c, const float* logits, int32_t* ids, float* weights,
-                float* scratch);
+                float* scratch, const int32_t* forced = nullptr);
 
 struct MoeWeights {
   Weight router;                // ffn_gate_inp [d, E]
@@ -45,7 +47,16 @@ struct MoeWeights {
   Weight down_exps;             // [f, d, E]: E*d rows of f
   Weight gate_shexp, up_shexp;  // [d, f*E_sh] (absent when E_sh = 0)
   Weight down_shexp;            // [f*E_sh, d]
+  // deepseek4 (C.9): hash routing table ffn_gate_tid2eid ([V, k] expert ids per token id;
+  // nullptr = routed by score) and SwiGLU clamps (0 = none).
+  const int32_t* tid2eid = nullptr;
+  int64_t tid2eid_vocab = 0;
+  float clamp_exp = 0.0f, clamp_shexp = 0.0f;
 };
+
+// out = silu(min(gate, l)) * clamp(up, -l, l) for l > 0 (the clamp comes BEFORE the
+// activation), else silu(gate) * up. Written to `gate`.
+void ClampedSwiglu(const kernels::KernelTable& k, float* gate, float* up, int64_t n, float l);
 
 class MoeFfn {
  public:
@@ -53,9 +64,11 @@ class MoeFfn {
       : c_(config), d_(n_embd), f_(n_ff_exp) {}
 
   // x [T, d] += MoE(h) for h [T, d] (already ffn-normed). The selection bias is w.bias (the
-  // config's bias is ignored here: it differs per layer).
+  // config's bias is ignored here: it differs per layer). `tokens` [T] (the step's token ids)
+  // is used only with w.tid2eid; token ids outside [0, tid2eid_vocab), and table rows holding
+  // an expert id outside [0, E), are routed by score.
   void Run(const MoeWeights& w, const float* h, int64_t T, float* x, const kernels::KernelTable& k,
-           ThreadPool* pool);
+           ThreadPool* pool, const int32_t* tokens = nullptr);
 
   // Expert ids chosen by the last Run(): [T, k] (tests check grouping and selection).
   const std::vector<int32_t>& last_ids() const { return ids_; }
