@@ -252,14 +252,8 @@ int Serve(const ServeOptions& o) {
     return Fail(InvalidArgument("give --api-key KEY (or CACHET_API_KEY), or --no-auth on a "
                                 "loopback host"));
   }
+  // Listen first (/health says "loading" meanwhile), then load the models and turn ready.
   api::ModelRegistry registry;
-  for (size_t i = 0; i < o.models.size(); ++i) {
-    const std::string name = i < o.model_names.size() ? o.model_names[i] : DefaultName(o.models[i]);
-    LOG_INFO << "loading " << o.models[i] << " as '" << name << "'";
-    auto e = LoadOne(o, o.models[i], name);
-    if (!e.ok()) return Fail(e.status());
-    if (Status s = registry.Add(std::move(*e)); !s.ok()) return Fail(s);
-  }
   api::Metrics metrics;
   api::ApiContext ctx;
   ctx.models = &registry;
@@ -271,6 +265,13 @@ int Serve(const ServeOptions& o) {
   h.payload_max_bytes = static_cast<size_t>(o.max_body_mb) << 20;
   http::HttpServer server(h, api::ApiRoutes(&ctx), auth, &registry, &metrics);
   if (Status s = server.Start(); !s.ok()) return Fail(s);
+  for (size_t i = 0; i < o.models.size(); ++i) {
+    const std::string name = i < o.model_names.size() ? o.model_names[i] : DefaultName(o.models[i]);
+    LOG_INFO << "loading " << o.models[i] << " as '" << name << "'";
+    auto e = LoadOne(o, o.models[i], name);
+    if (!e.ok()) return Fail(e.status());
+    if (Status s = registry.Add(std::move(*e)); !s.ok()) return Fail(s);
+  }
   server.SetReady(true);
   const std::string base = "http://" + o.host + ":" + std::to_string(server.port());
   std::printf("cachet: serving %zu model(s) at %s\n  OpenAI:    %s/v1\n  Anthropic: %s/anthropic\n",

@@ -53,6 +53,8 @@ std::vector<Route> ApiRoutes(const ApiContext* ctx) {
       {"POST", "/completions", oai, bind(openai::Completions)},
       {"GET", "/v1/models", oai, bind(openai::ListModels)},
       {"GET", "/models", oai, bind(openai::ListModels)},
+      {"GET", "/v1/models/(.+)", oai, bind(openai::RetrieveModel)},
+      {"GET", "/models/(.+)", oai, bind(openai::RetrieveModel)},
       {"POST", "/anthropic/v1/messages", ant, bind(anthropic::Messages)},
       {"POST", "/v1/messages", ant, bind(anthropic::Messages)},
       {"POST", "/anthropic/v1/messages/count_tokens", ant, bind(anthropic::CountTokens)},

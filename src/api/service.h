@@ -72,7 +72,7 @@ struct ApiContext {
 
 struct Route {
   std::string method;  // "GET" | "POST"
-  std::string path;    // exact path
+  std::string path;    // exact path, or a pattern ending in "(.+)" for an id
   Protocol protocol;   // shape of its errors
   std::function<ApiReply(const ApiCall&)> handler;
 };

@@ -56,6 +56,10 @@ struct HttpServer::Impl {
   std::string RouteLabel(const std::string& path) const {
     for (const auto& r : routes) {
       if (r.path == path) return path;
+      if (r.path.find('(') != std::string::npos &&
+          path.rfind(r.path.substr(0, r.path.find('(')), 0) == 0) {
+        return r.path.substr(0, r.path.find('(')) + "{id}";
+      }
     }
     if (path == "/health" || path == "/metrics") return path;
     return "other";
@@ -130,7 +134,9 @@ void HttpServer::Impl::Register() {
   });
   svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     std::vector<std::pair<std::string, engine::EngineStats>> stats;
-    for (const auto& m : models->models()) stats.emplace_back(m->name, m->engine->stats());
+    if (ready.load()) {
+      for (const auto& m : models->models()) stats.emplace_back(m->name, m->engine->stats());
+    }
     res.set_content(metrics->Render(stats), "text/plain; version=0.0.4");
   });
   // Limits the library does not enforce, and draining.
@@ -141,6 +147,14 @@ void HttpServer::Impl::Register() {
     if (req.headers.size() > opts.header_max_count || bytes > opts.header_max_bytes) {
       ApplyReply(api::ErrorReply(protocol, api::InvalidRequest("request headers too large")), res);
       res.status = 431;
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // Until the models are loaded (SetReady) the registry is not read by any request.
+    if (!ready.load() && !draining.load() && req.path != "/health" && req.path != "/metrics") {
+      ApplyReply(api::ErrorReply(protocol, api::ApiError{api::ErrorKind::kOverloaded,
+                                                         "the server is loading its models", "",
+                                                         "", 5}),
+                 res);
       return httplib::Server::HandlerResponse::Handled;
     }
     if (draining.load() && req.path != "/health" && req.path != "/metrics") {

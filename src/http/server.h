@@ -59,7 +59,8 @@ class HttpServer {
   Status Start();
   // The bound port (after Start).
   int port() const;
-  // /health answers 200 only while ready (set once models are loaded).
+  // /health answers 200 only while ready. Before the first SetReady(true) API requests get 503
+  // and the model registry is not read, so it may still be filled (models loading).
   void SetReady(bool ready);
   // Drains and stops; idempotent.
   void Shutdown(std::chrono::milliseconds grace);

@@ -67,7 +67,14 @@ TEST_F(ServerTest, HealthAndMetrics) {
   auto c = Client();
   server_->SetReady(false);
   EXPECT_EQ(c.Get("/health")->status, 503);
+  auto loading = c.Post("/v1/chat/completions", kChat, "application/json");
+  EXPECT_EQ(loading->status, 503);
+  EXPECT_EQ(loading->get_header_value("Retry-After"), "5");
   server_->SetReady(true);
+  auto model = c.Get("/v1/models/fake");
+  EXPECT_EQ(model->status, 200);
+  EXPECT_EQ(json::parse(model->body)["id"], "fake");
+  EXPECT_EQ(c.Get("/v1/models/nope")->status, 404);
   EXPECT_EQ(c.Get("/health")->status, 200);
   auto r = c.Post("/v1/chat/completions", kChat, "application/json");
   ASSERT_TRUE(r);

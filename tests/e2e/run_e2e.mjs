@@ -100,6 +100,8 @@ async function collectStream(params) {
 test('openai: models.list', async () => {
   const list = await openai.models.list();
   assert.deepEqual(list.data.map((m) => m.id), [MODEL]);
+  assert.equal((await openai.models.retrieve(MODEL)).id, MODEL);
+  await assert.rejects(openai.models.retrieve('nope'), (e) => e instanceof OpenAI.NotFoundError);
 });
 
 test('openai: non-streaming chat, length finish, usage', async () => {

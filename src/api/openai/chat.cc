@@ -167,12 +167,29 @@ ApiReply ChatCompletions(const ApiContext& ctx, const ApiCall& call) {
   return r;
 }
 
+namespace {
+json ModelJson(const ModelEntry& m) {
+  return json{{"id", m.name}, {"object", "model"}, {"created", m.created}, {"owned_by", "cachet"}};
+}
+}  // namespace
+
+ApiReply RetrieveModel(const ApiContext& ctx, const ApiCall& call) {
+  const size_t at = call.path.find("/models/");
+  const std::string name = at == std::string::npos ? "" : call.path.substr(at + 8);
+  const ModelEntry* m = ctx.models->Find(name);
+  if (m == nullptr) {
+    return ErrorFor(ApiError{ErrorKind::kModelNotFound,
+                             "The model '" + name + "' does not exist", "model", "model_not_found",
+                             0});
+  }
+  ApiReply r;
+  r.body = Dump(ModelJson(*m));
+  return r;
+}
+
 ApiReply ListModels(const ApiContext& ctx, const ApiCall&) {
   json data = json::array();
-  for (const auto& m : ctx.models->models()) {
-    data.push_back({{"id", m->name}, {"object", "model"}, {"created", m->created},
-                    {"owned_by", "cachet"}});
-  }
+  for (const auto& m : ctx.models->models()) data.push_back(ModelJson(*m));
   ApiReply r;
   r.body = Dump(json{{"object", "list"}, {"data", std::move(data)}});
   return r;

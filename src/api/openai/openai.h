@@ -14,6 +14,8 @@ ApiReply ChatCompletions(const ApiContext& ctx, const ApiCall& call);
 ApiReply Completions(const ApiContext& ctx, const ApiCall& call);
 // GET /v1/models, /models.
 ApiReply ListModels(const ApiContext& ctx, const ApiCall& call);
+// GET /v1/models/{id}, /models/{id} (the id may contain '/').
+ApiReply RetrieveModel(const ApiContext& ctx, const ApiCall& call);
 
 // Response options that do not reach the engine.
 struct ResponseOptions {
