@@ -57,9 +57,9 @@ std::string RopeScalingName(RopeScaling s);
 // DeepSeek-V2/V3 (`deepseek2`) hyper-parameters (../shared/specs/deepseek.md A.2-A.7), on top of
 // the shared ones in `base`. base.n_layer is the trunk (block_count - nextn_predict_layers);
 // base.head_dim = d_qk, base.head_dim_v = d_v, base.n_rot = r, base.n_head_kv = 1 (MLA files).
-// Expert scores: softmax / sigmoid (deepseek2, GGUF expert_gating_func 1 / 2) and
-// sqrt(softplus) (deepseek4, C.9; internal value, no GGUF id of its own is assumed here).
-enum class ExpertGating { kSoftmax = 1, kSigmoid = 2, kSqrtSoftplus = 100 };
+// Expert scores, valued as GGUF expert_gating_func: softmax 1, sigmoid 2 (deepseek2),
+// sqrt(softplus) 4 (deepseek4, C.2 / C.9; not accepted for deepseek2 files).
+enum class ExpertGating { kSoftmax = 1, kSigmoid = 2, kSqrtSoftplus = 4 };
 
 struct DeepSeekHParams {
   HParams base;

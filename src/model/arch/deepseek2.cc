@@ -140,6 +140,7 @@ class DeepSeek2Model final : public Model, public MtpSource {
   std::list<std::vector<uint8_t>> legacy_q_;
   KvLayout kv_;
   int64_t n_tok_ = 0, n_tok_cur_ = 0;
+  int64_t sparse_rows_ = 0;  // rows of b_.sel used so far in this layer
   Buffers b_;
 };
 
@@ -511,9 +512,14 @@ void DeepSeek2Model::AttendAbsorbed(const MlaWeights& w, int64_t layer,
     row += b.n_tokens;
   }
   AbsorbQueries(w, n_abs, pool);
-  if (w.has_indexer) {
-    b_.sel.resize(n_tok_cur_ * ds_.indexer_top_k);
+  if (w.has_indexer) {  // selections exist only where the context exceeds top_k (<= T * n_kv)
+    int64_t n_sparse = 0;
+    for (const SeqBatch& b : batch) {
+      if (b.start_pos + b.n_tokens > ds_.indexer_top_k) n_sparse += b.n_tokens;
+    }
+    b_.sel.resize(std::max<size_t>(b_.sel.size(), n_sparse * ds_.indexer_top_k));
     b_.nsel.resize(n_tok_cur_);
+    sparse_rows_ = 0;
   }
   row = 0;
   g = 0;
@@ -608,6 +614,7 @@ void DeepSeek2Model::ApplyWuv(const MlaWeights& w, int64_t n_abs, ThreadPool* po
 void DeepSeek2Model::SelectSparse(const SeqBatch& b, int64_t layer, int64_t row0,
                                   MlaAttentionParams* ap, ThreadPool* pool) {
   const int64_t hi = ds_.indexer_heads, di = ds_.indexer_dim, k = ds_.indexer_top_k;
+  if (b.start_pos + b.n_tokens <= k) return;  // every query sees <= top_k keys: dense
   IndexerParams ip;
   ip.q = b_.qi.data() + row0 * hi * di;
   ip.w = b_.wi.data() + row0 * hi;
@@ -620,7 +627,8 @@ void DeepSeek2Model::SelectSparse(const SeqBatch& b, int64_t layer, int64_t row0
   ip.n_heads = hi;
   ip.head_dim = di;
   ip.top_k = k;
-  ip.sel = b_.sel.data() + row0 * k;
+  ip.sel = b_.sel.data() + sparse_rows_ * k;  // packed: only sparse sequences take room
+  sparse_rows_ += b.n_tokens;
   ip.n_sel = b_.nsel.data() + row0;
   IndexerSelect(ip, pool);
   ap->sel = ip.sel;
