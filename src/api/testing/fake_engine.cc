@@ -24,12 +24,12 @@ class FakeStream final : public engine::RequestStream {
   bool Next(engine::Event* out, Clock::time_point deadline) override {
     if (done_) return false;
     std::unique_lock<std::mutex> lock(mu_);
-    const auto wake = std::max(ready_at_, Clock::now());
-    if (wake > deadline) {
+    const auto now = Clock::now();
+    if (ready_at_ > deadline) {
       cv_.wait_until(lock, deadline, [&] { return cancelled_ || finish_requested_; });
       if (!cancelled_ && !finish_requested_) return false;
-    } else {
-      cv_.wait_until(lock, wake, [&] { return cancelled_ || finish_requested_; });
+    } else if (ready_at_ > now) {
+      cv_.wait_until(lock, ready_at_, [&] { return cancelled_ || finish_requested_; });
     }
     *out = engine::Event{};
     out->usage = usage_;
@@ -57,7 +57,7 @@ class FakeStream final : public engine::RequestStream {
     ++pos_;
     ++usage_.completion_tokens;
     out->usage = usage_;
-    ready_at_ = Clock::now() + opts_.token_delay;
+    if (opts_.token_delay.count() > 0) ready_at_ = Clock::now() + opts_.token_delay;
     const int64_t total = usage_.prompt_tokens + usage_.completion_tokens;
     if (usage_.completion_tokens >= req_.max_tokens || total >= opts_.n_ctx) {
       return End(out, engine::FinishReason::kLength);
