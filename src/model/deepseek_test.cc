@@ -9,6 +9,7 @@
 #include "model/arch/deepseek2.h"
 #include "model/dsa_indexer.h"
 #include "model/hparams.h"
+#include "model/mhc.h"
 #include "model/mla_attention.h"
 #include "model/model.h"
 #include "model/moe.h"
@@ -773,6 +774,70 @@ TEST(MoeTest, HashRoutingUsesTheTokenTable) {
             (std::vector<int32_t>{3, 1, 4, 15}));
   for (int64_t i = 8; i < 16; ++i) EXPECT_LT(ids[i], E);
   EXPECT_GT(MaxAbs(x.data(), x.size()), 0.0f);
+}
+
+}  // namespace
+}  // namespace cachet::model
+
+// ---- deepseek4 mHC building blocks (C.4) ----
+namespace cachet::model {
+namespace {
+
+TEST(MhcTest, SinkhornOneRoundByHandAndConvergesToDoublyStochastic) {
+  float c[4] = {0.0f, std::log(3.0f), 0.0f, 0.0f};
+  Sinkhorn(c, 2, 1, 0.0f);  // row softmax [.25 .75; .5 .5], then columns / (.75, 1.25)
+  EXPECT_NEAR(c[0], 1.0 / 3, 1e-6);
+  EXPECT_NEAR(c[1], 0.6, 1e-6);
+  EXPECT_NEAR(c[2], 2.0 / 3, 1e-6);
+  EXPECT_NEAR(c[3], 0.4, 1e-6);
+  float r[16];
+  for (int i = 0; i < 16; ++i) r[i] = std::sin(1.7f * i) * 3.0f;
+  Sinkhorn(r, 4, 20, 1e-6f);
+  for (int a = 0; a < 4; ++a) {
+    float row = 0, col = 0;
+    for (int b = 0; b < 4; ++b) {
+      row += r[a * 4 + b];
+      col += r[b * 4 + a];
+      EXPECT_GT(r[a * 4 + b], 0.0f);
+    }
+    EXPECT_NEAR(row, 1.0f, 2e-3f);
+    EXPECT_NEAR(col, 1.0f, 1e-5f);
+  }
+}
+
+TEST(MhcTest, PreAndPostFollowTheFormulas) {
+  MhcDims m;
+  m.d = 8;
+  m.hc = 4;
+  std::vector<float> x(32), fn(24 * 32, 0.0f), base(24), scale = {0.5f, 2.0f, 1.0f};
+  for (int i = 0; i < 32; ++i) x[i] = std::cos(0.3f * i);
+  for (int i = 0; i < 24; ++i) base[i] = 0.1f * (i % 7) - 0.3f;
+  std::vector<float> u(8), post(4), c(16), u2(8), post2(4), c2(16);
+  auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+  MhcPre(m, x.data(), fn.data(), base.data(), scale.data(), u.data(), post.data(), c.data());
+  for (int i = 0; i < 8; ++i) {  // fn = 0: the mixing comes from the biases alone
+    double want = 0;
+    for (int s = 0; s < 4; ++s) want += (sig(base[s]) + 1e-6) * x[s * 8 + i];
+    EXPECT_NEAR(u[i], want, 1e-5);
+  }
+  for (int s = 0; s < 4; ++s) EXPECT_NEAR(post[s], 2 * sig(base[4 + s]), 1e-6);
+  // The projection sees x / rms(x): scaling x scales u and leaves post and c unchanged.
+  for (int i = 0; i < 24 * 32; ++i) fn[i] = std::sin(0.05f * i) * 0.2f;
+  MhcPre(m, x.data(), fn.data(), base.data(), scale.data(), u.data(), post.data(), c.data());
+  std::vector<float> x10(x);
+  for (float& v : x10) v *= 10.0f;
+  MhcPre(m, x10.data(), fn.data(), base.data(), scale.data(), u2.data(), post2.data(), c2.data());
+  for (int i = 0; i < 8; ++i) EXPECT_NEAR(u2[i], 10.0f * u[i], 1e-4f);
+  for (int s = 0; s < 4; ++s) EXPECT_NEAR(post2[s], post[s], 1e-5f);
+  for (int j = 0; j < 16; ++j) EXPECT_NEAR(c2[j], c[j], 1e-5f);
+  // Post: identity mixing and zero post keep the streams; zero mixing broadcasts y.
+  std::vector<float> y(8, 2.0f), out(32), zero(4, 0.0f), ident(16, 0.0f), one(4, 1.0f);
+  for (int a = 0; a < 4; ++a) ident[a * 4 + a] = 1.0f;
+  MhcPost(m, y.data(), zero.data(), ident.data(), x.data(), out.data());
+  EXPECT_EQ(MaxAbsDiff(out.data(), x.data(), 32), 0.0f);
+  std::vector<float> zc(16, 0.0f);
+  MhcPost(m, y.data(), one.data(), zc.data(), x.data(), out.data());
+  for (float v : out) EXPECT_EQ(v, 2.0f);
 }
 
 }  // namespace
