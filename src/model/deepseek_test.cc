@@ -7,6 +7,7 @@
 
 #include "kernels/kernels.h"
 #include "model/arch/deepseek2.h"
+#include "model/compressor.h"
 #include "model/dsa_indexer.h"
 #include "model/hparams.h"
 #include "model/mhc.h"
@@ -838,6 +839,31 @@ TEST(MhcTest, PreAndPostFollowTheFormulas) {
   std::vector<float> zc(16, 0.0f);
   MhcPost(m, y.data(), one.data(), zc.data(), x.data(), out.data());
   for (float v : out) EXPECT_EQ(v, 2.0f);
+}
+
+}  // namespace
+}  // namespace cachet::model
+
+// ---- deepseek4 compressor (C.6) ----
+namespace cachet::model {
+namespace {
+
+TEST(CompressorTest, HcaAndCsaPooling) {
+  // HCA, R = 2, W = 2: channel 0 equal scores -> mean; channel 1 one score dominates.
+  const float a[4] = {1.0f, 5.0f, 3.0f, 7.0f}, z[4] = {0.0f, 50.0f, 0.0f, 0.0f};
+  float e[2];
+  CompressBlock(2, 2, 1, nullptr, nullptr, a, z, e);
+  EXPECT_NEAR(e[0], 2.0f, 1e-6f);
+  EXPECT_NEAR(e[1], 5.0f, 1e-5f);
+  // CSA, R = 2, W = 1: rows are [first half, second half]. Block 0: only its second halves.
+  const float ac[4] = {100.0f, 1.0f, 200.0f, 3.0f}, zc[4] = {9.0f, 0.0f, 9.0f, 0.0f};
+  CompressBlock(2, 1, 2, nullptr, nullptr, ac, zc, e);
+  EXPECT_NEAR(e[0], 2.0f, 1e-6f);  // the large first halves of block 0 are not candidates
+  // Block 1: previous block's FIRST halves (100, 200 with score 9) + its own second halves.
+  const float an[4] = {0.0f, 10.0f, 0.0f, 20.0f}, zn[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  CompressBlock(2, 1, 2, ac, zc, an, zn, e);
+  const double w9 = std::exp(9.0), w0 = 1.0;
+  EXPECT_NEAR(e[0], (w9 * 100 + w9 * 200 + w0 * 10 + w0 * 20) / (2 * w9 + 2 * w0), 1e-3);
 }
 
 }  // namespace
