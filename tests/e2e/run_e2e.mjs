@@ -333,13 +333,38 @@ async function main() {
       console.log(`FAIL ${t.name}\n     ${e.stack ?? e}`);
     }
   }
-  server.proc.kill('SIGTERM');
-  const code = await new Promise((r) => server.proc.on('exit', (c) => r(c)));
+  // Graceful shutdown: a stream running when SIGTERM arrives still completes; new requests get
+  // 503 while draining.
+  const exited = new Promise((r) => server.proc.on('exit', (c) => r(c)));
+  try {
+    const stream = await openai.chat.completions.create({ model: MODEL, messages: userMsg,
+      max_tokens: 64, temperature: 0, stream: true });
+    let n = 0, finish = null, usage = null, refused = null;
+    for await (const c of stream) {
+      if (++n === 2) {
+        server.proc.kill('SIGTERM');
+        await new Promise((r) => setTimeout(r, 200));
+        refused = await fetch(`${base}/v1/models`, { headers: { Authorization: `Bearer ${KEY}` } })
+          .then((r) => r.status, () => 'closed');
+      }
+      if (c.choices.length && c.choices[0].finish_reason) finish = c.choices[0].finish_reason;
+      if (c.usage) usage = c.usage;
+    }
+    assert.equal(finish, 'length');
+    assert.equal(usage.completion_tokens, 64);
+    assert.ok(refused === 503 || refused === 'closed', String(refused));
+    console.log('ok   drain: a running stream completes after SIGTERM, new requests refused');
+  } catch (e) {
+    failed++;
+    console.log(`FAIL drain: ${e.stack ?? e}`);
+    server.proc.kill('SIGTERM');
+  }
+  const code = await exited;
   if (code !== 0) {
     failed++;
     console.log(`FAIL serve exited with ${code} after SIGTERM`);
   }
-  console.log(`${tests.length - failed + (code !== 0 ? 1 : 0)}/${tests.length} passed`);
+  console.log(failed ? `${failed} check(s) failed` : `all ${tests.length + 1} checks passed`);
   process.exit(failed ? 1 : 0);
 }
 
