@@ -6,7 +6,7 @@
 // usage: node run_e2e.mjs --cachet BUILD/cachet --workdir DIR
 // Exit codes: 0 passed, 1 failed, 77 skipped (no node_modules, or a cachet without `serve`).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -45,9 +45,12 @@ function makeModel() {
 
 // Starts the server on a free port; resolves with {proc, base} once /health answers 200.
 async function startServer(modelFile) {
-  const proc = spawn(cachet, ['serve', '--model', modelFile, '--model-name', MODEL, '--port', '0',
-    '--api-key', KEY, '--threads', '2', '--kv-cache-mb', '64', '--data-dir', workdir],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Options from all three sources: the config file, the environment and the command line.
+  const config = path.join(workdir, 'cachet.toml');
+  writeFileSync(config, `# e2e\nmodel = ["${modelFile}"]\nmodel_name = "${MODEL}"\n` +
+    `[server]\nkv_cache_mb = 64\nport = 1\n`);
+  const proc = spawn(cachet, ['serve', '--config', config, '--threads', '2', '--data-dir', workdir],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CACHET_PORT: '0', CACHET_API_KEY: KEY } });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
   proc.stderr.on('data', (d) => { process.stderr.write(d); });
@@ -55,6 +58,7 @@ async function startServer(modelFile) {
   while (Date.now() < deadline) {
     const m = out.match(/at (http:\/\/[^\s]+)/);
     if (m) {
+      assert.notEqual(new URL(m[1]).port, '1', 'CACHET_PORT did not override the config file');
       const r = await fetch(`${m[1]}/health`).catch(() => null);
       if (r && r.status === 200) return { proc, base: m[1] };
     }
@@ -316,8 +320,33 @@ test('anthropic: errors', async () => {
     (e) => e instanceof Anthropic.AuthenticationError);
 });
 
+// Option errors are reported before anything is loaded.
+function checkCli(modelFile) {
+  const run = (args, env = {}) => spawnSync(cachet, ['serve', ...args],
+    { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30000 });
+  let r = run(['--model', modelFile, '--no-auth', '--host', '0.0.0.0']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /loopback/);
+  r = run(['--model', modelFile, '--no-auth'], { CACHET_PORT: 'abc' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /CACHET_PORT.*integer/);
+  const bad = path.join(workdir, 'bad.toml');
+  writeFileSync(bad, 'colour = "blue"\n');
+  r = run(['--model', modelFile, '--no-auth', '--config', bad]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown key 'colour'/);
+  writeFileSync(bad, 'port = 80 80\n');
+  r = run(['--model', modelFile, '--no-auth', '--config', bad]);
+  assert.match(r.stderr, /config line 1/);
+  r = run(['--model', modelFile]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /api-key/);
+  console.log('ok   serve: option errors (loopback-only --no-auth, env, config, missing key)');
+}
+
 async function main() {
   const modelFile = makeModel();
+  checkCli(modelFile);
   const server = await startServer(modelFile);
   base = server.base;
   openai = new OpenAI({ apiKey: KEY, baseURL: `${base}/v1`, maxRetries: 0 });
