@@ -52,6 +52,7 @@ struct HttpServer::Impl {
   int port = 0;
 
   void Register();
+  void InstallHooks();
   void Serve(const api::Route& route, const httplib::Request& req, httplib::Response& res);
   std::string RouteLabel(const std::string& path) const {
     for (const auto& r : routes) {
@@ -139,7 +140,12 @@ void HttpServer::Impl::Register() {
     }
     res.set_content(metrics->Render(stats), "text/plain; version=0.0.4");
   });
-  // Limits the library does not enforce, and draining.
+  InstallHooks();
+}
+
+// Pre-routing checks (limits the library does not enforce, loading, draining), protocol-shaped
+// bodies for the library's own errors, exceptions, request metrics.
+void HttpServer::Impl::InstallHooks() {
   svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     size_t bytes = 0;
     for (const auto& [k, v] : req.headers) bytes += k.size() + v.size() + 4;
