@@ -36,7 +36,24 @@ Result<Principal> Meter::Authenticate(std::string_view key) {
   p.account = k->account_name;
   p.key_id = k->id;
   p.limits = k->limits;
-  p.cache_salt = opt_.share_cache_across_accounts ? "" : "account:" + std::to_string(k->account_id);
+  p.cache_salt = CacheSaltFor(k->account_id);
+  return p;
+}
+
+std::string Meter::CacheSaltFor(int64_t account_id) const {
+  return opt_.share_cache_across_accounts ? "" : "account:" + std::to_string(account_id);
+}
+
+Result<Principal> Meter::PrincipalFor(int64_t account_id, int64_t key_id) {
+  CACHET_ASSIGN_OR_RETURN(KeyInfo k, ledger_->GetKey(key_id));
+  if (k.account_id != account_id) return NotFound("key " + std::to_string(key_id) + " not found");
+  if (k.revoked_us != 0) return PermissionDenied("key revoked");
+  Principal p;
+  p.account_id = k.account_id;
+  p.account = k.account_name;
+  p.key_id = k.id;
+  p.limits = k.limits;
+  p.cache_salt = CacheSaltFor(k.account_id);
   return p;
 }
 

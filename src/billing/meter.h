@@ -60,6 +60,10 @@ class Meter {
 
   // Unauthenticated (missing/malformed/unknown key) or PermissionDenied (revoked).
   Result<Principal> Authenticate(std::string_view key);
+  // The principal of an authenticated key by ids (its limits re-read from the ledger, so a
+  // revoked key stops at its next request). NotFound / PermissionDenied.
+  Result<Principal> PrincipalFor(int64_t account_id, int64_t key_id);
+  std::string CacheSaltFor(int64_t account_id) const;
   // A principal for --no-auth servers (account "local", key 0, no limits, no ledger record).
   static Principal Anonymous();
 

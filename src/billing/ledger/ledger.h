@@ -118,6 +118,8 @@ class Ledger {
   // (revoked).
   virtual Result<KeyInfo> FindKey(const std::string& key_hash) = 0;
   virtual Result<std::vector<KeyInfo>> ListKeys(const std::string& account) = 0;  // "" = all
+  // A key by id, revoked or not. NotFound.
+  virtual Result<KeyInfo> GetKey(int64_t key_id) = 0;
   // Revokes by id or by display string. NotFound when nothing matches.
   virtual Status RevokeKey(const std::string& id_or_display) = 0;
 

@@ -315,6 +315,11 @@ class SqlLedger final : public Ledger {
     return out;
   }
 
+  Result<KeyInfo> GetKey(int64_t key_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return KeyWhere("k.id = ?", key_id);
+  }
+
   Status RevokeKey(const std::string& id_or_display) override {
     return Txn([&]() -> Result<int64_t> {
              CACHET_ASSIGN_OR_RETURN(
