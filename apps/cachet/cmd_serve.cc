@@ -15,8 +15,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api/chat_template.h"
@@ -70,7 +70,8 @@ Status SetInt(const http::ConfigValue& v, int64_t* out) {
   }
   char* end = nullptr;
   const long long x = std::strtoll(v.str.c_str(), &end, 10);
-  if (v.str.empty() || *end != '\0') return InvalidArgument("expected an integer, got '" + v.str + "'");
+  if (v.str.empty() || *end != '\0')
+    return InvalidArgument("expected an integer, got '" + v.str + "'");
   *out = x;
   return Status::Ok();
 }
@@ -103,18 +104,27 @@ Status SetList(const http::ConfigValue& v, std::vector<std::string>* out) {
 }
 
 std::vector<OptionSpec> Specs(ServeOptions* o) {
-  auto str = [](std::string* p) { return [p](const http::ConfigValue& v) { return SetString(v, p); }; };
+  auto str = [](std::string* p) {
+    return [p](const http::ConfigValue& v) { return SetString(v, p); };
+  };
   auto num = [](int64_t* p) { return [p](const http::ConfigValue& v) { return SetInt(v, p); }; };
   auto list = [](std::vector<std::string>* p) {
     return [p](const http::ConfigValue& v) { return SetList(v, p); };
   };
-  return {{"model", list(&o->models)},          {"model-name", list(&o->model_names)},
-          {"api-key", list(&o->api_keys)},      {"host", str(&o->host)},
-          {"port", num(&o->port)},              {"data-dir", str(&o->data_dir)},
-          {"threads", num(&o->threads)},        {"http-threads", num(&o->http_threads)},
-          {"kv-cache-mb", num(&o->kv_cache_mb)}, {"max-running", num(&o->max_running)},
-          {"queue", num(&o->queue)},            {"ctx", num(&o->ctx)},
-          {"max-body-mb", num(&o->max_body_mb)}, {"drain-seconds", num(&o->drain_seconds)},
+  return {{"model", list(&o->models)},
+          {"model-name", list(&o->model_names)},
+          {"api-key", list(&o->api_keys)},
+          {"host", str(&o->host)},
+          {"port", num(&o->port)},
+          {"data-dir", str(&o->data_dir)},
+          {"threads", num(&o->threads)},
+          {"http-threads", num(&o->http_threads)},
+          {"kv-cache-mb", num(&o->kv_cache_mb)},
+          {"max-running", num(&o->max_running)},
+          {"queue", num(&o->queue)},
+          {"ctx", num(&o->ctx)},
+          {"max-body-mb", num(&o->max_body_mb)},
+          {"drain-seconds", num(&o->drain_seconds)},
           {"no-auth", [o](const http::ConfigValue& v) { return SetBool(v, &o->no_auth); }}};
 }
 
@@ -166,7 +176,8 @@ std::string Fingerprint(const std::string& path) {
   for (uint64_t off : {uint64_t{0}, size > buf.size() ? size - buf.size() : uint64_t{0}}) {
     f.seekg(static_cast<std::streamoff>(off));
     f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    for (std::streamsize i = 0; i < f.gcount(); ++i) h = (h ^ static_cast<uint8_t>(buf[i])) * 1099511628211ull;
+    for (std::streamsize i = 0; i < f.gcount(); ++i)
+      h = (h ^ static_cast<uint8_t>(buf[i])) * 1099511628211ull;
     f.clear();
   }
   char out[64];
@@ -249,8 +260,9 @@ int Serve(const ServeOptions& o) {
     return Fail(InvalidArgument("--no-auth is only allowed with a loopback --host"));
   }
   if (!o.no_auth && o.api_keys.empty()) {
-    return Fail(InvalidArgument("give --api-key KEY (or CACHET_API_KEY), or --no-auth on a "
-                                "loopback host"));
+    return Fail(
+        InvalidArgument("give --api-key KEY (or CACHET_API_KEY), or --no-auth on a "
+                        "loopback host"));
   }
   // Listen first (/health says "loading" meanwhile), then load the models and turn ready.
   api::ModelRegistry registry;
@@ -300,15 +312,18 @@ int RunServe(int argc, char** argv) {
               "[--host 127.0.0.1] [--port 8080] [--data-dir DIR] [--config cachet.toml] "
               "[--no-auth | --api-key KEY ...] [--threads N]");
   flags.Repeated("model", &o.models, "GGUF model file (repeat for several models)");
-  flags.Repeated("model-name", &o.model_names, "name clients use, per --model (default: file stem)");
-  flags.Repeated("api-key", &o.api_keys, "accepted API key (repeatable) until billing provides keys");
+  flags.Repeated("model-name", &o.model_names,
+                 "name clients use, per --model (default: file stem)");
+  flags.Repeated("api-key", &o.api_keys,
+                 "accepted API key (repeatable) until billing provides keys");
   flags.String("host", &o.host, "address to listen on (default 127.0.0.1)");
   flags.Int("port", &o.port, "port (default 8080; 0 = any free port)");
   flags.String("data-dir", &o.data_dir, "directory for the disk KV cache");
   flags.String("config", &o.config, "TOML config file");
   flags.Bool("no-auth", &o.no_auth, "no API key needed (loopback hosts only)");
   flags.Int("threads", &o.threads, "kernel threads per engine (default: all)");
-  flags.Int("http-threads", &o.http_threads, "connection threads (default 256; one per open connection)");
+  flags.Int("http-threads", &o.http_threads,
+            "connection threads (default 256; one per open connection)");
   flags.Int("kv-cache-mb", &o.kv_cache_mb, "KV cache memory per model in MiB (default 1024)");
   flags.Int("max-running", &o.max_running, "sequences in a batch (default 16)");
   flags.Int("queue", &o.queue, "waiting requests before 503 (default 256)");

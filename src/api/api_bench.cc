@@ -5,9 +5,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "api/anthropic/anthropic.h"
 #include "api/openai/openai.h"
@@ -26,8 +25,9 @@ class NullSink final : public ByteSink {
   size_t bytes = 0;
 };
 
-void Bench(const char* name, const ApiContext& ctx, ApiReply (*fn)(const ApiContext&, const ApiCall&),
-           const nlohmann::json& body, int64_t tokens) {
+void Bench(const char* name, const ApiContext& ctx,
+           ApiReply (*fn)(const ApiContext&, const ApiCall&), const nlohmann::json& body,
+           int64_t tokens) {
   ApiCall call;
   call.body = body.dump();
   call.header = [](const std::string&) { return std::string(); };

@@ -58,8 +58,7 @@ std::string RenderError(Protocol protocol, const ApiError& e) {
   using nlohmann::json;
   const ErrorRow& r = Row(e.kind);
   if (protocol == Protocol::kAnthropic) {
-    json j = {{"type", "error"},
-              {"error", {{"type", r.anthropic_type}, {"message", e.message}}}};
+    json j = {{"type", "error"}, {"error", {{"type", r.anthropic_type}, {"message", e.message}}}};
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   const std::string code = e.code.empty() ? r.openai_code : e.code;
@@ -87,8 +86,8 @@ ApiError FromStatus(const Status& s) {
       return ApiError{ErrorKind::kOverloaded,
                       "the server is overloaded (" + s.message() + "); retry later", "", "", 1};
     default:
-      return ApiError{ErrorKind::kInternal, "internal error: " + std::string(StatusCodeText(s.code())),
-                      "", "", 0};
+      return ApiError{ErrorKind::kInternal,
+                      "internal error: " + std::string(StatusCodeText(s.code())), "", "", 0};
   }
 }
 

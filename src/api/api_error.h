@@ -1,5 +1,6 @@
 // ApiError: one protocol-neutral error value that each protocol renders in its own shape
-// (OpenAI: {"error":{message,type,param,code}}; Anthropic: {"type":"error","error":{type,message}}).
+// (OpenAI: {"error":{message,type,param,code}}; Anthropic:
+// {"type":"error","error":{type,message}}).
 //
 // Handlers build an ApiError (or map an engine/tokenizer Status with FromStatus) and never choose
 // status codes or type strings themselves: the table in api_error.cc is the one place that maps

@@ -29,8 +29,10 @@ std::optional<ApiError> RenderPrompt(const ApiContext& ctx, const ChatRequest& r
   *model = m;
   if (req.raw_prompt && req.suffix.has_value()) {
     if (!m->fim.ok()) {
-      return InvalidRequest("model '" + m->name + "' has no fill-in-the-middle tokens; "
-                            "'suffix' is not supported", "suffix");
+      return InvalidRequest("model '" + m->name +
+                                "' has no fill-in-the-middle tokens; "
+                                "'suffix' is not supported",
+                            "suffix");
     }
     // <PRE> prefix <SUF> suffix <MID>: the model writes the middle.
     std::vector<int32_t> ids = Encode(*m, "", /*bos=*/true);
@@ -87,7 +89,8 @@ std::optional<ApiError> StartChat(const ApiContext& ctx, const ChatRequest& req,
   g.max_tokens = max_tokens;
   g.sampling = req.sampling;
   g.stop_ids = m->tokenizer->eog_ids();
-  if (g.stop_ids.empty() && m->tokenizer->eos_id() >= 0) g.stop_ids.push_back(m->tokenizer->eos_id());
+  if (g.stop_ids.empty() && m->tokenizer->eos_id() >= 0)
+    g.stop_ids.push_back(m->tokenizer->eos_id());
   g.cache_salt = account_id;
   g.queue_deadline = std::chrono::steady_clock::now() + ctx.queue_timeout;
   ParserOptions po;

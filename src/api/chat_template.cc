@@ -8,11 +8,12 @@ std::string ToolsBlock(const std::vector<ToolDefinition>& tools) {
   std::string out =
       "# Tools\n\nYou may call one or more functions. Function signatures:\n<tools>\n";
   for (const ToolDefinition& t : tools) {
-    out += "{\"type\": \"function\", \"function\": {\"name\": \"" + t.name + "\", \"parameters\": " +
-           t.parameters_json + "}}\n";
+    out += "{\"type\": \"function\", \"function\": {\"name\": \"" + t.name +
+           "\", \"parameters\": " + t.parameters_json + "}}\n";
   }
-  return out + "</tools>\n\nTo call a function, reply with:\n<tool_call>\n{\"name\": <name>, "
-               "\"arguments\": <args-json-object>}\n</tool_call>";
+  return out +
+         "</tools>\n\nTo call a function, reply with:\n<tool_call>\n{\"name\": <name>, "
+         "\"arguments\": <args-json-object>}\n</tool_call>";
 }
 
 class ChatMlTemplate final : public ChatTemplate {

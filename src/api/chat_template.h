@@ -18,12 +18,12 @@ struct ToolCall {
 };
 
 struct ChatMessage {
-  std::string role;       // "system" | "user" | "assistant" | "tool"
-  std::string content;    // text (parts already concatenated)
-  std::string reasoning;  // assistant thinking text, may be empty
-  std::string name;       // optional participant name
-  std::string tool_call_id;            // role "tool": the call it answers
-  std::vector<ToolCall> tool_calls;    // role "assistant"
+  std::string role;                  // "system" | "user" | "assistant" | "tool"
+  std::string content;               // text (parts already concatenated)
+  std::string reasoning;             // assistant thinking text, may be empty
+  std::string name;                  // optional participant name
+  std::string tool_call_id;          // role "tool": the call it answers
+  std::vector<ToolCall> tool_calls;  // role "assistant"
 };
 
 struct ToolDefinition {

@@ -69,7 +69,8 @@ void Generation::AddTokens(const std::vector<engine::GeneratedToken>& tokens, De
     if (logprobs_) {
       TokenLogprobs lp;
       lp.chosen = Alternative(t.id, t.logprob);
-      for (const engine::TokenLogprob& alt : t.top) lp.top.push_back(Alternative(alt.id, alt.logprob));
+      for (const engine::TokenLogprob& alt : t.top)
+        lp.top.push_back(Alternative(alt.id, alt.logprob));
       pending_logprobs_.emplace_back(decoded_bytes_, std::move(lp));
     }
     if (Release(stop_.Push(text), out)) ++reasoning_tokens_;
@@ -106,9 +107,15 @@ void Generation::FinishDelta(const engine::Event& ev, Delta* out) {
   out->reasoning_tokens = std::min(reasoning_tokens_, ev.usage.completion_tokens);
   out->stop_sequence = stop_.matched();
   switch (ev.finish_reason) {
-    case engine::FinishReason::kStop: out->finish = Finish::kStop; break;
-    case engine::FinishReason::kLength: out->finish = stop_hit_ ? Finish::kStop : Finish::kLength; break;
-    case engine::FinishReason::kCancelled: out->finish = stop_hit_ ? Finish::kStop : Finish::kCancelled; break;
+    case engine::FinishReason::kStop:
+      out->finish = Finish::kStop;
+      break;
+    case engine::FinishReason::kLength:
+      out->finish = stop_hit_ ? Finish::kStop : Finish::kLength;
+      break;
+    case engine::FinishReason::kCancelled:
+      out->finish = stop_hit_ ? Finish::kStop : Finish::kCancelled;
+      break;
     case engine::FinishReason::kError:
       out->finish = Finish::kError;
       out->error = ev.error.ok() ? Internal("engine error") : ev.error;
@@ -176,9 +183,12 @@ Delta Generation::Collect(const std::function<bool()>& alive) {
 
 const char* OpenAIFinishReason(Finish f) {
   switch (f) {
-    case Finish::kLength: return "length";
-    case Finish::kToolCalls: return "tool_calls";
-    default: return "stop";
+    case Finish::kLength:
+      return "length";
+    case Finish::kToolCalls:
+      return "tool_calls";
+    default:
+      return "stop";
   }
 }
 

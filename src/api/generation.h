@@ -47,7 +47,7 @@ struct Delta {
   std::string stop_sequence;  // the stop string that ended generation, if any
   engine::Usage usage;        // prompt counts always; completion count when finished
   int64_t reasoning_tokens = 0;
-  Status error;               // finish == kError
+  Status error;  // finish == kError
 
   bool empty() const {
     return content.empty() && reasoning.empty() && tool_calls.empty() && logprobs.empty() &&

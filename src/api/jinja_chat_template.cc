@@ -41,8 +41,9 @@ Result<std::string> CutAfterFinal(const std::string& text, const std::string& co
   const std::string_view stripped = Strip(content, true, true);
   const size_t at = stripped.empty() ? std::string::npos : text.rfind(stripped);
   if (at == std::string::npos) {
-    return InvalidArgument("the chat template does not render the final message's content; "
-                           "prefix completion is not possible with this model");
+    return InvalidArgument(
+        "the chat template does not render the final message's content; "
+        "prefix completion is not possible with this model");
   }
   const std::string_view left = Strip(content, true, false);
   if (text.compare(at, left.size(), left) == 0) return text.substr(0, at + left.size());

@@ -10,12 +10,14 @@ namespace cachet::api {
 namespace {
 
 std::string Llama3Template() {
-  std::ifstream f(std::string(CACHET_SOURCE_DIR) + "/../shared/tokenizers/llama3/tokenizer_config.json");
+  std::ifstream f(std::string(CACHET_SOURCE_DIR) +
+                  "/../shared/tokenizers/llama3/tokenizer_config.json");
   if (!f) return "";
   std::stringstream ss;
   ss << f.rdbuf();
   auto j = nlohmann::json::parse(ss.str(), nullptr, false);
-  if (j.is_discarded() || !j.contains("chat_template") || !j["chat_template"].is_string()) return "";
+  if (j.is_discarded() || !j.contains("chat_template") || !j["chat_template"].is_string())
+    return "";
   return j["chat_template"].get<std::string>();
 }
 
@@ -29,7 +31,8 @@ TEST(JinjaChatTemplate, RendersLlama3Conversation) {
   ASSERT_TRUE(text.ok()) << text.status().ToString();
   EXPECT_EQ(text->rfind("<|begin_of_text|>", 0), 0u) << *text;
   EXPECT_NE(text->find("<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"),
-            std::string::npos) << *text;
+            std::string::npos)
+      << *text;
   const std::string tail = "<|start_header_id|>assistant<|end_header_id|>\n\n";
   ASSERT_GE(text->size(), tail.size());
   EXPECT_EQ(text->substr(text->size() - tail.size()), tail);

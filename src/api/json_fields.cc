@@ -41,15 +41,23 @@ ApiError TypeError(const std::string& path, const char* want, const json& got) {
 
 const char* TypeName(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "an array";
-    case json::value_t::string: return "a string";
-    case json::value_t::boolean: return "a boolean";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "a boolean";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "an integer";
-    case json::value_t::number_float: return "a number";
-    default: return "an unknown value";
+    case json::value_t::number_unsigned:
+      return "an integer";
+    case json::value_t::number_float:
+      return "a number";
+    default:
+      return "an unknown value";
   }
 }
 
@@ -105,8 +113,7 @@ MaybeError GetNumber(const json& obj, const char* key, const std::string& path, 
   const double v = it->get<double>();
   if (!std::isfinite(v) || v < lo || v > hi) {
     char buf[160];
-    std::snprintf(buf, sizeof(buf), "'%s' must be between %g and %g, got %g", p.c_str(), lo, hi,
-                  v);
+    std::snprintf(buf, sizeof(buf), "'%s' must be between %g and %g, got %g", p.c_str(), lo, hi, v);
     return InvalidRequest(buf, p);
   }
   *out = v;
@@ -114,8 +121,8 @@ MaybeError GetNumber(const json& obj, const char* key, const std::string& path, 
   return std::nullopt;
 }
 
-MaybeError GetInt(const json& obj, const char* key, const std::string& path, int64_t lo,
-                  int64_t hi, int64_t* out, bool* present) {
+MaybeError GetInt(const json& obj, const char* key, const std::string& path, int64_t lo, int64_t hi,
+                  int64_t* out, bool* present) {
   auto it = obj.find(key);
   if (present) *present = false;
   if (it == obj.end() || it->is_null()) return std::nullopt;

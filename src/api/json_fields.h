@@ -4,11 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "api/api_error.h"
 
@@ -26,8 +25,8 @@ MaybeError GetString(const json& obj, const char* key, const std::string& path, 
 MaybeError GetBool(const json& obj, const char* key, const std::string& path, bool* out);
 MaybeError GetNumber(const json& obj, const char* key, const std::string& path, double lo,
                      double hi, double* out, bool* present = nullptr);
-MaybeError GetInt(const json& obj, const char* key, const std::string& path, int64_t lo,
-                  int64_t hi, int64_t* out, bool* present = nullptr);
+MaybeError GetInt(const json& obj, const char* key, const std::string& path, int64_t lo, int64_t hi,
+                  int64_t* out, bool* present = nullptr);
 
 // "messages[2].content" style paths.
 std::string FieldPath(const std::string& parent, const char* key);

@@ -28,12 +28,18 @@ class ModelOutputParser final : public OutputParser {
     ParsedDelta d;
     for (parsers::OutputEvent& e : events_) {
       switch (e.kind) {
-        case Kind::kContent: d.content += e.text; break;
-        case Kind::kReasoning: d.reasoning += e.text; break;
+        case Kind::kContent:
+          d.content += e.text;
+          break;
+        case Kind::kReasoning:
+          d.reasoning += e.text;
+          break;
         case Kind::kToolCallStart:
           pending_ = ToolCall{std::move(e.tool_id), std::move(e.tool_name), ""};
           break;
-        case Kind::kToolCallArguments: pending_.arguments += e.text; break;
+        case Kind::kToolCallArguments:
+          pending_.arguments += e.text;
+          break;
         case Kind::kToolCallEnd:
           if (pending_.arguments.empty()) pending_.arguments = "{}";
           d.tool_calls.push_back(std::move(pending_));

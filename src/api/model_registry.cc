@@ -5,9 +5,15 @@ namespace cachet::api {
 FimTokens DetectFimTokens(const tok::Tokenizer& t) {
   static const char* const kFamilies[][3] = {
       {"<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"},
-      {"<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>",
-       "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "hole\xEF\xBD\x9C>",
-       "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>"},
+      {"<\xEF\xBD\x9C"
+       "fim\xE2\x96\x81"
+       "begin\xEF\xBD\x9C>",
+       "<\xEF\xBD\x9C"
+       "fim\xE2\x96\x81"
+       "hole\xEF\xBD\x9C>",
+       "<\xEF\xBD\x9C"
+       "fim\xE2\x96\x81"
+       "end\xEF\xBD\x9C>"},
       {"<fim_prefix>", "<fim_suffix>", "<fim_middle>"},
       {"<PRE>", "<SUF>", "<MID>"},
   };

@@ -53,8 +53,8 @@ ApiReply ErrorReply(Protocol protocol, const ApiError& e);
 struct ApiLimits {
   int max_json_depth = 64;
   size_t max_messages = 4096;
-  size_t max_stop = 16;          // stop strings per request
-  size_t max_stop_bytes = 256;   // per stop string
+  size_t max_stop = 16;         // stop strings per request
+  size_t max_stop_bytes = 256;  // per stop string
   int max_top_logprobs = 20;
   size_t max_tools = 128;
 };

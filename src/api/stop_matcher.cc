@@ -21,8 +21,8 @@ std::string StopMatcher::Push(std::string_view text) {
   size_t best = std::string::npos;
   for (const std::string& s : stops_) {
     const size_t at = held_.find(s);
-    if (at != std::string::npos && (best == std::string::npos || at < best ||
-                                    (at == best && s.size() > matched_.size()))) {
+    if (at != std::string::npos &&
+        (best == std::string::npos || at < best || (at == best && s.size() > matched_.size()))) {
       best = at;
       matched_ = s;
     }

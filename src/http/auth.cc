@@ -22,8 +22,9 @@ class StaticKeyAuth final : public Authenticator {
   explicit StaticKeyAuth(std::vector<std::string> keys) : keys_(std::move(keys)) {}
   Result<std::string> Authenticate(std::string_view key) const override {
     if (key.empty()) {
-      return Unauthenticated("Missing API key: send 'Authorization: Bearer <key>' or "
-                             "'x-api-key: <key>'.");
+      return Unauthenticated(
+          "Missing API key: send 'Authorization: Bearer <key>' or "
+          "'x-api-key: <key>'.");
     }
     int found = -1;
     for (size_t i = 0; i < keys_.size(); ++i) {

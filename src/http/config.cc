@@ -74,11 +74,21 @@ Result<std::string> LineParser::BasicString() {
     if (pos_ >= s_.size()) break;
     char e = s_[pos_++];
     switch (e) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
       case 'u': {
         if (pos_ + 4 > s_.size()) return Error("bad \\u escape");
         uint32_t cp = 0;
@@ -92,7 +102,8 @@ Result<std::string> LineParser::BasicString() {
         AppendUtf8(cp, &out);
         break;
       }
-      default: return Error(std::string("unknown escape \\") + e);
+      default:
+        return Error(std::string("unknown escape \\") + e);
     }
   }
   return Error("unterminated string");

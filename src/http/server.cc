@@ -128,9 +128,9 @@ void HttpServer::Impl::Register() {
   svr.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     const bool ok = ready.load() && !draining.load();
     res.status = ok ? 200 : 503;
-    std::string body = ok ? R"({"status":"ok"})"
-                          : (draining.load() ? R"({"status":"draining"})"
-                                             : R"({"status":"loading"})");
+    std::string body =
+        ok ? R"({"status":"ok"})"
+           : (draining.load() ? R"({"status":"draining"})" : R"({"status":"loading"})");
     res.set_content(body, "application/json");
   });
   svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
@@ -157,16 +157,15 @@ void HttpServer::Impl::InstallHooks() {
     }
     // Until the models are loaded (SetReady) the registry is not read by any request.
     if (!ready.load() && !draining.load() && req.path != "/health" && req.path != "/metrics") {
-      ApplyReply(api::ErrorReply(protocol, api::ApiError{api::ErrorKind::kOverloaded,
-                                                         "the server is loading its models", "",
-                                                         "", 5}),
-                 res);
+      ApplyReply(
+          api::ErrorReply(protocol, api::ApiError{api::ErrorKind::kOverloaded,
+                                                  "the server is loading its models", "", "", 5}),
+          res);
       return httplib::Server::HandlerResponse::Handled;
     }
     if (draining.load() && req.path != "/health" && req.path != "/metrics") {
       ApplyReply(api::ErrorReply(protocol, api::ApiError{api::ErrorKind::kOverloaded,
-                                                         "the server is shutting down", "", "",
-                                                         1}),
+                                                         "the server is shutting down", "", "", 1}),
                  res);
       res.set_header("Connection", "close");
       return httplib::Server::HandlerResponse::Handled;
@@ -181,8 +180,8 @@ void HttpServer::Impl::InstallHooks() {
     api::ApiError e;
     switch (res.status) {
       case 404:
-        e = {api::ErrorKind::kNotFound, "Unknown request URL: " + req.method + " " + req.path,
-             "", "", 0};
+        e = {api::ErrorKind::kNotFound, "Unknown request URL: " + req.method + " " + req.path, "",
+             "", 0};
         break;
       case 413:
         e = {api::ErrorKind::kRequestTooLarge, "request body is too large", "", "", 0};
@@ -198,12 +197,13 @@ void HttpServer::Impl::InstallHooks() {
     ApplyReply(api::ErrorReply(protocol, e), res);
     res.status = status;
   });
-  svr.set_exception_handler([](const httplib::Request& req, httplib::Response& res,
-                               std::exception_ptr) {
-    ApplyReply(api::ErrorReply(api::ProtocolForPath(req.path),
-                               api::ApiError{api::ErrorKind::kInternal, "internal error", "", "", 0}),
-               res);
-  });
+  svr.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+        ApplyReply(
+            api::ErrorReply(api::ProtocolForPath(req.path),
+                            api::ApiError{api::ErrorKind::kInternal, "internal error", "", "", 0}),
+            res);
+      });
   svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     metrics->CountRequest(RouteLabel(req.path), res.status);
   });
@@ -268,7 +268,8 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (s.inflight.load() > 0) {
-    LOG_WARN << "shutdown: " << s.inflight.load() << " requests still running after the grace period";
+    LOG_WARN << "shutdown: " << s.inflight.load()
+             << " requests still running after the grace period";
   }
   s.svr.stop();
   if (s.thread.joinable()) s.thread.join();

@@ -2,13 +2,12 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
-
-#include <nlohmann/json.hpp>
-#include <thread>
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "api/testing/fake_model.h"
 
@@ -18,8 +17,7 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-const std::string kChat =
-    R"({"model":"fake","messages":[{"role":"user","content":"Hi"}]})";
+const std::string kChat = R"({"model":"fake","messages":[{"role":"user","content":"Hi"}]})";
 const std::string kChatStream =
     R"({"model":"fake","stream":true,"messages":[{"role":"user","content":"Hi"}]})";
 
@@ -100,7 +98,8 @@ TEST_F(ServerTest, AuthInEachProtocolsShape) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401);
   EXPECT_EQ(json::parse(r->body)["error"]["code"], "invalid_api_key");
-  const std::string msg = R"({"model":"fake","max_tokens":8,"messages":[{"role":"user","content":"Hi"}]})";
+  const std::string msg =
+      R"({"model":"fake","max_tokens":8,"messages":[{"role":"user","content":"Hi"}]})";
   r = c.Post("/v1/messages", msg, "application/json");
   EXPECT_EQ(r->status, 401);
   EXPECT_EQ(json::parse(r->body)["error"]["type"], "authentication_error");
@@ -307,9 +306,10 @@ TEST_F(ServerTest, ClientThatStopsReadingIsDroppedAndCancelled) {
   Start("", o, MakeNoAuth(), h);
   int fd = Connect(server_->port(), /*rcvbuf=*/4096);
   ASSERT_GE(fd, 0);
-  const std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                          "application/json\r\nContent-Length: " +
-                          std::to_string(kChatStream.size()) + "\r\n\r\n" + kChatStream;
+  const std::string req =
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(kChatStream.size()) + "\r\n\r\n" + kChatStream;
   ASSERT_EQ(send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
   // Never read: the server's writes block (backpressure) until the write timeout drops us.
   // (Filling the socket buffers takes a while under sanitizers: generous limit.)

@@ -15,9 +15,8 @@ using nlohmann::json;
 class AnthropicTest : public testing::ApiFixture {};
 
 json Msg(json extra = json::object()) {
-  json b = {{"model", "fake"},
-            {"max_tokens", 64},
-            {"messages", {{{"role", "user"}, {"content", "Hi"}}}}};
+  json b = {
+      {"model", "fake"}, {"max_tokens", 64}, {"messages", {{{"role", "user"}, {"content", "Hi"}}}}};
   b.update(extra);
   return b;
 }
@@ -70,8 +69,8 @@ TEST_F(AnthropicTest, Errors) {
   EXPECT_EQ(r.status, 400);
   r = Messages(ctx_, Call(Msg({{"messages", {{{"role", "system"}, {"content", "x"}}}}})));
   EXPECT_EQ(r.status, 400);
-  r = Messages(ctx_, Call(Msg({{"messages", {{{"role", "user"},
-                                              {"content", {{{"type", "image"}}}}}}}})));
+  r = Messages(ctx_,
+               Call(Msg({{"messages", {{{"role", "user"}, {"content", {{{"type", "image"}}}}}}}})));
   EXPECT_EQ(r.status, 400);
 }
 
@@ -80,11 +79,13 @@ TEST_F(AnthropicTest, BlocksToolsResultsAndThinkingRender) {
   json msgs = {
       {{"role", "user"}, {"content", {{{"type", "text"}, {"text", "weather?"}}}}},
       {{"role", "assistant"},
-       {"content", {{{"type", "thinking"}, {"thinking", "hmm"}, {"signature", "s"}},
-                    {{"type", "tool_use"}, {"id", "t1"}, {"name", "get"}, {"input", {{"c", "P"}}}}}}},
+       {"content",
+        {{{"type", "thinking"}, {"thinking", "hmm"}, {"signature", "s"}},
+         {{"type", "tool_use"}, {"id", "t1"}, {"name", "get"}, {"input", {{"c", "P"}}}}}}},
       {{"role", "user"},
        {"content", {{{"type", "tool_result"}, {"tool_use_id", "t1"}, {"content", "sunny"}}}}}};
-  ApiReply r = Messages(ctx_, Call(Msg({{"messages", msgs}, {"system", {{{"type", "text"}, {"text", "S"}}}}})));
+  ApiReply r = Messages(
+      ctx_, Call(Msg({{"messages", msgs}, {"system", {{{"type", "text"}, {"text", "S"}}}}})));
   ASSERT_EQ(r.status, 200) << r.body;
   std::string prompt = model_.entry.tokenizer->Decode(model_.engine->last_request().prompt);
   EXPECT_NE(prompt.find("<|im_start|>system\nS<|im_end|>"), std::string::npos) << prompt;
@@ -107,9 +108,9 @@ TEST_F(AnthropicTest, StreamingEventSequence) {
     if (e != "ping" && (events.empty() || events.back() != e)) events.push_back(e);
     pos = end;
   }
-  EXPECT_EQ(events, (std::vector<std::string>{"message_start", "content_block_start",
-                                               "content_block_delta", "content_block_stop",
-                                               "message_delta", "message_stop"}));
+  EXPECT_EQ(events,
+            (std::vector<std::string>{"message_start", "content_block_start", "content_block_delta",
+                                      "content_block_stop", "message_delta", "message_stop"}));
   auto data = sink.DataLines();
   json start = json::parse(data[0]);
   EXPECT_EQ(start["message"]["usage"]["cache_read_input_tokens"], 64);
@@ -127,28 +128,35 @@ TEST_F(AnthropicTest, StreamingEventSequence) {
 
 #ifdef CACHET_API_HAS_PARSERS
 TEST_F(AnthropicTest, ThinkingAndToolUseBlocksStreamed) {
-  Init("<think>hmm</think>Let me check.<tool_call>\n{\"name\": \"get\", \"arguments\": {\"c\": \"P\"}}\n</tool_call>");
+  Init(
+      "<think>hmm</think>Let me check.<tool_call>\n{\"name\": \"get\", \"arguments\": {\"c\": "
+      "\"P\"}}\n</tool_call>");
   registry_ = ModelRegistry();
   model_.entry.make_parser = QwenStyleParserFactory();
   ASSERT_TRUE(registry_.Add(model_.entry).ok());
   json tools = json::array({{{"name", "get"}, {"input_schema", {{"type", "object"}}}}});
   json j = Body(Messages(ctx_, Call(Msg({{"tools", tools}, {"max_tokens", 500}}))));
-  ASSERT_EQ(j["content"].size(), 3u) << j.dump() << "\nPROMPT " << model_.entry.tokenizer->Decode(model_.engine->last_request().prompt);
+  ASSERT_EQ(j["content"].size(), 3u)
+      << j.dump() << "\nPROMPT "
+      << model_.entry.tokenizer->Decode(model_.engine->last_request().prompt);
   EXPECT_EQ(j["content"][0]["type"], "thinking");
   EXPECT_EQ(j["content"][0]["thinking"], "hmm");
   EXPECT_EQ(j["content"][1]["text"], "Let me check.");
   EXPECT_EQ(j["content"][2]["type"], "tool_use");
   EXPECT_EQ(j["content"][2]["input"]["c"], "P");
   EXPECT_EQ(j["stop_reason"], "tool_use");
-  auto sink = Stream(Messages(ctx_, Call(Msg({{"tools", tools}, {"stream", true}, {"max_tokens", 500}}))));
+  auto sink =
+      Stream(Messages(ctx_, Call(Msg({{"tools", tools}, {"stream", true}, {"max_tokens", 500}}))));
   std::vector<std::string> blocks, deltas;
   std::string partial;
   for (const std::string& d : sink.DataLines()) {
     json e = json::parse(d);
     if (e["type"] == "content_block_start") blocks.push_back(e["content_block"]["type"]);
     if (e["type"] == "content_block_delta") {
-      if (deltas.empty() || deltas.back() != e["delta"]["type"]) deltas.push_back(e["delta"]["type"]);
-      if (e["delta"]["type"] == "input_json_delta") partial += e["delta"]["partial_json"].get<std::string>();
+      if (deltas.empty() || deltas.back() != e["delta"]["type"])
+        deltas.push_back(e["delta"]["type"]);
+      if (e["delta"]["type"] == "input_json_delta")
+        partial += e["delta"]["partial_json"].get<std::string>();
     }
     if (e["type"] == "message_delta") EXPECT_EQ(e["delta"]["stop_reason"], "tool_use");
   }

@@ -22,8 +22,10 @@ json ToolUseBlock(const ToolCall& c, bool empty_input) {
     input = json::parse(c.arguments, nullptr, false);
     if (input.is_discarded() || !input.is_object()) input = json::object();
   }
-  return json{{"type", "tool_use"}, {"id", c.id.empty() ? NewRequestId("toolu_") : c.id},
-              {"name", c.name}, {"input", input}};
+  return json{{"type", "tool_use"},
+              {"id", c.id.empty() ? NewRequestId("toolu_") : c.id},
+              {"name", c.name},
+              {"input", input}};
 }
 
 ApiReply NonStreaming(StartedChat& s, const std::string& id, const std::function<bool()>& alive) {
@@ -80,8 +82,7 @@ class BlockWriter {
 
   bool Close() {
     if (open_.empty()) return true;
-    if (open_ == "thinking" &&
-        !Delta({{"type", "signature_delta"}, {"signature", ""}})) {
+    if (open_ == "thinking" && !Delta({{"type", "signature_delta"}, {"signature", ""}})) {
       return false;
     }
     open_.clear();
@@ -99,9 +100,9 @@ class BlockWriter {
         Dump({{"type", "content_block_start"}, {"index", index_}, {"content_block", block}})));
   }
   bool Delta(const json& delta) {
-    return sink_.Write(SseEvent(
-        "content_block_delta",
-        Dump({{"type", "content_block_delta"}, {"index", index_}, {"delta", delta}})));
+    return sink_.Write(
+        SseEvent("content_block_delta",
+                 Dump({{"type", "content_block_delta"}, {"index", index_}, {"delta", delta}})));
   }
 
   ByteSink& sink_;
@@ -124,9 +125,9 @@ bool WriteDelta(BlockWriter& blocks, ByteSink& sink, const Delta& d, const std::
   if (!blocks.any_block() && !blocks.Text("text", " ")) return false;  // never an empty message
   if (!blocks.Close()) return false;
   json md = {{"type", "message_delta"},
-             {"delta", {{"stop_reason", StopReason(d, blocks.any_tool())},
-                        {"stop_sequence", d.stop_sequence.empty() ? json(nullptr)
-                                                                  : json(d.stop_sequence)}}},
+             {"delta",
+              {{"stop_reason", StopReason(d, blocks.any_tool())},
+               {"stop_sequence", d.stop_sequence.empty() ? json(nullptr) : json(d.stop_sequence)}}},
              {"usage", UsageJson(d.usage, true)}};
   return sink.Write(SseEvent("message_delta", Dump(md))) &&
          sink.Write(SseEvent("message_stop", R"({"type":"message_stop"})"));
@@ -143,9 +144,14 @@ void Streaming(const ApiContext& ctx, StartedChat& s, const std::string& id, Byt
       return;
     }
   }
-  json msg = {{"id", id},          {"type", "message"},      {"role", "assistant"},
-              {"model", s.model->name}, {"content", json::array()}, {"stop_reason", nullptr},
-              {"stop_sequence", nullptr}, {"usage", UsageJson(first.usage, false)}};
+  json msg = {{"id", id},
+              {"type", "message"},
+              {"role", "assistant"},
+              {"model", s.model->name},
+              {"content", json::array()},
+              {"stop_reason", nullptr},
+              {"stop_sequence", nullptr},
+              {"usage", UsageJson(first.usage, false)}};
   if (!sink.Write(SseEvent("message_start", Dump({{"type", "message_start"}, {"message", msg}}))) ||
       !sink.Write(kPing)) {
     g.Cancel();

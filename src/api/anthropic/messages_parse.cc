@@ -28,8 +28,8 @@ MaybeError ToolResultText(const json& v, const std::string& path, std::string* o
 }
 
 // One content block into the message being built; tool results become their own "tool" messages.
-MaybeError ParseBlock(const json& b, const std::string& p, const std::string& role,
-                      ChatMessage* m, std::vector<ChatMessage>* tool_results) {
+MaybeError ParseBlock(const json& b, const std::string& p, const std::string& role, ChatMessage* m,
+                      std::vector<ChatMessage>* tool_results) {
   if (!b.is_object()) return InvalidRequest("'" + p + "' must be an object", p);
   std::string type;
   if (auto e = GetString(b, "type", p, &type, true)) return e;
@@ -63,8 +63,9 @@ MaybeError ParseBlock(const json& b, const std::string& p, const std::string& ro
     }
     tool_results->push_back(std::move(r));
   } else {
-    return InvalidRequest("content block type '" + type + "' is not supported in a " + role +
-                          " message", FieldPath(p, "type"));
+    return InvalidRequest(
+        "content block type '" + type + "' is not supported in a " + role + " message",
+        FieldPath(p, "type"));
   }
   return std::nullopt;
 }
@@ -90,8 +91,7 @@ MaybeError ParseMessage(const json& msg, const std::string& path, std::vector<Ch
     return InvalidRequest(pc + ": must be a string or an array of content blocks", pc);
   }
   for (ChatMessage& r : tool_results) out->push_back(std::move(r));
-  if (!m.content.empty() || !m.tool_calls.empty() || !m.reasoning.empty() ||
-      tool_results.empty()) {
+  if (!m.content.empty() || !m.tool_calls.empty() || !m.reasoning.empty() || tool_results.empty()) {
     out->push_back(std::move(m));
   }
   return std::nullopt;
@@ -148,8 +148,10 @@ MaybeError ParseTools(const json& body, const ApiLimits& limits, ChatRequest* ou
     out->render.tools.clear();
   } else if (type == "any" || type == "tool") {
     if (!out->render.tools.empty()) {
-      return InvalidRequest("tool_choice '" + type + "' needs constrained decoding, which is "
-                            "not supported yet", "tool_choice");
+      return InvalidRequest("tool_choice '" + type +
+                                "' needs constrained decoding, which is "
+                                "not supported yet",
+                            "tool_choice");
     }
   } else if (type != "auto") {
     return InvalidRequest("tool_choice.type: must be auto, any, tool or none", "tool_choice");
@@ -170,7 +172,8 @@ MaybeError ParseSampling(const json& body, const ApiLimits& limits, ChatRequest*
   if (present) s.top_k = static_cast<int32_t>(k);
   auto st = body.find("stop_sequences");
   if (st != body.end() && !st->is_null()) {
-    if (!st->is_array()) return InvalidRequest("stop_sequences: must be an array", "stop_sequences");
+    if (!st->is_array())
+      return InvalidRequest("stop_sequences: must be an array", "stop_sequences");
     if (st->size() > limits.max_stop) {
       return InvalidRequest("stop_sequences: at most " + std::to_string(limits.max_stop),
                             "stop_sequences");
@@ -178,7 +181,8 @@ MaybeError ParseSampling(const json& body, const ApiLimits& limits, ChatRequest*
     for (const json& x : *st) {
       if (!x.is_string() || x.get<std::string>().size() > limits.max_stop_bytes) {
         return InvalidRequest("stop_sequences: each must be a string of at most " +
-                              std::to_string(limits.max_stop_bytes) + " bytes", "stop_sequences");
+                                  std::to_string(limits.max_stop_bytes) + " bytes",
+                              "stop_sequences");
       }
       out->stop.push_back(x.get<std::string>());
     }
@@ -204,15 +208,18 @@ MaybeError ParseMessagesRequest(const json& body, const ApiLimits& limits, bool 
   int64_t max_tokens = 0;
   bool present = false;
   if (auto e = GetInt(body, "max_tokens", "", 1, INT32_MAX, &max_tokens, &present)) return e;
-  if (!present && require_max_tokens) return InvalidRequest("max_tokens: Field required", "max_tokens");
+  if (!present && require_max_tokens)
+    return InvalidRequest("max_tokens: Field required", "max_tokens");
   out->max_tokens = max_tokens;
   if (auto e = GetBool(body, "stream", "", &out->stream)) return e;
   if (auto e = ParseSampling(body, limits, out)) return e;
   if (auto e = ParseSystem(body, &out->messages)) return e;
   auto msgs = body.find("messages");
-  if (msgs == body.end() || msgs->is_null()) return InvalidRequest("messages: Field required", "messages");
+  if (msgs == body.end() || msgs->is_null())
+    return InvalidRequest("messages: Field required", "messages");
   if (!msgs->is_array()) return InvalidRequest("messages: must be an array", "messages");
-  if (msgs->empty()) return InvalidRequest("messages: at least one message is required", "messages");
+  if (msgs->empty())
+    return InvalidRequest("messages: at least one message is required", "messages");
   if (msgs->size() > limits.max_messages) return InvalidRequest("messages: too many", "messages");
   for (size_t i = 0; i < msgs->size(); ++i) {
     if (auto e = ParseMessage((*msgs)[i], IndexPath("messages", i), &out->messages)) return e;

@@ -115,7 +115,8 @@ void Streaming(const ApiContext& ctx, StartedChat& s, const std::string& id, boo
       any_tool = true;
     }
     const json lp = logprobs && !d.logprobs.empty() ? LogprobsJson(d.logprobs) : json(nullptr);
-    if (!d.finished) return delta.empty() && lp.is_null() ? true : w.Write(delta, lp, nullptr, nullptr);
+    if (!d.finished)
+      return delta.empty() && lp.is_null() ? true : w.Write(delta, lp, nullptr, nullptr);
     if (d.finish == Finish::kError) {
       ApiError e = FromStatus(d.error);
       return sink.Write(SseData(RenderError(Protocol::kOpenAI, e)));
@@ -129,10 +130,10 @@ void Streaming(const ApiContext& ctx, StartedChat& s, const std::string& id, boo
     // choices when stream_options.include_usage is set.
     if (!w.Write(json::object(), nullptr, OpenAIFinishReason(f), &usage)) return false;
     if (include_usage) {
-      json chunk = {{"id", id},           {"object", "chat.completion.chunk"},
-                    {"created", w.created}, {"model", w.model},
-                    {"system_fingerprint", "cachet"}, {"choices", json::array()},
-                    {"usage", usage}};
+      json chunk = {
+          {"id", id},         {"object", "chat.completion.chunk"}, {"created", w.created},
+          {"model", w.model}, {"system_fingerprint", "cachet"},    {"choices", json::array()},
+          {"usage", usage}};
       if (!sink.Write(SseData(Dump(chunk)))) return false;
     }
     return sink.Write("data: [DONE]\n\n");
@@ -150,8 +151,8 @@ ApiReply ChatCompletions(const ApiContext& ctx, const ApiCall& call) {
   if (auto e = ParseChatRequest(body, ctx.limits, &req, &opts)) return ErrorFor(*e);
   const std::string id = NewRequestId("chatcmpl-");
   auto started = std::make_shared<StartedChat>();
-  const std::string max_param = body.contains("max_completion_tokens") ? "max_completion_tokens"
-                                                                       : "max_tokens";
+  const std::string max_param =
+      body.contains("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
   if (auto e = StartChat(ctx, req, call.account_id, id, max_param, started.get())) {
     return ErrorFor(*e);
   }
@@ -178,9 +179,8 @@ ApiReply RetrieveModel(const ApiContext& ctx, const ApiCall& call) {
   const std::string name = at == std::string::npos ? "" : call.path.substr(at + 8);
   const ModelEntry* m = ctx.models->Find(name);
   if (m == nullptr) {
-    return ErrorFor(ApiError{ErrorKind::kModelNotFound,
-                             "The model '" + name + "' does not exist", "model", "model_not_found",
-                             0});
+    return ErrorFor(ApiError{ErrorKind::kModelNotFound, "The model '" + name + "' does not exist",
+                             "model", "model_not_found", 0});
   }
   ApiReply r;
   r.body = Dump(ModelJson(*m));

@@ -61,8 +61,11 @@ MaybeError ParseMessage(const json& msg, const std::string& path, bool last, Cha
   if (auto e = GetString(msg, "role", path, &m->role, true)) return e;
   if (m->role == "developer") m->role = "system";
   if (m->role != "system" && m->role != "user" && m->role != "assistant" && m->role != "tool") {
-    return InvalidRequest("'" + path + ".role' must be one of system, developer, user, assistant, "
-                          "tool; got '" + m->role + "'", FieldPath(path, "role"));
+    return InvalidRequest("'" + path +
+                              ".role' must be one of system, developer, user, assistant, "
+                              "tool; got '" +
+                              m->role + "'",
+                          FieldPath(path, "role"));
   }
   auto content = msg.find("content");
   const bool has_content = content != msg.end() && !content->is_null();
@@ -98,8 +101,8 @@ MaybeError ParseMessages(const json& body, const ApiLimits& limits, ChatRequest*
   if (!it->is_array()) return InvalidRequest("'messages' must be an array", "messages");
   if (it->empty()) return InvalidRequest("'messages' must not be empty", "messages");
   if (it->size() > limits.max_messages) {
-    return InvalidRequest("'messages' has more than " + std::to_string(limits.max_messages) +
-                          " entries", "messages");
+    return InvalidRequest(
+        "'messages' has more than " + std::to_string(limits.max_messages) + " entries", "messages");
   }
   for (size_t i = 0; i < it->size(); ++i) {
     ChatMessage m;
@@ -152,8 +155,10 @@ MaybeError ParseTools(const json& body, const ApiLimits& limits, ChatRequest* ou
   }
   if (choice != body.end() && !out->render.tools.empty() &&
       (choice->is_object() || *choice == "required")) {
-    return InvalidRequest("tool_choice 'required' and named tools need constrained decoding, "
-                          "which is not supported yet", "tool_choice");
+    return InvalidRequest(
+        "tool_choice 'required' and named tools need constrained decoding, "
+        "which is not supported yet",
+        "tool_choice");
   }
   return std::nullopt;
 }
@@ -161,8 +166,8 @@ MaybeError ParseTools(const json& body, const ApiLimits& limits, ChatRequest* ou
 MaybeError ParseResponseFormat(const json& body) {
   auto it = body.find("response_format");
   if (it == body.end() || it->is_null()) return std::nullopt;
-  if (!it->is_object()) return InvalidRequest("'response_format' must be an object",
-                                              "response_format");
+  if (!it->is_object())
+    return InvalidRequest("'response_format' must be an object", "response_format");
   std::string type;
   if (auto e = GetString(*it, "type", "response_format", &type, true)) return e;
   if (type == "text") return std::nullopt;
@@ -207,7 +212,8 @@ MaybeError ParseStop(const json& body, const ApiLimits& limits, ChatRequest* out
   } else if (it->is_array()) {
     for (size_t i = 0; i < it->size(); ++i) {
       if (!(*it)[i].is_string()) {
-        return InvalidRequest("'stop' must be a string or an array of strings", IndexPath("stop", i));
+        return InvalidRequest("'stop' must be a string or an array of strings",
+                              IndexPath("stop", i));
       }
       out->stop.push_back((*it)[i].get<std::string>());
     }
@@ -220,8 +226,9 @@ MaybeError ParseStop(const json& body, const ApiLimits& limits, ChatRequest* out
   }
   for (const std::string& s : out->stop) {
     if (s.size() > limits.max_stop_bytes) {
-      return InvalidRequest("a stop string is longer than " +
-                            std::to_string(limits.max_stop_bytes) + " bytes", "stop");
+      return InvalidRequest(
+          "a stop string is longer than " + std::to_string(limits.max_stop_bytes) + " bytes",
+          "stop");
     }
   }
   return std::nullopt;
@@ -260,7 +267,8 @@ MaybeError ParseCommon(const json& body, const ApiLimits& limits, ChatRequest* o
   if (auto e = GetBool(body, "stream", "", &out->stream)) return e;
   auto so = body.find("stream_options");
   if (so != body.end() && !so->is_null()) {
-    if (!so->is_object()) return InvalidRequest("'stream_options' must be an object", "stream_options");
+    if (!so->is_object())
+      return InvalidRequest("'stream_options' must be an object", "stream_options");
     if (!out->stream) {
       return InvalidRequest("'stream_options' is only allowed when 'stream' is true",
                             "stream_options");

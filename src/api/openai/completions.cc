@@ -18,8 +18,8 @@ json LegacyLogprobs(const std::vector<TokenLogprobs>& lps, size_t* offset) {
     offs.push_back(*offset);
     *offset += l.chosen.token.size();
   }
-  return json{{"tokens", tokens}, {"token_logprobs", lp}, {"top_logprobs", top},
-              {"text_offset", offs}};
+  return json{
+      {"tokens", tokens}, {"token_logprobs", lp}, {"top_logprobs", top}, {"text_offset", offs}};
 }
 
 json Choice(const std::string& text, const json& logprobs, const json& finish) {
@@ -27,9 +27,12 @@ json Choice(const std::string& text, const json& logprobs, const json& finish) {
 }
 
 json Envelope(const std::string& id, int64_t created, const std::string& model, json choice) {
-  return json{{"id", id},         {"object", "text_completion"},
-              {"created", created}, {"model", model},
-              {"system_fingerprint", "cachet"}, {"choices", json::array({std::move(choice)})}};
+  return json{{"id", id},
+              {"object", "text_completion"},
+              {"created", created},
+              {"model", model},
+              {"system_fingerprint", "cachet"},
+              {"choices", json::array({std::move(choice)})}};
 }
 
 }  // namespace
@@ -66,9 +69,8 @@ ApiReply Completions(const ApiContext& ctx, const ApiCall& call) {
   r.stream = [&ctx, s, id, logprobs, echo, include_usage](ByteSink& sink) {
     const int64_t created = UnixNow();
     size_t offset = 0;
-    if (!echo.empty() &&
-        !sink.Write(SseData(Dump(Envelope(id, created, s->model->name,
-                                          Choice(echo, nullptr, nullptr)))))) {
+    if (!echo.empty() && !sink.Write(SseData(Dump(Envelope(id, created, s->model->name,
+                                                           Choice(echo, nullptr, nullptr)))))) {
       s->generation->Cancel();
       return;
     }

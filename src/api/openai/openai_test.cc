@@ -24,8 +24,9 @@ TEST_F(OpenAITest, NonStreamingResponseShapeAndUsage) {
   testing::FakeEngineOptions o;
   o.cached_tokens = 64;
   Init("Hello there", o);
-  json body = Chat({{"messages", {{{"role", "system"}, {"content", std::string(80, 's')}},
-                                  {{"role", "user"}, {"content", "Hi"}}}}});
+  json body = Chat({{"messages",
+                     {{{"role", "system"}, {"content", std::string(80, 's')}},
+                      {{"role", "user"}, {"content", "Hi"}}}}});
   ApiReply r = ChatCompletions(ctx_, Call(body));
   ASSERT_EQ(r.status, 200) << r.body;
   json j = Body(r);
@@ -53,8 +54,10 @@ TEST_F(OpenAITest, NonStreamingResponseShapeAndUsage) {
 
 TEST_F(OpenAITest, SamplingFieldsReachEngine) {
   Init("x");
-  ApiReply r = ChatCompletions(ctx_, Call(Chat({{"temperature", 0.5}, {"top_p", 0.9},
-                                                {"seed", 42}, {"frequency_penalty", 1},
+  ApiReply r = ChatCompletions(ctx_, Call(Chat({{"temperature", 0.5},
+                                                {"top_p", 0.9},
+                                                {"seed", 42},
+                                                {"frequency_penalty", 1},
                                                 {"presence_penalty", -1},
                                                 {"max_completion_tokens", 7}})));
   ASSERT_EQ(r.status, 200) << r.body;
@@ -114,7 +117,7 @@ TEST_F(OpenAITest, ModelNotFoundHasOpenAICode) {
 TEST_F(OpenAITest, MalformedBodies) {
   Init("x");
   const std::vector<std::string> bodies = {"", "{", "[1,2]", "null",
-                                          std::string(100, '[') + std::string(100, ']')};
+                                           std::string(100, '[') + std::string(100, ']')};
   for (const std::string& body : bodies) {
     ApiCall c = Call(json::object());
     c.body = body;
@@ -137,7 +140,8 @@ TEST_F(OpenAITest, QueueFullIs503WithRetryAfter) {
 
 TEST_F(OpenAITest, StreamingChunksStopAndUsage) {
   Init("Hello STOP world");
-  ApiReply r = ChatCompletions(ctx_, Call(Chat({{"stream", true}, {"stop", {"STOP"}},
+  ApiReply r = ChatCompletions(ctx_, Call(Chat({{"stream", true},
+                                                {"stop", {"STOP"}},
                                                 {"stream_options", {{"include_usage", true}}}})));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.content_type, "text/event-stream");
@@ -250,14 +254,15 @@ TEST_F(OpenAITest, ReasoningContentAndReasoningTokens) {
 
 TEST_F(OpenAITest, ToolCallsParsedWhenToolsDeclared) {
   const std::string call =
-      "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
+      "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
+      "\"Paris\"}}\n</tool_call>";
   Init(call);
   registry_ = ModelRegistry();
   model_.entry.make_parser = QwenStyleParserFactory();
   ASSERT_TRUE(registry_.Add(model_.entry).ok());
-  json tools = json::array({{{"type", "function"},
-                             {"function", {{"name", "get_weather"},
-                                           {"parameters", {{"type", "object"}}}}}}});
+  json tools = json::array(
+      {{{"type", "function"},
+        {"function", {{"name", "get_weather"}, {"parameters", {{"type", "object"}}}}}}});
   json j = Body(ChatCompletions(ctx_, Call(Chat({{"tools", tools}}))));
   ASSERT_EQ(j["choices"][0]["message"]["tool_calls"].size(), 1u) << j.dump();
   const json& tc = j["choices"][0]["message"]["tool_calls"][0];

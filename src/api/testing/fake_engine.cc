@@ -100,8 +100,8 @@ class FakeStream final : public engine::RequestStream {
   std::vector<int32_t> script_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool cancelled_ = false;          // GUARDED_BY(mu_)
-  bool finish_requested_ = false;   // GUARDED_BY(mu_)
+  bool cancelled_ = false;         // GUARDED_BY(mu_)
+  bool finish_requested_ = false;  // GUARDED_BY(mu_)
   std::atomic<bool> done_{false};
   std::atomic<bool> ended_{false};
   size_t pos_ = 0;

@@ -1,9 +1,8 @@
 #include "api/testing/request_fuzz.h"
 
 #include <cstdlib>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "api/anthropic/anthropic.h"
 #include "api/openai/openai.h"
@@ -40,10 +39,18 @@ int FuzzOneRequest(const uint8_t* data, size_t size) {
   call.header = [](const std::string&) { return std::string(); };
   ApiReply r;
   switch (data[0] % 4) {
-    case 0: r = openai::ChatCompletions(world->ctx, call); break;
-    case 1: r = openai::Completions(world->ctx, call); break;
-    case 2: r = anthropic::Messages(world->ctx, call); break;
-    default: r = anthropic::CountTokens(world->ctx, call); break;
+    case 0:
+      r = openai::ChatCompletions(world->ctx, call);
+      break;
+    case 1:
+      r = openai::Completions(world->ctx, call);
+      break;
+    case 2:
+      r = anthropic::Messages(world->ctx, call);
+      break;
+    default:
+      r = anthropic::CountTokens(world->ctx, call);
+      break;
   }
   if (r.status < 200 || r.status > 599) std::abort();
   if (r.stream) {
