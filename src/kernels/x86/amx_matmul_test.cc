@@ -184,10 +184,11 @@ TEST(AmxMatmulTest, MatchesReference) {
   ThreadPool pool(2);
   for (DType t : kTypes) {
     ASSERT_TRUE(AmxMatmulSupported(t));
-    for (int64_t m : {16, 33, 512})
-      for (int64_t n : {16, 100, 2048})
+    // Shapes cover partial m/n tiles, several 32-row panels and both K sizes; kept small so the
+    // test stays fast under the sanitizers (the reference is a naive per-value dot).
+    for (int64_t m : {16, 33, 130})
+      for (int64_t n : {16, 100})
         for (int64_t k : {256, 2048}) {
-          if (m == 512 && n == 2048 && k == 2048 && t != DType::kQ4_K) continue;  // test time
           CheckCase({t, m, n, k}, Path::kAmx, &pool, /*accumulate=*/(m == 33));
         }
   }

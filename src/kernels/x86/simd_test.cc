@@ -86,6 +86,13 @@ TEST_P(Simd, MatmulShortLastGroup) {  // K not a multiple of 256 (32-value block
   CheckMatmul(*kt_, DType::kF32, 20, 5, 100, false);
 }
 
+// Regression: the int8 activation buffer is thread_local to the caller; pool workers once read
+// their own (empty) instance, so the rows computed on worker threads came out as zeros.
+TEST_P(Simd, RegressionPoolWorkersUseCallersActivationBuffer) {
+  CheckMatmul(*kt_, DType::kQ8_0, 1, 256, 256, false);
+  CheckMatmul(*kt_, DType::kQ4_K, 2, 256, 256, false);
+}
+
 TEST_P(Simd, DequantizeRowMatchesRef) {
   for (DType t : {DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_K, DType::kQ6_K}) {
     const auto xf = Randn(512, 13);
