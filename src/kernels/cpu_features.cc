@@ -93,6 +93,19 @@ bool IsaSupported(const CpuInfo& c, IsaLevel level) {
 
 std::string_view IsaName(IsaLevel level) { return kNames[static_cast<int>(level)]; }
 
+IsaLevel ChooseIsa(const CpuInfo& info, const char* cap_env, bool* unknown_cap) {
+  *unknown_cap = false;
+  IsaLevel cap = IsaLevel::kAmx;
+  if (cap_env != nullptr && *cap_env != '\0' && !ParseIsa(cap_env, &cap)) {
+    *unknown_cap = true;
+    cap = IsaLevel::kAmx;
+  }
+  for (int l = static_cast<int>(cap); l > 0; --l) {
+    if (IsaSupported(info, static_cast<IsaLevel>(l))) return static_cast<IsaLevel>(l);
+  }
+  return IsaLevel::kRef;
+}
+
 bool ParseIsa(std::string_view name, IsaLevel* level) {
   for (int i = 0; i < 5; ++i) {
     if (kNames[i] == name) {

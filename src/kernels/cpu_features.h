@@ -33,4 +33,9 @@ std::string_view IsaName(IsaLevel level);
 // "ref" | "avx2" | "avx512" | "avx512_vnni" | "amx" -> level; false for an unknown name.
 bool ParseIsa(std::string_view name, IsaLevel* level);
 
+// The level Kernels() uses: the highest level <= the cap named by `cap_env` (the CACHET_ISA
+// value; empty, null or unknown = no cap) that `info` supports. *unknown_cap is set when
+// cap_env names no level (the caller warns).
+IsaLevel ChooseIsa(const CpuInfo& info, const char* cap_env, bool* unknown_cap);
+
 }  // namespace cachet::kernels

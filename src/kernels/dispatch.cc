@@ -29,17 +29,14 @@ const KernelTable* TableFor(IsaLevel level) {
 }
 
 const KernelTable* Choose() {
-  IsaLevel cap = IsaLevel::kAmx;
-  if (const char* env = std::getenv("CACHET_ISA"); env != nullptr && *env != '\0') {
-    if (!ParseIsa(env, &cap)) {
-      LOG_WARN << "CACHET_ISA=" << env << " is not one of ref|avx2|avx512|avx512_vnni|amx; ignored";
-      cap = IsaLevel::kAmx;
-    }
+  const char* env = std::getenv("CACHET_ISA");
+  bool unknown = false;
+  const IsaLevel level = ChooseIsa(CpuFeatures(), env, &unknown);
+  if (unknown) {
+    LOG_WARN << "CACHET_ISA=" << env << " is not one of ref|avx2|avx512|avx512_vnni|amx; ignored";
   }
-  for (int l = static_cast<int>(cap); l >= 0; --l) {
-    if (const KernelTable* t = TableFor(static_cast<IsaLevel>(l))) return t;
-  }
-  return &RefKernels();
+  const KernelTable* t = TableFor(level);
+  return t != nullptr ? t : &RefKernels();  // a level without a table in this build
 }
 
 }  // namespace

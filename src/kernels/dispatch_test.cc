@@ -50,5 +50,43 @@ TEST(Dispatch, LevelsAreNested) {
   }
 }
 
+CpuInfo Avx512OnlyCpu() {  // AVX-512 without VNNI or AMX
+  CpuInfo c;
+  c.avx2 = c.fma = c.f16c = c.os_avx = true;
+  c.avx512f = c.avx512bw = c.avx512dq = c.avx512vl = c.os_avx512 = true;
+  return c;
+}
+
+TEST(ChooseIsa, BestSupportedWithoutCap) {
+  bool unknown = true;
+  EXPECT_EQ(ChooseIsa(Avx512OnlyCpu(), nullptr, &unknown), IsaLevel::kAvx512);
+  EXPECT_FALSE(unknown);
+  EXPECT_EQ(ChooseIsa(CpuInfo{}, "", &unknown), IsaLevel::kRef);
+}
+
+TEST(ChooseIsa, EnvCapsTheLevel) {
+  bool unknown = true;
+  EXPECT_EQ(ChooseIsa(Avx512OnlyCpu(), "avx2", &unknown), IsaLevel::kAvx2);
+  EXPECT_EQ(ChooseIsa(Avx512OnlyCpu(), "ref", &unknown), IsaLevel::kRef);
+  // A cap above what the CPU has falls back to the best level below it.
+  EXPECT_EQ(ChooseIsa(Avx512OnlyCpu(), "amx", &unknown), IsaLevel::kAvx512);
+  EXPECT_FALSE(unknown);
+}
+
+TEST(ChooseIsa, UnknownCapIsReportedAndIgnored) {
+  bool unknown = false;
+  EXPECT_EQ(ChooseIsa(Avx512OnlyCpu(), "sse9", &unknown), IsaLevel::kAvx512);
+  EXPECT_TRUE(unknown);
+}
+
+TEST(ChooseIsa, AmxNeedsThePermission) {
+  CpuInfo c = Avx512OnlyCpu();
+  c.avx512_vnni = c.avx512_bf16 = c.amx_tile = c.amx_int8 = c.amx_bf16 = c.os_amx = true;
+  bool unknown;
+  EXPECT_EQ(ChooseIsa(c, nullptr, &unknown), IsaLevel::kAvx512Vnni);
+  c.amx_permitted = true;
+  EXPECT_EQ(ChooseIsa(c, nullptr, &unknown), IsaLevel::kAmx);
+}
+
 }  // namespace
 }  // namespace cachet::kernels
