@@ -31,9 +31,25 @@ struct AlignedFree {
 };
 using U16Buf = std::unique_ptr<uint16_t[], AlignedFree>;
 
+// Grow-only scratch buffer: a fresh allocation per call of these sizes (>= 128 KiB) is an mmap
+// plus page faults every call, which showed up as ~15% of batched-decode time.
+struct Scratch {
+  U16Buf buf;
+  int64_t cap = 0;
+  uint16_t* Get(int64_t n);
+};
+
 U16Buf AllocU16(int64_t n) {
   size_t bytes = (static_cast<size_t>(n) * 2 + 63) / 64 * 64;
   return U16Buf(static_cast<uint16_t*>(std::aligned_alloc(64, bytes)));
+}
+
+uint16_t* Scratch::Get(int64_t n) {
+  if (n > cap) {
+    buf = AllocU16(n);
+    cap = n;
+  }
+  return buf.get();
 }
 
 // ---- conversion / packing ------------------------------------------------------------------
@@ -190,27 +206,30 @@ void Run(const MatmulParams& p, ThreadPool* pool, bool amx, bool vec) {
   const int64_t n_mt = (p.m + kBlockM - 1) / kBlockM * 2;  // m-tiles, even
   const int64_t n_panels = (p.n + kPanelN - 1) / kPanelN;
   const int64_t n_kb = p.k / kKB;
-  U16Buf xp = AllocU16(n_mt * n_kb * kTileElems);
+  thread_local Scratch xp_buf;  // the caller's; jobs use the pointer below, not the thread_local
+  uint16_t* const xp = xp_buf.Get(n_mt * n_kb * kTileElems);
   const int nth = pool ? pool->size() : 1;
   auto pack_x = [&](int ith, int nt) {
-    PackX(p, xp.get(), n_mt * ith / nt, n_mt * (ith + 1) / nt, vec);
+    PackX(p, xp, n_mt * ith / nt, n_mt * (ith + 1) / nt, vec);
   };
   auto compute = [&](int ith, int nt) {
     const int64_t pa = n_panels * ith / nt, pb = n_panels * (ith + 1) / nt;
     if (pa >= pb) return;
     if (amx) LoadTileConfig();
-    U16Buf wp = AllocU16(kPanelN * p.k);
-    std::vector<float> row(static_cast<size_t>(p.k));
+    thread_local Scratch wp_buf;  // per thread: each packs its own weight panels
+    uint16_t* const wp = wp_buf.Get(kPanelN * p.k);
+    thread_local std::vector<float> row;
+    row.resize(static_cast<size_t>(p.k));
     alignas(64) float c[4 * 256];
     for (int64_t pi = pa; pi < pb; ++pi) {
-      PackPanel(p, pi * kPanelN, row.data(), wp.get(), vec);
+      PackPanel(p, pi * kPanelN, row.data(), wp, vec);
       for (int64_t mt = 0; mt < n_mt; mt += 2) {
-        const uint16_t* x0 = xp.get() + mt * n_kb * kTileElems;
+        const uint16_t* x0 = xp + mt * n_kb * kTileElems;
         const uint16_t* x1 = x0 + n_kb * kTileElems;
         if (amx) {
-          BlockAmx(wp.get(), p.k, x0, x1, c);
+          BlockAmx(wp, p.k, x0, x1, c);
         } else {
-          BlockEmulated(wp.get(), p.k, x0, x1, c);
+          BlockEmulated(wp, p.k, x0, x1, c);
         }
         StoreBlock(p, mt * kTile, pi * kPanelN, c);
       }
