@@ -77,7 +77,12 @@ void HttpServer::Impl::Serve(const api::Route& route, const httplib::Request& re
       ExtractApiKey(req.get_header_value("Authorization"), req.get_header_value("x-api-key"));
   auto account = auth->Authenticate(key);
   if (!account.ok()) {
-    ApplyReply(api::ErrorReply(route.protocol, api::FromStatus(account.status())), res);
+    api::ApiError e = api::FromStatus(account.status());
+    if (account.status().code() == StatusCode::kResourceExhausted) {
+      // From the authenticator this is the account's rate limit, not server load.
+      e = api::ApiError{api::ErrorKind::kRateLimit, account.status().message(), "", "", 1};
+    }
+    ApplyReply(api::ErrorReply(route.protocol, e), res);
     return;
   }
   api::ApiCall call;

@@ -114,6 +114,28 @@ TEST_F(ServerTest, AuthInEachProtocolsShape) {
   EXPECT_EQ(c.Get("/health")->status, 200);  // no key needed
 }
 
+// An authenticator whose account is over its rate limit.
+class LimitedAuth final : public Authenticator {
+ public:
+  Result<std::string> Authenticate(std::string_view) const override {
+    return ResourceExhausted("rate limit reached for requests");
+  }
+};
+
+TEST_F(ServerTest, AuthenticatorRateLimitIs429WithRetryAfter) {
+  Start("x", {}, std::make_shared<LimitedAuth>());
+  auto c = Client();
+  auto r = c.Post("/v1/chat/completions", kChat, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 429);
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(json::parse(r->body)["error"]["type"], "rate_limit_error");
+  r = c.Post("/v1/messages", kChat, "application/json");
+  EXPECT_EQ(r->status, 429);
+  EXPECT_EQ(json::parse(r->body)["error"]["type"], "rate_limit_error");
+  EXPECT_EQ(model_.engine->submitted(), 0);
+}
+
 TEST_F(ServerTest, NoAuthOnlyOnLoopback) {
   HttpOptions h;
   h.host = "0.0.0.0";

@@ -278,8 +278,31 @@ MaybeError ParseCommon(const json& body, const ApiLimits& limits, ChatRequest* o
   return ParseStop(body, limits, out);
 }
 
+// Fields we do not implement are refused rather than ignored (a client relying on them would
+// silently get something else).
+static MaybeError RejectUnsupported(const json& body) {
+  for (const char* key : {"logit_bias", "functions", "function_call", "audio", "prediction"}) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null() || (it->is_object() && it->empty()) ||
+        (it->is_array() && it->empty())) {
+      continue;
+    }
+    return InvalidRequest(std::string("'") + key + "' is not supported", key);
+  }
+  auto m = body.find("modalities");
+  if (m != body.end() && m->is_array()) {
+    for (const json& x : *m) {
+      if (!x.is_string() || x != "text") {
+        return InvalidRequest("only the 'text' modality is supported", "modalities");
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 MaybeError ParseChatRequest(const json& body, const ApiLimits& limits, ChatRequest* out,
                             ResponseOptions* opts) {
+  if (auto e = RejectUnsupported(body)) return e;
   if (auto e = ParseCommon(body, limits, out, opts)) return e;
   engine::SamplingOptions& s = out->sampling;
   if (auto e = GetBool(body, "logprobs", "", &s.logprobs)) return e;

@@ -94,6 +94,9 @@ TEST_F(OpenAITest, ValidationErrorsNameTheField) {
       {Chat({{"stream_options", {{"include_usage", true}}}}), 400, "stream_options"},
       {Chat({{"response_format", {{"type", "json_object"}}}}), 400, "response_format.type"},
       {Chat({{"model", "nope"}}), 404, "model"},
+      {Chat({{"logit_bias", {{"50256", -100}}}}), 400, "logit_bias"},
+      {Chat({{"functions", {{{"name", "f"}}}}}), 400, "functions"},
+      {Chat({{"modalities", {"text", "audio"}}}), 400, "modalities"},
   };
   for (const Case& c : cases) {
     ApiReply r = ChatCompletions(ctx_, Call(c.body));
