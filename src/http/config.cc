@@ -1,6 +1,8 @@
 #include "http/config.h"
 
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 
 namespace cachet::http {
 
@@ -151,8 +153,11 @@ Result<ConfigValue> LineParser::Scalar() {
   if (digits.empty() || digits == "+" || digits == "-" || digits.size() > 19) {
     return Error("bad value '" + word + "'");
   }
+  errno = 0;
+  const long long parsed = std::strtoll(digits.c_str(), nullptr, 10);
+  if (errno == ERANGE) return Error("integer out of range '" + word + "'");
   v.kind = ConfigValue::Kind::kInt;
-  v.i = std::stoll(digits);
+  v.i = parsed;
   v.str = std::to_string(v.i);
   return v;
 }

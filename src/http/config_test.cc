@@ -29,7 +29,8 @@ name = "caf\u00e9 \"x\""
 
 TEST(TomlSubset, ErrorsNameTheLine) {
   for (const char* bad : {"x = ", "x = 1.5", "x = bare", "x = \"open", "[sec", "x 1",
-                          "x = 1\nx = 2", "x = [1, 2", "x = 1 y"}) {
+                          "x = 1\nx = 2", "x = [1, 2", "x = 1 y",
+                          "x = 9999999999999999999", "x = -"}) {
     auto m = ParseTomlSubset(bad);
     ASSERT_FALSE(m.ok()) << bad;
     EXPECT_NE(m.status().message().find("config line"), std::string::npos) << bad;
