@@ -337,6 +337,23 @@ int RunServe(int argc, char** argv) {
   if (Status s = ApplyConfigAndEnv(flags, &o); !s.ok()) return flags.UsageError(s.message());
   if (o.models.empty()) return flags.UsageError("--model is required");
   if (o.port < 0 || o.port > 65535) return flags.UsageError("--port must be 0..65535");
+  struct Range {
+    const char* name;
+    int64_t value, lo, hi;
+  };
+  for (const Range& r : {Range{"--kv-cache-mb", o.kv_cache_mb, 1, int64_t{1} << 24},
+                         Range{"--http-threads", o.http_threads, 1, 100000},
+                         Range{"--max-body-mb", o.max_body_mb, 1, 4096},
+                         Range{"--threads", o.threads, 0, 4096},
+                         Range{"--max-running", o.max_running, 1, 1 << 20},
+                         Range{"--queue", o.queue, 1, 1 << 24},
+                         Range{"--ctx", o.ctx, 0, int64_t{1} << 30},
+                         Range{"--drain-seconds", o.drain_seconds, 0, 86400}}) {
+    if (r.value < r.lo || r.value > r.hi) {
+      return flags.UsageError(std::string(r.name) + " must be " + std::to_string(r.lo) + ".." +
+                              std::to_string(r.hi));
+    }
+  }
   return Serve(o);
 }
 
