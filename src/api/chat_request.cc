@@ -1,5 +1,7 @@
 #include "api/chat_request.h"
 
+#include "api/chat_encode.h"
+
 namespace cachet::api {
 
 namespace {
@@ -52,10 +54,15 @@ std::optional<ApiError> RenderPrompt(const ApiContext& ctx, const ChatRequest& r
   if (!req.render.tools.empty() && !m->chat_template->SupportsTools()) {
     return InvalidRequest("model '" + m->name + "' does not support tools yet", "tools");
   }
-  auto text = m->chat_template->Render(req.messages, req.render);
-  if (!text.ok()) return InvalidRequest("chat template: " + text.status().message(), "messages");
-  *prompt = Encode(*m, *text, /*bos=*/true);
-  if (prompt_tail != nullptr) *prompt_tail = Tail(*text);
+  std::string text;
+  auto ids = EncodeChat(*m->tokenizer, *m->chat_template, req.messages, req.render, &text);
+  if (!ids.ok()) return InvalidRequest("chat template: " + ids.status().message(), "messages");
+  *prompt = std::move(*ids);
+  const int32_t bos = m->tokenizer->bos_id();
+  if (m->tokenizer->add_bos() && bos >= 0 && (prompt->empty() || (*prompt)[0] != bos)) {
+    prompt->insert(prompt->begin(), bos);
+  }
+  if (prompt_tail != nullptr) *prompt_tail = Tail(text);
   return std::nullopt;
 }
 
