@@ -48,7 +48,7 @@ struct ServeOptions {
   std::vector<std::string> models, model_names, api_keys;
   std::string host = "127.0.0.1", data_dir, config;
   int64_t port = 8080, threads = 0, http_threads = 256, kv_cache_mb = 1024, max_running = 16;
-  int64_t queue = 256, ctx = 0, max_body_mb = 8, drain_seconds = 30;
+  int64_t queue = 256, ctx = 0, max_body_mb = 8, drain_seconds = 30, queue_timeout_s = 60;
   bool no_auth = false;
 };
 
@@ -125,6 +125,7 @@ std::vector<OptionSpec> Specs(ServeOptions* o) {
           {"ctx", num(&o->ctx)},
           {"max-body-mb", num(&o->max_body_mb)},
           {"drain-seconds", num(&o->drain_seconds)},
+          {"queue-timeout-s", num(&o->queue_timeout_s)},
           {"no-auth", [o](const http::ConfigValue& v) { return SetBool(v, &o->no_auth); }}};
 }
 
@@ -270,6 +271,7 @@ int Serve(const ServeOptions& o) {
   api::ApiContext ctx;
   ctx.models = &registry;
   ctx.metrics = &metrics;
+  ctx.queue_timeout = std::chrono::seconds(o.queue_timeout_s);
   http::HttpOptions h;
   h.host = o.host;
   h.port = static_cast<int>(o.port);
@@ -330,6 +332,8 @@ int RunServe(int argc, char** argv) {
   flags.Int("ctx", &o.ctx, "context limit (default: the model's)");
   flags.Int("max-body-mb", &o.max_body_mb, "request body limit in MiB (default 8)");
   flags.Int("drain-seconds", &o.drain_seconds, "grace period for running requests on shutdown");
+  flags.Int("queue-timeout-s", &o.queue_timeout_s,
+            "a request still queued after this long gets 503 (default 60)");
   if (auto rc = flags.Parse(argc, argv)) return *rc;
   if (!flags.Given("config")) {
     if (const char* c = std::getenv("CACHET_CONFIG")) o.config = c;
@@ -341,14 +345,14 @@ int RunServe(int argc, char** argv) {
     const char* name;
     int64_t value, lo, hi;
   };
-  for (const Range& r : {Range{"--kv-cache-mb", o.kv_cache_mb, 1, int64_t{1} << 24},
-                         Range{"--http-threads", o.http_threads, 1, 100000},
-                         Range{"--max-body-mb", o.max_body_mb, 1, 4096},
-                         Range{"--threads", o.threads, 0, 4096},
-                         Range{"--max-running", o.max_running, 1, 1 << 20},
-                         Range{"--queue", o.queue, 1, 1 << 24},
-                         Range{"--ctx", o.ctx, 0, int64_t{1} << 30},
-                         Range{"--drain-seconds", o.drain_seconds, 0, 86400}}) {
+  for (const Range& r :
+       {Range{"--kv-cache-mb", o.kv_cache_mb, 1, int64_t{1} << 24},
+        Range{"--http-threads", o.http_threads, 1, 100000},
+        Range{"--max-body-mb", o.max_body_mb, 1, 4096}, Range{"--threads", o.threads, 0, 4096},
+        Range{"--max-running", o.max_running, 1, 1 << 20}, Range{"--queue", o.queue, 1, 1 << 24},
+        Range{"--ctx", o.ctx, 0, int64_t{1} << 30},
+        Range{"--drain-seconds", o.drain_seconds, 0, 86400},
+        Range{"--queue-timeout-s", o.queue_timeout_s, 1, 86400}}) {
     if (r.value < r.lo || r.value > r.hi) {
       return flags.UsageError(std::string(r.name) + " must be " + std::to_string(r.lo) + ".." +
                               std::to_string(r.hi));
