@@ -17,8 +17,7 @@ namespace cachet::kernels {
 namespace {
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 struct alignas(64) TileCfg {
@@ -118,8 +117,8 @@ int main(int argc, char** argv) {
   std::printf("peak TDPBSSD   1 thread: %.1f GOP/s\n", PeakProbe<true>(20000000));
   cachet::ThreadPool pool(threads);
   const struct { int64_t n, k; } shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192}};
-  for (cachet::DType t : {cachet::DType::kQ8_0, cachet::DType::kQ4_K, cachet::DType::kF16,
-                          cachet::DType::kBF16}) {
+  for (cachet::DType t :
+       {cachet::DType::kQ8_0, cachet::DType::kQ4_K, cachet::DType::kF16, cachet::DType::kBF16}) {
     for (const auto& s : shapes) BenchGemm(t, m, s.n, s.k, &pool, reps);
   }
   return 0;

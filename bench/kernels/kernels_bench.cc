@@ -25,14 +25,13 @@ namespace {
 using kernels::KernelTable;
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 struct Options {
   int threads = 2;
   int reps = 3;
-  std::string isa;  // empty: Kernels()
+  std::string isa;   // empty: Kernels()
   bool hot = false;  // --hot: one weight copy (cache-resident): compute speed without DRAM
   std::vector<std::string> what;
 };
@@ -49,7 +48,8 @@ double Bandwidth(ThreadPool& pool, int64_t bytes, int reps) {
   for (int r = 0; r < reps; ++r) {
     const double t0 = Now();
     pool.Run([&](int ith, int nth) {
-      const int64_t b = n / nth * ith / 16 * 16, e = ith == nth - 1 ? n : n / nth * (ith + 1) / 16 * 16;
+      const int64_t b = n / nth * ith / 16 * 16,
+                    e = ith == nth - 1 ? n : n / nth * (ith + 1) / 16 * 16;
       sink[ith] = StreamRead(a + b, e - b);
     });
     best = std::max(best, bytes / (Now() - t0) / 1e9);
@@ -90,7 +90,8 @@ Weights MakeWeights(DType t, int64_t n, int64_t k, int64_t min_bytes) {
   w.data.resize(w.copies * w.bytes_per_copy);
   for (int64_t r = 0; r < n; ++r) {
     for (auto& v : row) v = nd(rng);
-    if (!kernels::QuantizeRow(t, row.data(), w.data.data() + r * RowBytes(t, k), k).ok()) std::abort();
+    if (!kernels::QuantizeRow(t, row.data(), w.data.data() + r * RowBytes(t, k), k).ok())
+      std::abort();
   }
   for (int64_t c = 1; c < w.copies; ++c)
     std::memcpy(w.data.data() + c * w.bytes_per_copy, w.data.data(), w.bytes_per_copy);
@@ -98,8 +99,8 @@ Weights MakeWeights(DType t, int64_t n, int64_t k, int64_t min_bytes) {
 }
 
 // Seconds per matmul call (best of reps, each a sweep over all copies).
-double TimeMatmul(const KernelTable& kt, ThreadPool& pool, const Weights& w, DType t,
-                  int64_t m, int64_t n, int64_t k, int reps, int64_t calls) {
+double TimeMatmul(const KernelTable& kt, ThreadPool& pool, const Weights& w, DType t, int64_t m,
+                  int64_t n, int64_t k, int reps, int64_t calls) {
   std::vector<float> x(m * k), y(m * n);
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -129,11 +130,13 @@ void RunDecode(const KernelTable& kt, ThreadPool& pool, const Options& o, double
   for (auto t : kTypes) {
     for (const Shape& s : kShapes) {
       const Weights w = MakeWeights(t, s.n, s.k, o.hot ? 0 : int64_t{1} << 30);
-      const double sec = TimeMatmul(kt, pool, w, t, 1, s.n, s.k, o.reps, std::max<int64_t>(w.copies, 20));
+      const double sec =
+          TimeMatmul(kt, pool, w, t, 1, s.n, s.k, o.reps, std::max<int64_t>(w.copies, 20));
       const double gbs = w.bytes_per_copy / sec / 1e9;
-      std::printf("decode isa=%s type=%s N=%ld K=%ld threads=%d us=%.1f GB/s=%.2f roofline=%.0f%%\n",
-                  std::string(kt.isa).c_str(), std::string(DTypeName(t)).c_str(), s.n, s.k,
-                  pool.size(), sec * 1e6, gbs, 100 * gbs / bw);
+      std::printf(
+          "decode isa=%s type=%s N=%ld K=%ld threads=%d us=%.1f GB/s=%.2f roofline=%.0f%%\n",
+          std::string(kt.isa).c_str(), std::string(DTypeName(t)).c_str(), s.n, s.k, pool.size(),
+          sec * 1e6, gbs, 100 * gbs / bw);
       std::fflush(stdout);
     }
   }
@@ -145,10 +148,11 @@ void RunBatch(const KernelTable& kt, ThreadPool& pool, const Options& o) {
       const Weights w = MakeWeights(t, s.n, s.k, int64_t{1} << 30);
       const double t1 = TimeMatmul(kt, pool, w, t, 1, s.n, s.k, o.reps, w.copies);
       const double t16 = TimeMatmul(kt, pool, w, t, 16, s.n, s.k, o.reps, w.copies);
-      std::printf("batch isa=%s type=%s N=%ld K=%ld threads=%d us_m1=%.1f us_m16=%.1f "
-                  "speedup_tokens_per_s=%.2fx\n",
-                  std::string(kt.isa).c_str(), std::string(DTypeName(t)).c_str(), s.n, s.k,
-                  pool.size(), t1 * 1e6, t16 * 1e6, 16 * t1 / t16);
+      std::printf(
+          "batch isa=%s type=%s N=%ld K=%ld threads=%d us_m1=%.1f us_m16=%.1f "
+          "speedup_tokens_per_s=%.2fx\n",
+          std::string(kt.isa).c_str(), std::string(DTypeName(t)).c_str(), s.n, s.k, pool.size(),
+          t1 * 1e6, t16 * 1e6, 16 * t1 / t16);
       std::fflush(stdout);
     }
   }
@@ -160,10 +164,11 @@ void RunPrefill(const KernelTable& kt, ThreadPool& pool, const Options& o, doubl
       const Weights w = MakeWeights(t, s.n, s.k, 0);
       const double sec = TimeMatmul(kt, pool, w, t, 512, s.n, s.k, 1, 2);
       const double gflops = 2.0 * 512 * s.n * s.k / sec / 1e9;
-      std::printf("prefill isa=%s type=%s M=512 N=%ld K=%ld threads=%d ms=%.2f GFLOP/s=%.0f "
-                  "of_vnni_int8_peak=%.0f%%\n",
-                  std::string(kt.isa).c_str(), std::string(DTypeName(t)).c_str(), s.n, s.k,
-                  pool.size(), sec * 1e3, gflops, 100 * gflops / peak_int8);
+      std::printf(
+          "prefill isa=%s type=%s M=512 N=%ld K=%ld threads=%d ms=%.2f GFLOP/s=%.0f "
+          "of_vnni_int8_peak=%.0f%%\n",
+          std::string(kt.isa).c_str(), std::string(DTypeName(t)).c_str(), s.n, s.k, pool.size(),
+          sec * 1e3, gflops, 100 * gflops / peak_int8);
       std::fflush(stdout);
     }
   }
@@ -177,15 +182,21 @@ int Main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--threads" && i + 1 < argc) o.threads = std::atoi(argv[++i]);
-    else if (a == "--reps" && i + 1 < argc) o.reps = std::atoi(argv[++i]);
-    else if (a == "--isa" && i + 1 < argc) o.isa = argv[++i];
-    else if (a == "--hot") o.hot = true;
+    if (a == "--threads" && i + 1 < argc)
+      o.threads = std::atoi(argv[++i]);
+    else if (a == "--reps" && i + 1 < argc)
+      o.reps = std::atoi(argv[++i]);
+    else if (a == "--isa" && i + 1 < argc)
+      o.isa = argv[++i];
+    else if (a == "--hot")
+      o.hot = true;
     else if (a == "--help" || a[0] == '-') {
-      std::fprintf(stderr, "usage: kernels_bench [--threads N] [--isa NAME] [--reps R] [--hot] "
-                           "[bandwidth|peak|decode|batch|prefill ...]\n");
+      std::fprintf(stderr,
+                   "usage: kernels_bench [--threads N] [--isa NAME] [--reps R] [--hot] "
+                   "[bandwidth|peak|decode|batch|prefill ...]\n");
       return a == "--help" ? 0 : 2;
-    } else o.what.push_back(a);
+    } else
+      o.what.push_back(a);
   }
   const KernelTable* kt = o.isa.empty() ? &kernels::Kernels() : kernels::KernelsFor(o.isa);
   if (kt == nullptr) {

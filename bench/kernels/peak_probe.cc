@@ -10,8 +10,9 @@ double FmaF32Probe(int64_t iters) {
   const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
   for (int64_t it = 0; it < iters; ++it) {
     for (int i = 0; i < 8; ++i) a[i] = _mm512_fmadd_ps(a[i], b, c);
-    __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]),
-                     "+v"(a[6]), "+v"(a[7]));
+    __asm__ volatile(""
+                     : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]),
+                       "+v"(a[6]), "+v"(a[7]));
   }
   __m512 s = a[0];
   for (int i = 1; i < 8; ++i) s = _mm512_add_ps(s, a[i]);
@@ -26,8 +27,9 @@ double DpbusdProbe(int64_t iters) {
   const __m512i b = _mm512_set1_epi8(3), c = _mm512_set1_epi8(-2);
   for (int64_t it = 0; it < iters; ++it) {
     for (int i = 0; i < 8; ++i) a[i] = _mm512_dpbusd_epi32(a[i], b, c);
-    __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]),
-                     "+v"(a[6]), "+v"(a[7]));
+    __asm__ volatile(""
+                     : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]),
+                       "+v"(a[6]), "+v"(a[7]));
   }
   __m512i s = a[0];
   for (int i = 1; i < 8; ++i) s = _mm512_add_epi32(s, a[i]);

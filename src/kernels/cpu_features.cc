@@ -78,15 +78,18 @@ const CpuInfo& CpuFeatures() {
 
 bool IsaSupported(const CpuInfo& c, IsaLevel level) {
   switch (level) {
-    case IsaLevel::kRef: return true;
-    case IsaLevel::kAvx2: return c.os_avx && c.avx2 && c.fma && c.f16c;
+    case IsaLevel::kRef:
+      return true;
+    case IsaLevel::kAvx2:
+      return c.os_avx && c.avx2 && c.fma && c.f16c;
     case IsaLevel::kAvx512:
       return IsaSupported(c, IsaLevel::kAvx2) && c.os_avx512 && c.avx512f && c.avx512bw &&
              c.avx512dq && c.avx512vl;
-    case IsaLevel::kAvx512Vnni: return IsaSupported(c, IsaLevel::kAvx512) && c.avx512_vnni;
+    case IsaLevel::kAvx512Vnni:
+      return IsaSupported(c, IsaLevel::kAvx512) && c.avx512_vnni;
     case IsaLevel::kAmx:
-      return IsaSupported(c, IsaLevel::kAvx512Vnni) && c.avx512_bf16 && c.amx_tile &&
-             c.amx_int8 && c.amx_bf16 && c.os_amx && c.amx_permitted;
+      return IsaSupported(c, IsaLevel::kAvx512Vnni) && c.avx512_bf16 && c.amx_tile && c.amx_int8 &&
+             c.amx_bf16 && c.os_amx && c.amx_permitted;
   }
   return false;
 }

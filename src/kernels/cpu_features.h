@@ -13,9 +13,9 @@ struct CpuInfo {
   bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false;
   bool avx512_vnni = false, avx512_bf16 = false;
   bool amx_tile = false, amx_int8 = false, amx_bf16 = false;
-  bool os_avx = false;     // XCR0 enables YMM state
-  bool os_avx512 = false;  // XCR0 enables opmask + ZMM state
-  bool os_amx = false;     // XCR0 enables XTILECFG + XTILEDATA
+  bool os_avx = false;         // XCR0 enables YMM state
+  bool os_avx512 = false;      // XCR0 enables opmask + ZMM state
+  bool os_amx = false;         // XCR0 enables XTILECFG + XTILEDATA
   bool amx_permitted = false;  // arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) succeeded
 };
 

@@ -15,16 +15,22 @@ namespace {
 const KernelTable* TableFor(IsaLevel level) {
   if (!IsaSupported(CpuFeatures(), level)) return nullptr;
   switch (level) {
-    case IsaLevel::kRef: return &RefKernels();
+    case IsaLevel::kRef:
+      return &RefKernels();
 #if CACHET_KERNELS_X86
 #if CACHET_KERNELS_AVX2
-    case IsaLevel::kAvx2: return &x86::Avx2Kernels();
+    case IsaLevel::kAvx2:
+      return &x86::Avx2Kernels();
 #endif
-    case IsaLevel::kAvx512: return &x86::Avx512Kernels();
-    case IsaLevel::kAvx512Vnni: return &x86::Avx512VnniKernels();
-    case IsaLevel::kAmx: return &x86::AmxKernels();
+    case IsaLevel::kAvx512:
+      return &x86::Avx512Kernels();
+    case IsaLevel::kAvx512Vnni:
+      return &x86::Avx512VnniKernels();
+    case IsaLevel::kAmx:
+      return &x86::AmxKernels();
 #endif
-    default: return nullptr;
+    default:
+      return nullptr;
   }
 }
 

@@ -33,15 +33,15 @@ namespace cachet::kernels {
 
 // y = x W^T (+ y if accumulate): y[m][n] = sum_k x[m][k] * W[n][k].
 struct MatmulParams {
-  DType w_type;        // any type with DTypeTraits::supported_compute
-  const void* w;       // [N, K] in w_type, rows of RowBytes(w_type, K) bytes, contiguous
-  const float* x;      // [M, K], row stride ldx floats
-  float* y;            // [M, N], row stride ldy floats
-  int64_t m = 0;       // tokens (1 for single-sequence decode, 16 for batched decode, 512 prefill)
-  int64_t n = 0;       // output features
-  int64_t k = 0;       // input features; multiple of the block size of w_type
-  int64_t ldx = 0;     // >= k
-  int64_t ldy = 0;     // >= n
+  DType w_type;     // any type with DTypeTraits::supported_compute
+  const void* w;    // [N, K] in w_type, rows of RowBytes(w_type, K) bytes, contiguous
+  const float* x;   // [M, K], row stride ldx floats
+  float* y;         // [M, N], row stride ldy floats
+  int64_t m = 0;    // tokens (1 for single-sequence decode, 16 for batched decode, 512 prefill)
+  int64_t n = 0;    // output features
+  int64_t k = 0;    // input features; multiple of the block size of w_type
+  int64_t ldx = 0;  // >= k
+  int64_t ldy = 0;  // >= n
   bool accumulate = false;  // y += x W^T instead of y = x W^T
 };
 
@@ -52,14 +52,14 @@ struct MatmulParams {
 // (2i, 2i+1) (llama, deepseek), kNeox pairs (i, i + n_rot/2) (qwen).
 enum class RopeMode { kNorm, kNeox };
 struct RopeParams {
-  float* x;                 // [n_tokens, n_heads, head_dim] with token stride row_stride
-  const int32_t* pos;       // [n_tokens] absolute positions
-  const float* inv_freq;    // [n_rot / 2]: all rope scaling (linear, llama3, yarn) is folded here
+  float* x;               // [n_tokens, n_heads, head_dim] with token stride row_stride
+  const int32_t* pos;     // [n_tokens] absolute positions
+  const float* inv_freq;  // [n_rot / 2]: all rope scaling (linear, llama3, yarn) is folded here
   int64_t n_tokens = 0;
   int64_t n_heads = 0;
   int64_t head_dim = 0;
-  int64_t n_rot = 0;        // even, <= head_dim
-  int64_t row_stride = 0;   // floats between tokens, >= n_heads * head_dim
+  int64_t n_rot = 0;       // even, <= head_dim
+  int64_t row_stride = 0;  // floats between tokens, >= n_heads * head_dim
   float mscale = 1.0f;
   RopeMode mode = RopeMode::kNorm;
 };
@@ -69,14 +69,15 @@ struct RopeParams {
 // are visible (and < n_kv). GQA: query head h reads KV head h / (n_heads / n_kv_heads).
 // out[t][h] = sum_j softmax_j(scale * q[t][h] . k[j][kvh]) v[j][kvh]   (softmax in f32).
 struct AttentionParams {
-  const float* q;               // [n_q, n_heads, head_dim], token stride q_stride floats
-  float* out;                   // [n_q, n_heads, head_dim_v], token stride out_stride floats
-  const int32_t* q_pos;         // [n_q]
-  const void* const* k_blocks;  // [ceil(n_kv / block_tokens)] each [block_tokens, n_kv_heads, head_dim]
+  const float* q;        // [n_q, n_heads, head_dim], token stride q_stride floats
+  float* out;            // [n_q, n_heads, head_dim_v], token stride out_stride floats
+  const int32_t* q_pos;  // [n_q]
+  const void* const*
+      k_blocks;  // [ceil(n_kv / block_tokens)] each [block_tokens, n_kv_heads, head_dim]
   const void* const* v_blocks;  // same, each [block_tokens, n_kv_heads, head_dim_v]
   DType kv_type = DType::kF16;  // f32, f16 or bf16
   int64_t n_q = 0;
-  int64_t n_kv = 0;             // valid KV tokens (positions 0..n_kv-1)
+  int64_t n_kv = 0;  // valid KV tokens (positions 0..n_kv-1)
   int64_t block_tokens = 64;
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;
@@ -93,8 +94,8 @@ struct KernelTable {
   void (*matmul)(const MatmulParams& p, ThreadPool* pool);
   // Decode n elements (a multiple of the block size) of a row in any known type to f32.
   void (*dequantize_row)(DType t, const void* src, float* dst, int64_t n);
-  // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w   for rows r < n_rows of n floats (strides in floats).
-  // May run in place: y == x (with y_stride == x_stride) is allowed.
+  // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w   for rows r < n_rows of n floats (strides in
+  // floats). May run in place: y == x (with y_stride == x_stride) is allowed.
   void (*rms_norm)(const float* x, int64_t x_stride, const float* w, float* y, int64_t y_stride,
                    int64_t n_rows, int64_t n, float eps);
   void (*rope)(const RopeParams& p);

@@ -30,7 +30,8 @@ void OneHead(const AttentionParams& p, int64_t t, int64_t h, std::vector<float>&
   for (int64_t j = 0; j < nk; ++j) {
     const void* k = KvRow(p, p.k_blocks, j, kvh, p.head_dim);
     double s = 0;
-    for (int64_t d = 0; d < p.head_dim; ++d) s += static_cast<double>(q[d]) * KvLoad(p.kv_type, k, d);
+    for (int64_t d = 0; d < p.head_dim; ++d)
+      s += static_cast<double>(q[d]) * KvLoad(p.kv_type, k, d);
     sc[j] = static_cast<float>(s) * p.scale;
     mx = std::max(mx, sc[j]);
   }

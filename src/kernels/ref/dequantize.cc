@@ -77,8 +77,7 @@ void DequantQ6_K(const BlockQ6_K* b, float* y, int64_t nb) {
   }
 }
 
-constexpr float kFp4[16] = {0,    0.5f,  1,  1.5f,  2,  3,  4,  6,
-                            -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+constexpr float kFp4[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.0f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
 
 void DequantMXFP4(const BlockMXFP4* b, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
@@ -103,7 +102,9 @@ void Widen(const void* src, float* dst, int64_t n) {
 
 void DequantizeRow(DType t, const void* src, float* dst, int64_t n) {
   switch (t) {
-    case DType::kF32: std::memcpy(dst, src, n * sizeof(float)); return;
+    case DType::kF32:
+      std::memcpy(dst, src, n * sizeof(float));
+      return;
     case DType::kF16: {
       const auto* h = static_cast<const f16_t*>(src);
       for (int64_t i = 0; i < n; ++i) dst[i] = F16ToF32(h[i]);
@@ -114,17 +115,39 @@ void DequantizeRow(DType t, const void* src, float* dst, int64_t n) {
       for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToF32(h[i]);
       return;
     }
-    case DType::kQ8_0: DequantQ8_0(static_cast<const BlockQ8_0*>(src), dst, n / kQK8_0); return;
-    case DType::kQ4_0: DequantQ4_0(static_cast<const BlockQ4_0*>(src), dst, n / kQK4_0); return;
-    case DType::kQ4_K: DequantQ4_K(static_cast<const BlockQ4_K*>(src), dst, n / kQK_K); return;
-    case DType::kQ5_K: DequantQ5_K(static_cast<const BlockQ5_K*>(src), dst, n / kQK_K); return;
-    case DType::kQ6_K: DequantQ6_K(static_cast<const BlockQ6_K*>(src), dst, n / kQK_K); return;
-    case DType::kMXFP4: DequantMXFP4(static_cast<const BlockMXFP4*>(src), dst, n / 32); return;
-    case DType::kI8: Widen<int8_t>(src, dst, n); return;
-    case DType::kI16: Widen<int16_t>(src, dst, n); return;
-    case DType::kI32: Widen<int32_t>(src, dst, n); return;
-    case DType::kI64: Widen<int64_t>(src, dst, n); return;
-    case DType::kF64: Widen<double>(src, dst, n); return;
+    case DType::kQ8_0:
+      DequantQ8_0(static_cast<const BlockQ8_0*>(src), dst, n / kQK8_0);
+      return;
+    case DType::kQ4_0:
+      DequantQ4_0(static_cast<const BlockQ4_0*>(src), dst, n / kQK4_0);
+      return;
+    case DType::kQ4_K:
+      DequantQ4_K(static_cast<const BlockQ4_K*>(src), dst, n / kQK_K);
+      return;
+    case DType::kQ5_K:
+      DequantQ5_K(static_cast<const BlockQ5_K*>(src), dst, n / kQK_K);
+      return;
+    case DType::kQ6_K:
+      DequantQ6_K(static_cast<const BlockQ6_K*>(src), dst, n / kQK_K);
+      return;
+    case DType::kMXFP4:
+      DequantMXFP4(static_cast<const BlockMXFP4*>(src), dst, n / 32);
+      return;
+    case DType::kI8:
+      Widen<int8_t>(src, dst, n);
+      return;
+    case DType::kI16:
+      Widen<int16_t>(src, dst, n);
+      return;
+    case DType::kI32:
+      Widen<int32_t>(src, dst, n);
+      return;
+    case DType::kI64:
+      Widen<int64_t>(src, dst, n);
+      return;
+    case DType::kF64:
+      Widen<double>(src, dst, n);
+      return;
     default:
       for (int64_t i = 0; i < n; ++i) dst[i] = 0.0f;
       return;

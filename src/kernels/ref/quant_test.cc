@@ -89,8 +89,7 @@ TEST(QuantizeRow, RejectsBadLengthAndType) {
   std::vector<uint8_t> q(4096);
   EXPECT_EQ(QuantizeRow(DType::kQ4_K, x.data(), q.data(), 300).code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(QuantizeRow(DType::kQ8_0, x.data(), q.data(), 33).code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(QuantizeRow(DType::kQ8_0, x.data(), q.data(), 33).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(QuantizeRow(DType::kQ2_K, x.data(), q.data(), 256).code(),
             StatusCode::kInvalidArgument);
 }

@@ -59,7 +59,8 @@ void QuantQ8_0(const float* x, BlockQ8_0* b, int64_t nb) {
     const float id = d != 0 ? 1.0f / d : 0.0f;
     b[i].d = F32ToF16(d);
     for (int j = 0; j < kQK8_0; ++j)
-      b[i].qs[j] = static_cast<int8_t>(std::clamp(static_cast<float>(RoundInt(x[j] * id)), -127.0f, 127.0f));
+      b[i].qs[j] =
+          static_cast<int8_t>(std::clamp(static_cast<float>(RoundInt(x[j] * id)), -127.0f, 127.0f));
   }
 }
 
@@ -69,7 +70,8 @@ void QuantQ4_0(const float* x, BlockQ4_0* b, int64_t nb) {
     const float id = d != 0 ? 1.0f / d : 0.0f;
     b[i].d = F32ToF16(d);
     auto q = [&](int j) {
-      return static_cast<uint8_t>(std::clamp(static_cast<float>(RoundInt(x[j] * id)), -8.0f, 7.0f) + 8);
+      return static_cast<uint8_t>(std::clamp(static_cast<float>(RoundInt(x[j] * id)), -8.0f, 7.0f) +
+                                  8);
     };
     for (int j = 0; j < 16; ++j) b[i].qs[j] = static_cast<uint8_t>(q(j) | (q(j + 16) << 4));
   }
@@ -101,7 +103,10 @@ void QuantAffineK(const float* x, int qmax, f16_t* d16, f16_t* dmin16, uint8_t* 
   *dmin16 = F32ToF16(dmin);
   uint8_t sc[8], m[8];
   for (int s = 0; s < 8; ++s) {
-    sc[s] = d > 0 ? static_cast<uint8_t>(std::clamp(static_cast<float>(RoundInt(a[s] / d)), 0.0f, 63.0f)) : 0;
+    sc[s] =
+        d > 0
+            ? static_cast<uint8_t>(std::clamp(static_cast<float>(RoundInt(a[s] / d)), 0.0f, 63.0f))
+            : 0;
     // Round the min up so that the sub-block's smallest value stays representable.
     m[s] = dmin > 0 ? static_cast<uint8_t>(std::clamp(std::ceil(mn[s] / dmin), 0.0f, 63.0f)) : 0;
   }
@@ -151,7 +156,10 @@ void QuantQ6_K(const float* x, BlockQ6_K* b, int64_t nb) {
     b[i].d = F32ToF16(d);
     int q[kQK_K];
     for (int j = 0; j < 16; ++j) {
-      const int sc = d > 0 ? static_cast<int>(std::clamp(static_cast<float>(RoundInt(s[j] / d)), -127.f, 127.f)) : 0;
+      const int sc =
+          d > 0
+              ? static_cast<int>(std::clamp(static_cast<float>(RoundInt(s[j] / d)), -127.f, 127.f))
+              : 0;
       b[i].scales[j] = static_cast<int8_t>(sc);
       const float step = d * sc;
       for (int l = 0; l < 16; ++l) {
@@ -166,8 +174,8 @@ void QuantQ6_K(const float* x, BlockQ6_K* b, int64_t nb) {
       for (int l = 0; l < 32; ++l) {
         L[l] = static_cast<uint8_t>((Q[l] & 0x0F) | ((Q[l + 64] & 0x0F) << 4));
         L[l + 32] = static_cast<uint8_t>((Q[l + 32] & 0x0F) | ((Q[l + 96] & 0x0F) << 4));
-        H[l] = static_cast<uint8_t>((Q[l] >> 4) | ((Q[l + 32] >> 4) << 2) | ((Q[l + 64] >> 4) << 4) |
-                                    ((Q[l + 96] >> 4) << 6));
+        H[l] = static_cast<uint8_t>((Q[l] >> 4) | ((Q[l + 32] >> 4) << 2) |
+                                    ((Q[l + 64] >> 4) << 4) | ((Q[l + 96] >> 4) << 6));
       }
     }
   }
@@ -190,7 +198,8 @@ void QuantMXFP4(const float* x, BlockMXFP4* b, int64_t nb) {
         if (std::fabs(kFp4Mag[c] - a) < std::fabs(kFp4Mag[best] - a)) best = c;
       return static_cast<uint8_t>(best | (v < 0 && best != 0 ? 8 : 0));
     };
-    for (int j = 0; j < 16; ++j) b[i].qs[j] = static_cast<uint8_t>(code(x[j]) | (code(x[j + 16]) << 4));
+    for (int j = 0; j < 16; ++j)
+      b[i].qs[j] = static_cast<uint8_t>(code(x[j]) | (code(x[j + 16]) << 4));
   }
 }
 
@@ -203,19 +212,33 @@ Status QuantizeRow(DType t, const float* src, void* dst, int64_t n) {
                            std::to_string(tr.block_size) + " for " + std::string(tr.name));
   }
   switch (t) {
-    case DType::kF32: std::memcpy(dst, src, n * sizeof(float)); return Status::Ok();
+    case DType::kF32:
+      std::memcpy(dst, src, n * sizeof(float));
+      return Status::Ok();
     case DType::kF16:
       for (int64_t i = 0; i < n; ++i) static_cast<f16_t*>(dst)[i] = F32ToF16(src[i]);
       return Status::Ok();
     case DType::kBF16:
       for (int64_t i = 0; i < n; ++i) static_cast<bf16_t*>(dst)[i] = F32ToBF16(src[i]);
       return Status::Ok();
-    case DType::kQ8_0: QuantQ8_0(src, static_cast<BlockQ8_0*>(dst), n / 32); return Status::Ok();
-    case DType::kQ4_0: QuantQ4_0(src, static_cast<BlockQ4_0*>(dst), n / 32); return Status::Ok();
-    case DType::kQ4_K: QuantQ4_K(src, static_cast<BlockQ4_K*>(dst), n / 256); return Status::Ok();
-    case DType::kQ5_K: QuantQ5_K(src, static_cast<BlockQ5_K*>(dst), n / 256); return Status::Ok();
-    case DType::kQ6_K: QuantQ6_K(src, static_cast<BlockQ6_K*>(dst), n / 256); return Status::Ok();
-    case DType::kMXFP4: QuantMXFP4(src, static_cast<BlockMXFP4*>(dst), n / 32); return Status::Ok();
+    case DType::kQ8_0:
+      QuantQ8_0(src, static_cast<BlockQ8_0*>(dst), n / 32);
+      return Status::Ok();
+    case DType::kQ4_0:
+      QuantQ4_0(src, static_cast<BlockQ4_0*>(dst), n / 32);
+      return Status::Ok();
+    case DType::kQ4_K:
+      QuantQ4_K(src, static_cast<BlockQ4_K*>(dst), n / 256);
+      return Status::Ok();
+    case DType::kQ5_K:
+      QuantQ5_K(src, static_cast<BlockQ5_K*>(dst), n / 256);
+      return Status::Ok();
+    case DType::kQ6_K:
+      QuantQ6_K(src, static_cast<BlockQ6_K*>(dst), n / 256);
+      return Status::Ok();
+    case DType::kMXFP4:
+      QuantMXFP4(src, static_cast<BlockMXFP4*>(dst), n / 32);
+      return Status::Ok();
     default:
       return InvalidArgument("QuantizeRow: cannot quantize to " + std::string(tr.name));
   }

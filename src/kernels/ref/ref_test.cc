@@ -78,15 +78,15 @@ TEST(RefDequant, Q5_K) {
   b.d = 0x3C00;
   b.dmin = 0x3C00;
   for (int s = 0; s < 4; ++s) b.scales[s] = 2, b.scales[s + 4] = 1, b.scales[s + 8] = 0x12;
-  std::memset(b.qh, 0xA5, 32);  // bits 0,2,5,7 set
-  std::memset(b.qs, 0x53, 128);  // low 3, high 5
+  std::memset(b.qh, 0xA5, 32);          // bits 0,2,5,7 set
+  std::memset(b.qs, 0x53, 128);         // low 3, high 5
   auto y = Deq(DType::kQ5_K, &b, 256);  // every value is 2*q - 1
-  EXPECT_EQ(y[0], 37.0f);    // q = 3 + 16
-  EXPECT_EQ(y[40], 9.0f);    // q = 5 (bit 1 clear)
-  EXPECT_EQ(y[70], 37.0f);   // bit 2 set
-  EXPECT_EQ(y[130], 5.0f);   // bit 4 clear
-  EXPECT_EQ(y[170], 41.0f);  // q = 5 + 16 (bit 5)
-  EXPECT_EQ(y[255], 41.0f);  // bit 7
+  EXPECT_EQ(y[0], 37.0f);               // q = 3 + 16
+  EXPECT_EQ(y[40], 9.0f);               // q = 5 (bit 1 clear)
+  EXPECT_EQ(y[70], 37.0f);              // bit 2 set
+  EXPECT_EQ(y[130], 5.0f);              // bit 4 clear
+  EXPECT_EQ(y[170], 41.0f);             // q = 5 + 16 (bit 5)
+  EXPECT_EQ(y[255], 41.0f);             // bit 7
 }
 
 TEST(RefDequant, Q6_K) {
@@ -128,8 +128,8 @@ std::vector<float> Randn(int64_t n, uint32_t seed, float scale = 1.0f) {
 // Matmul vs an f64 dot of the dequantized rows, every compute type, accumulate and strides.
 TEST(RefMatmul, MatchesF64DotOfDequantizedRows) {
   const int64_t M = 3, N = 7, K = 512, ldx = K + 5, ldy = N + 3;
-  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0,
-                  DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kMXFP4}) {
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K,
+                  DType::kQ5_K, DType::kQ6_K, DType::kMXFP4}) {
     SCOPED_TRACE(std::string(DTypeName(t)));
     const auto wf = Randn(N * K, 1);
     const int64_t rb = RowBytes(t, K);
@@ -159,8 +159,8 @@ struct AttnCase {
 };
 
 std::vector<float> RoundTo(DType t, std::vector<float> v) {
-  for (float& x : v) x = t == DType::kF16 ? F16ToF32(F32ToF16(x))
-                         : t == DType::kBF16 ? BF16ToF32(F32ToBF16(x)) : x;
+  for (float& x : v)
+    x = t == DType::kF16 ? F16ToF32(F32ToF16(x)) : t == DType::kBF16 ? BF16ToF32(F32ToBF16(x)) : x;
   return v;
 }
 
@@ -189,12 +189,21 @@ void RunAttention(const AttnCase& c, const KernelTable& kt, double tol) {
   if (c.n_q > 1) pos[0] = 0;  // a query that sees only the first key
   std::vector<float> out(c.n_q * c.n_heads * c.head_dim_v, -1.0f);
   AttentionParams p;
-  p.q = q.data(); p.out = out.data(); p.q_pos = pos.data();
-  p.k_blocks = kp.data(); p.v_blocks = vp.data(); p.kv_type = c.kv_type;
-  p.n_q = c.n_q; p.n_kv = c.n_kv; p.block_tokens = c.block_tokens;
-  p.n_heads = c.n_heads; p.n_kv_heads = c.n_kv_heads;
-  p.head_dim = c.head_dim; p.head_dim_v = c.head_dim_v;
-  p.q_stride = c.n_heads * c.head_dim; p.out_stride = c.n_heads * c.head_dim_v;
+  p.q = q.data();
+  p.out = out.data();
+  p.q_pos = pos.data();
+  p.k_blocks = kp.data();
+  p.v_blocks = vp.data();
+  p.kv_type = c.kv_type;
+  p.n_q = c.n_q;
+  p.n_kv = c.n_kv;
+  p.block_tokens = c.block_tokens;
+  p.n_heads = c.n_heads;
+  p.n_kv_heads = c.n_kv_heads;
+  p.head_dim = c.head_dim;
+  p.head_dim_v = c.head_dim_v;
+  p.q_stride = c.n_heads * c.head_dim;
+  p.out_stride = c.n_heads * c.head_dim_v;
   p.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   ThreadPool pool(2);
   kt.attention(p, &pool);
@@ -225,7 +234,7 @@ TEST(RefAttention, MatchesDenseNaive) {
   for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
     SCOPED_TRACE(std::string(DTypeName(t)));
     RunAttention({t, 8, 2, 32, 32, 13, 3, 4}, RefKernels(), 1e-5);
-    RunAttention({t, 4, 4, 24, 40, 9, 9, 8}, RefKernels(), 1e-5);  // MHA, head_dim_v != head_dim
+    RunAttention({t, 4, 4, 24, 40, 9, 9, 8}, RefKernels(), 1e-5);   // MHA, head_dim_v != head_dim
     RunAttention({t, 6, 1, 16, 16, 1, 1, 64}, RefKernels(), 1e-5);  // one key
   }
 }
@@ -281,7 +290,8 @@ TEST(RefOps, SwigluInPlaceAndAdd) {
   const auto u = Randn(19, 10), g0 = g;
   RefKernels().swiglu(g.data(), u.data(), g.data(), 19);
   for (int i = 0; i < 19; ++i)
-    EXPECT_NEAR(g[i], g0[i] / (1.0 + std::exp(-double(g0[i]))) * u[i], 1e-5 * (1 + std::fabs(g[i])));
+    EXPECT_NEAR(g[i], g0[i] / (1.0 + std::exp(-double(g0[i]))) * u[i],
+                1e-5 * (1 + std::fabs(g[i])));
   auto y = g;
   RefKernels().add(y.data(), u.data(), 19);
   for (int i = 0; i < 19; ++i) EXPECT_EQ(y[i], g[i] + u[i]);

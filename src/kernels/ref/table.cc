@@ -5,8 +5,8 @@
 namespace cachet::kernels {
 
 const KernelTable& RefKernels() {
-  static const KernelTable table{"ref",      ref::Matmul, ref::DequantizeRow, ref::RmsNorm,
-                                 ref::Rope,  ref::Attention, ref::Swiglu,     ref::Add};
+  static const KernelTable table{"ref",     ref::Matmul,    ref::DequantizeRow, ref::RmsNorm,
+                                 ref::Rope, ref::Attention, ref::Swiglu,        ref::Add};
   return table;
 }
 

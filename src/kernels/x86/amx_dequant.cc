@@ -79,11 +79,12 @@ void DequantQ6_K(const BlockQ6_K* b, float* y, int64_t nb) {
       for (int l = 0; l < 32; ++l) {
         const int s = l / 16;
         yh[l] = d * sc[s] * static_cast<float>(((lq[l] & 0x0F) | (((hq[l] >> 0) & 3) << 4)) - 32);
-        yh[l + 32] =
-            d * sc[s + 2] * static_cast<float>(((lq[l + 32] & 0x0F) | (((hq[l] >> 2) & 3) << 4)) - 32);
-        yh[l + 64] = d * sc[s + 4] * static_cast<float>(((lq[l] >> 4) | (((hq[l] >> 4) & 3) << 4)) - 32);
-        yh[l + 96] =
-            d * sc[s + 6] * static_cast<float>(((lq[l + 32] >> 4) | (((hq[l] >> 6) & 3) << 4)) - 32);
+        yh[l + 32] = d * sc[s + 2] *
+                     static_cast<float>(((lq[l + 32] & 0x0F) | (((hq[l] >> 2) & 3) << 4)) - 32);
+        yh[l + 64] =
+            d * sc[s + 4] * static_cast<float>(((lq[l] >> 4) | (((hq[l] >> 4) & 3) << 4)) - 32);
+        yh[l + 96] = d * sc[s + 6] *
+                     static_cast<float>(((lq[l + 32] >> 4) | (((hq[l] >> 6) & 3) << 4)) - 32);
       }
     }
   }
@@ -154,8 +155,8 @@ void VecQ4_K(const BlockQ4_K* b, uint16_t* y, int64_t nb) {
 
 // One 16-value group of Q6_K: low nibbles in `l4` (already shifted), 2 high bits at 0x30 in `h2`.
 inline __m512 Q6Group(__m128i l4, __m128i h2, float scale) {
-  const __m512i q = _mm512_cvtepu8_epi32(_mm_or_si128(_mm_and_si128(l4, _mm_set1_epi8(0x0F)),
-                                                      _mm_and_si128(h2, _mm_set1_epi8(0x30))));
+  const __m512i q = _mm512_cvtepu8_epi32(
+      _mm_or_si128(_mm_and_si128(l4, _mm_set1_epi8(0x0F)), _mm_and_si128(h2, _mm_set1_epi8(0x30))));
   return _mm512_mul_ps(_mm512_set1_ps(scale),
                        _mm512_cvtepi32_ps(_mm512_sub_epi32(q, _mm512_set1_epi32(32))));
 }

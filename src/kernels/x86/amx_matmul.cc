@@ -20,10 +20,10 @@
 namespace cachet::kernels {
 namespace {
 
-constexpr int kTile = 16;        // tile rows (m or n)
-constexpr int kKB = 32;          // k per tile step (bf16 pairs x 16)
-constexpr int kPanelN = 32;      // weight rows per panel (2 A tiles)
-constexpr int kBlockM = 32;      // x rows per step (2 B tiles)
+constexpr int kTile = 16;                // tile rows (m or n)
+constexpr int kKB = 32;                  // k per tile step (bf16 pairs x 16)
+constexpr int kPanelN = 32;              // weight rows per panel (2 A tiles)
+constexpr int kBlockM = 32;              // x rows per step (2 B tiles)
 constexpr int kTileElems = kTile * kKB;  // u16 elements per tile
 
 struct AlignedFree {
@@ -138,8 +138,7 @@ void LoadTileConfig() {
 }
 
 // c[4][16][16] = C tiles (n-tile i, m-tile j at c[2 i + j]) for the 32x32 block.
-void BlockAmx(const uint16_t* wp, int64_t k, const uint16_t* xp0, const uint16_t* xp1,
-              float* c) {
+void BlockAmx(const uint16_t* wp, int64_t k, const uint16_t* xp0, const uint16_t* xp1, float* c) {
   const int64_t n_kb = k / kKB, stride = k * 2;
   _tile_zero(0);
   _tile_zero(1);
@@ -209,9 +208,7 @@ void Run(const MatmulParams& p, ThreadPool* pool, bool amx, bool vec) {
   thread_local Scratch xp_buf;  // the caller's; jobs use the pointer below, not the thread_local
   uint16_t* const xp = xp_buf.Get(n_mt * n_kb * kTileElems);
   const int nth = pool ? pool->size() : 1;
-  auto pack_x = [&](int ith, int nt) {
-    PackX(p, xp, n_mt * ith / nt, n_mt * (ith + 1) / nt, vec);
-  };
+  auto pack_x = [&](int ith, int nt) { PackX(p, xp, n_mt * ith / nt, n_mt * (ith + 1) / nt, vec); };
   auto compute = [&](int ith, int nt) {
     const int64_t pa = n_panels * ith / nt, pb = n_panels * (ith + 1) / nt;
     if (pa >= pb) return;

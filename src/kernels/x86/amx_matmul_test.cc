@@ -6,14 +6,14 @@
 // Bound: x and w are rounded to bf16 (unit roundoff 2^-9 each), so each product is off by at most
 // ~2^-8 |x||w|; f32 accumulation adds ~K * 2^-24 relative. We assert
 //   |y - ref| <= 2^-8 * (1 + K * 2^-16) * sum_k |x_k w_k| + 1e-6.
+#include "kernels/x86/amx_matmul.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
-
-#include "kernels/x86/amx_matmul.h"
 
 namespace cachet::kernels {
 namespace {
@@ -84,15 +84,36 @@ std::vector<uint8_t> RandomWeight(DType t, int64_t n, int64_t k, std::mt19937& r
     uint8_t* blk = w.data() + i * bs;
     auto put = [&](size_t off, f16_t h) { std::memcpy(blk + off, &h, 2); };
     switch (t) {
-      case DType::kF32: { float f = u(rng); std::memcpy(blk, &f, 4); break; }
-      case DType::kF16: put(0, F32ToF16(u(rng))); break;
-      case DType::kBF16: put(0, F32ToBF16(u(rng))); break;
-      case DType::kQ8_0: put(0, F32ToF16(u(rng) / 127)); break;
-      case DType::kQ4_0: put(0, F32ToF16(u(rng) / 8)); break;
-      case DType::kQ4_K: put(0, F32ToF16(u(rng) / 900)); put(2, F32ToF16(u(rng) / 63)); break;
-      case DType::kQ5_K: put(0, F32ToF16(u(rng) / 1900)); put(2, F32ToF16(u(rng) / 63)); break;
-      case DType::kQ6_K: put(208, F32ToF16(u(rng) / 4000)); break;
-      default: break;
+      case DType::kF32: {
+        float f = u(rng);
+        std::memcpy(blk, &f, 4);
+        break;
+      }
+      case DType::kF16:
+        put(0, F32ToF16(u(rng)));
+        break;
+      case DType::kBF16:
+        put(0, F32ToBF16(u(rng)));
+        break;
+      case DType::kQ8_0:
+        put(0, F32ToF16(u(rng) / 127));
+        break;
+      case DType::kQ4_0:
+        put(0, F32ToF16(u(rng) / 8));
+        break;
+      case DType::kQ4_K:
+        put(0, F32ToF16(u(rng) / 900));
+        put(2, F32ToF16(u(rng) / 63));
+        break;
+      case DType::kQ5_K:
+        put(0, F32ToF16(u(rng) / 1900));
+        put(2, F32ToF16(u(rng) / 63));
+        break;
+      case DType::kQ6_K:
+        put(208, F32ToF16(u(rng) / 4000));
+        break;
+      default:
+        break;
     }
   }
   return w;
@@ -196,7 +217,8 @@ TEST(AmxMatmulTest, MatchesReference) {
 
 TEST(AmxMatmulTest, SingleThreadAndTinyShapes) {
   if (!AmxAvailable()) GTEST_SKIP() << "no AMX (cpuid or arch_prctl permission)";
-  for (int64_t m : {1, 15, 17, 31}) CheckCase({DType::kQ8_0, m, 33, 64}, Path::kAmx, nullptr, false);
+  for (int64_t m : {1, 15, 17, 31})
+    CheckCase({DType::kQ8_0, m, 33, 64}, Path::kAmx, nullptr, false);
 }
 
 TEST(AmxMatmulTest, SupportedTypes) {

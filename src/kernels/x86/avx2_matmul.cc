@@ -68,7 +68,8 @@ void QuantizeActRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* sum
       sums[(base + i) / 16] = static_cast<float>(_mm_cvtsi128_si32(s));
       // int32 -> int8 with saturation, keeping order (packs work per 128-bit lane).
       const __m256i p16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8);
-      const __m128i p8 = _mm_packs_epi16(_mm256_castsi256_si128(p16), _mm256_extracti128_si256(p16, 1));
+      const __m128i p8 =
+          _mm_packs_epi16(_mm256_castsi256_si128(p16), _mm256_extracti128_si256(p16, 1));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(q + base + i), p8);
     }
   }
@@ -101,8 +102,8 @@ CACHET_INLINE_FN __m256 BlockScales8(const uint8_t* first_d, int64_t stride) {
                                          _mm256_set1_epi32(static_cast<int>(stride)));
   const __m256i words = _mm256_i32gather_epi32(reinterpret_cast<const int*>(first_d), idx, 1);
   const __m256i lo = _mm256_shuffle_epi8(
-      words, _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4,
-                              5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1));
+      words, _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5,
+                              8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1));
   const __m128i h = _mm256_castsi256_si128(_mm256_permute4x64_epi64(lo, 0x08));
   return _mm256_cvtph_ps(h);
 }
@@ -208,7 +209,8 @@ CACHET_INLINE_FN void DecodeQ6_K(const BlockQ6_K* b, WGroup& w) {
   for (int j = 0; j < 8; ++j) {
     const __m256 src = j < 4 ? s_lo : s_hi;
     const int s = 2 * (j % 4);
-    w.s[j] = _mm256_permutevar8x32_ps(src, _mm256_setr_epi32(s, s, s, s, s + 1, s + 1, s + 1, s + 1));
+    w.s[j] =
+        _mm256_permutevar8x32_ps(src, _mm256_setr_epi32(s, s, s, s, s + 1, s + 1, s + 1, s + 1));
   }
   w.off[0] = _mm256_mul_ps(s_lo, _mm256_set1_ps(32.0f));
   w.off[1] = _mm256_mul_ps(s_hi, _mm256_set1_ps(32.0f));
@@ -253,7 +255,8 @@ void QuantRows(const MatmulParams& p, const QuantAct& a, int64_t n0, int64_t n1,
       for (int64_t m = 0; m < mb; ++m) acc[m] = _mm256_setzero_ps();
       for (int64_t g = 0; g < ng; ++g) {
         const uint8_t* pf = row + g * group_bytes + kPrefetch;  // see avx512_matmul.cc
-        for (int64_t b = 0; b < group_bytes; b += 64) _mm_prefetch(reinterpret_cast<const char*>(pf + b), _MM_HINT_T0);
+        for (int64_t b = 0; b < group_bytes; b += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(pf + b), _MM_HINT_T0);
         WGroup w;
         decode(row, g, w);
         for (int64_t m = 0; m < mb; ++m) {
@@ -273,7 +276,8 @@ auto SmallBlockDecoder(int64_t k, F f) {
   const int64_t nb = k / 32;
   return [nb, f](const uint8_t* row, int64_t g, WGroup& w) CACHET_INLINE {
     const Block* b = reinterpret_cast<const Block*>(row) + 8 * g;
-    if (8 * g + 8 <= nb) [[likely]] return f(b, w);
+    if (8 * g + 8 <= nb) [[likely]]
+      return f(b, w);
     Block tmp[8];
     std::memset(tmp, 0, sizeof(tmp));
     std::memcpy(tmp, b, (nb - 8 * g) * sizeof(Block));
@@ -299,9 +303,10 @@ bool QuantMatmul(const MatmulParams& p, ThreadPool* pool) {
                                                               CACHET_INLINE { DecodeQ8_0(b, w); }));
         break;
       case DType::kQ4_0:
-        QuantRows<false>(p, act, n0, n1,
-                         SmallBlockDecoder<BlockQ4_0>(p.k, [](const BlockQ4_0* b, WGroup& w)
-                                                               CACHET_INLINE { DecodeQ4_0(b, w); }));
+        QuantRows<false>(
+            p, act, n0, n1,
+            SmallBlockDecoder<BlockQ4_0>(
+                p.k, [](const BlockQ4_0* b, WGroup& w) CACHET_INLINE { DecodeQ4_0(b, w); }));
         break;
       case DType::kQ4_K:
         QuantRows<false>(p, act, n0, n1, [](const uint8_t* r, int64_t g, WGroup& w) CACHET_INLINE {
@@ -327,10 +332,12 @@ bool QuantMatmul(const MatmulParams& p, ThreadPool* pool) {
 
 inline __m256 LoadW8(DType t, const void* row, int64_t k) {
   if (t == DType::kF16) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const f16_t*>(row) + k)));
+    return _mm256_cvtph_ps(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const f16_t*>(row) + k)));
   }
   if (t == DType::kBF16) {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const bf16_t*>(row) + k));
+    const __m128i h =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const bf16_t*>(row) + k));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
   return _mm256_loadu_ps(static_cast<const float*>(row) + k);
@@ -347,7 +354,9 @@ void FloatRowBlock(const MatmulParams& p, DType t, const void* row, int64_t n, i
       acc[m] = _mm256_fmadd_ps(w, _mm256_loadu_ps(p.x + (m0 + m) * p.ldx + k), acc[m]);
   }
   float wt[8] = {};
-  if (k < p.k) ref::DequantizeRow(t, static_cast<const uint8_t*>(row) + k * (t == DType::kF32 ? 4 : 2), wt, p.k - k);
+  if (k < p.k)
+    ref::DequantizeRow(t, static_cast<const uint8_t*>(row) + k * (t == DType::kF32 ? 4 : 2), wt,
+                       p.k - k);
   for (int m = 0; m < kMB; ++m) {
     float s = HSum(acc[m]);
     for (int64_t i = k; i < p.k; ++i) s += wt[i - k] * p.x[(m0 + m) * p.ldx + i];
@@ -357,10 +366,14 @@ void FloatRowBlock(const MatmulParams& p, DType t, const void* row, int64_t n, i
 
 void FloatRow(const MatmulParams& p, DType t, const void* row, int64_t n, int64_t m0, int64_t mb) {
   switch (mb) {
-    case 1: return FloatRowBlock<1>(p, t, row, n, m0);
-    case 2: return FloatRowBlock<2>(p, t, row, n, m0);
-    case 3: return FloatRowBlock<3>(p, t, row, n, m0);
-    default: return FloatRowBlock<4>(p, t, row, n, m0);
+    case 1:
+      return FloatRowBlock<1>(p, t, row, n, m0);
+    case 2:
+      return FloatRowBlock<2>(p, t, row, n, m0);
+    case 3:
+      return FloatRowBlock<3>(p, t, row, n, m0);
+    default:
+      return FloatRowBlock<4>(p, t, row, n, m0);
   }
 }
 
@@ -378,7 +391,8 @@ void FloatMatmul(const MatmulParams& p, ThreadPool* pool) {
         row = buf.data();
         rt = DType::kF32;
       }
-      for (int64_t m0 = 0; m0 < p.m; m0 += 4) FloatRow(p, rt, row, n, m0, std::min<int64_t>(4, p.m - m0));
+      for (int64_t m0 = 0; m0 < p.m; m0 += 4)
+        FloatRow(p, rt, row, n, m0, std::min<int64_t>(4, p.m - m0));
     }
   });
 }

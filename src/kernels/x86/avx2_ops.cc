@@ -32,14 +32,17 @@ inline __m256 Exp(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
 inline __m256 LoadKv8(DType t, const void* row, int64_t i) {
   if (t == DType::kF32) return _mm256_loadu_ps(static_cast<const float*>(row) + i);
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + i));
-  if (t == DType::kBF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  const __m128i h =
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + i));
+  if (t == DType::kBF16)
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   return _mm256_cvtph_ps(h);
 }
 
@@ -66,7 +69,8 @@ void OneHead(const AttentionParams& p, int64_t t, int64_t h, std::vector<float>&
   for (int64_t j = 0; j < nk; ++j) {
     const void* k = KvRow(p, p.k_blocks, j, kvh, p.head_dim);
     __m256 s = _mm256_setzero_ps();
-    for (int64_t d = 0; d < hd8; d += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), LoadKv8(p.kv_type, k, d), s);
+    for (int64_t d = 0; d < hd8; d += 8)
+      s = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), LoadKv8(p.kv_type, k, d), s);
     float sj = HSum(s);
     for (int64_t d = hd8; d < p.head_dim; ++d) sj += q[d] * ref::KvLoad(p.kv_type, k, d);
     sc[j] = sj * p.scale;
@@ -87,7 +91,8 @@ void OneHead(const AttentionParams& p, int64_t t, int64_t h, std::vector<float>&
     const void* v = KvRow(p, p.v_blocks, jj, kvh, p.head_dim_v);
     const __m256 w = _mm256_set1_ps(sc[jj]);
     for (int64_t d = 0; d < hv8; d += 8)
-      _mm256_storeu_ps(&acc[d], _mm256_fmadd_ps(w, LoadKv8(p.kv_type, v, d), _mm256_loadu_ps(&acc[d])));
+      _mm256_storeu_ps(&acc[d],
+                       _mm256_fmadd_ps(w, LoadKv8(p.kv_type, v, d), _mm256_loadu_ps(&acc[d])));
     for (int64_t d = hv8; d < p.head_dim_v; ++d) acc[d] += sc[jj] * ref::KvLoad(p.kv_type, v, d);
   }
   const float inv = 1.0f / sum;
@@ -122,7 +127,8 @@ void RmsNormAvx2(const float* x, int64_t x_stride, const float* w, float* y, int
     const float scale = static_cast<float>(1.0 / std::sqrt(sum / n + eps));
     const __m256 sv = _mm256_set1_ps(scale);
     for (int64_t i = 0; i < n8; i += 8)
-      _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), sv), _mm256_loadu_ps(w + i)));
+      _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + i), sv),
+                                             _mm256_loadu_ps(w + i)));
     for (int64_t i = n8; i < n; ++i) yr[i] = xr[i] * scale * w[i];
   }
 }
@@ -139,7 +145,8 @@ void SwigluAvx2(const float* gate, const float* up, float* out, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 g = _mm256_loadu_ps(gate + i);
-    const __m256 s = _mm256_div_ps(g, _mm256_add_ps(one, Exp(_mm256_sub_ps(_mm256_setzero_ps(), g))));
+    const __m256 s =
+        _mm256_div_ps(g, _mm256_add_ps(one, Exp(_mm256_sub_ps(_mm256_setzero_ps(), g))));
     _mm256_storeu_ps(out + i, _mm256_mul_ps(s, _mm256_loadu_ps(up + i)));
   }
   if (i < n) ref::Swiglu(gate + i, up + i, out + i, n - i);
@@ -147,7 +154,8 @@ void SwigluAvx2(const float* gate, const float* up, float* out, int64_t n) {
 
 void AddAvx2(float* y, const float* x, int64_t n) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(x + i)));
   for (; i < n; ++i) y[i] += x[i];
 }
 

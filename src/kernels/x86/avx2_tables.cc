@@ -6,8 +6,8 @@
 namespace cachet::kernels::x86 {
 
 const KernelTable& Avx2Kernels() {
-  static const KernelTable t{"avx2",      MatmulAvx2,    DequantizeRowAvx2, RmsNormAvx2,
-                             ref::Rope,   AttentionAvx2, SwigluAvx2,        AddAvx2};
+  static const KernelTable t{"avx2",    MatmulAvx2,    DequantizeRowAvx2, RmsNormAvx2,
+                             ref::Rope, AttentionAvx2, SwigluAvx2,        AddAvx2};
   return t;
 }
 

@@ -22,7 +22,7 @@ namespace {
 #define CACHET_INLINE __attribute__((always_inline))
 #define CACHET_INLINE_FN __attribute__((always_inline)) inline
 
-constexpr int64_t kG = 256;  // values per weight group and per activation scale
+constexpr int64_t kG = 256;          // values per weight group and per activation scale
 constexpr int64_t kPrefetch = 2048;  // bytes of weight stream prefetched ahead
 
 struct QuantAct {
@@ -33,8 +33,9 @@ struct QuantAct {
 };
 
 __mmask16 TailMask(int64_t rem) {
-  return rem >= 16 ? static_cast<__mmask16>(0xFFFF)
-                   : rem <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << rem) - 1);
+  return rem >= 16  ? static_cast<__mmask16>(0xFFFF)
+         : rem <= 0 ? static_cast<__mmask16>(0)
+                    : static_cast<__mmask16>((1u << rem) - 1);
 }
 
 void QuantizeActRow(const float* x, int64_t k, int64_t kp, int8_t* q, float* sums, float* d) {
@@ -77,11 +78,10 @@ struct WGroup {
   __m512 off;    // per 16 values: offset * scale
 };
 
-alignas(64) constexpr int32_t kIdxPair[4][16] = {
-    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
-    {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
-    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
-    {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7}};
+alignas(64) constexpr int32_t kIdxPair[4][16] = {{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+                                                 {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+                                                 {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
+                                                 {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7}};
 alignas(64) constexpr int32_t kIdxHalf[16] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
 alignas(64) constexpr int32_t kIdxQuad[4][16] = {
     {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3},
@@ -185,7 +185,8 @@ CACHET_INLINE_FN void DecodeQ5_K(const BlockQ5_K* b, WGroup& w) {
   const __m512i one = _mm512_set1_epi8(1);
 #pragma GCC unroll 4
   for (int c = 0; c < 4; ++c) {
-    const __m512i cnt = _mm512_add_epi16(Ld(kShiftHalf1), _mm512_set1_epi16(static_cast<short>(2 * c)));
+    const __m512i cnt =
+        _mm512_add_epi16(Ld(kShiftHalf1), _mm512_set1_epi16(static_cast<short>(2 * c)));
     const __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(hh, cnt), one);
     w.q[c] = _mm512_or_si512(w.q[c], _mm512_slli_epi16(bit, 4));
   }
@@ -201,8 +202,8 @@ CACHET_INLINE_FN void DecodeQ6_K(const BlockQ6_K* b, WGroup& w) {
     const __m512i L = _mm512_loadu_si512(b->ql + 64 * h);
     const __m256i hq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qh + 32 * h));
     const __m512i H = _mm512_inserti64x4(_mm512_castsi256_si512(hq), _mm256_srli_epi16(hq, 2), 1);
-    w.q[2 * h] = _mm512_or_si512(_mm512_and_si512(L, m4),
-                                 _mm512_slli_epi16(_mm512_and_si512(H, m2), 4));
+    w.q[2 * h] =
+        _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_slli_epi16(_mm512_and_si512(H, m2), 4));
     w.q[2 * h + 1] =
         _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
                         _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(H, 4), m2), 4));
@@ -260,7 +261,8 @@ void QuantRows(const MatmulParams& p, const QuantAct& a, int64_t n0, int64_t n1,
         // The weights are one contiguous stream (rows follow each other): prefetch kPrefetch
         // bytes ahead so the DRAM latency overlaps the integer work of this group.
         const uint8_t* pf = row + g * group_bytes + kPrefetch;
-        for (int64_t b = 0; b < group_bytes; b += 64) _mm_prefetch(reinterpret_cast<const char*>(pf + b), _MM_HINT_T0);
+        for (int64_t b = 0; b < group_bytes; b += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(pf + b), _MM_HINT_T0);
         WGroup w;
         decode(row, g, w);
         for (int64_t m = 0; m < mb; ++m) {
@@ -282,7 +284,8 @@ auto SmallBlockDecoder(int64_t k, F f) {
   const int64_t nb = k / 32;
   return [nb, f](const uint8_t* row, int64_t g, WGroup& w) CACHET_INLINE {
     const Block* b = reinterpret_cast<const Block*>(row) + 8 * g;
-    if (8 * g + 8 <= nb) [[likely]] return f(b, w);
+    if (8 * g + 8 <= nb) [[likely]]
+      return f(b, w);
     Block tmp[8];
     std::memset(tmp, 0, sizeof(tmp));
     std::memcpy(tmp, b, (nb - 8 * g) * sizeof(Block));
@@ -308,31 +311,32 @@ bool QuantMatmul(const MatmulParams& p, ThreadPool* pool) {
       case DType::kQ8_0:
         QuantRows<kVnni, !kVnni>(
             p, act, n0, n1,
-            SmallBlockDecoder<BlockQ8_0>(p.k, [](const BlockQ8_0* b, WGroup& w) CACHET_INLINE {
-              DecodeQ8_0<kVnni>(b, w);
-            }));
+            SmallBlockDecoder<BlockQ8_0>(
+                p.k, [](const BlockQ8_0* b, WGroup& w) CACHET_INLINE { DecodeQ8_0<kVnni>(b, w); }));
         break;
       case DType::kQ4_0:
         QuantRows<kVnni, false>(
             p, act, n0, n1,
-            SmallBlockDecoder<BlockQ4_0>(p.k, [](const BlockQ4_0* b, WGroup& w) CACHET_INLINE {
-              DecodeQ4_0(b, w);
-            }));
+            SmallBlockDecoder<BlockQ4_0>(
+                p.k, [](const BlockQ4_0* b, WGroup& w) CACHET_INLINE { DecodeQ4_0(b, w); }));
         break;
       case DType::kQ4_K:
-        QuantRows<kVnni, false>(p, act, n0, n1, [](const uint8_t* r, int64_t g, WGroup& w) CACHET_INLINE {
-          DecodeQ4_K(reinterpret_cast<const BlockQ4_K*>(r) + g, w);
-        });
+        QuantRows<kVnni, false>(p, act, n0, n1,
+                                [](const uint8_t* r, int64_t g, WGroup& w) CACHET_INLINE {
+                                  DecodeQ4_K(reinterpret_cast<const BlockQ4_K*>(r) + g, w);
+                                });
         break;
       case DType::kQ5_K:
-        QuantRows<kVnni, false>(p, act, n0, n1, [](const uint8_t* r, int64_t g, WGroup& w) CACHET_INLINE {
-          DecodeQ5_K(reinterpret_cast<const BlockQ5_K*>(r) + g, w);
-        });
+        QuantRows<kVnni, false>(p, act, n0, n1,
+                                [](const uint8_t* r, int64_t g, WGroup& w) CACHET_INLINE {
+                                  DecodeQ5_K(reinterpret_cast<const BlockQ5_K*>(r) + g, w);
+                                });
         break;
       default:
-        QuantRows<kVnni, false>(p, act, n0, n1, [](const uint8_t* r, int64_t g, WGroup& w) CACHET_INLINE {
-          DecodeQ6_K(reinterpret_cast<const BlockQ6_K*>(r) + g, w);
-        });
+        QuantRows<kVnni, false>(p, act, n0, n1,
+                                [](const uint8_t* r, int64_t g, WGroup& w) CACHET_INLINE {
+                                  DecodeQ6_K(reinterpret_cast<const BlockQ6_K*>(r) + g, w);
+                                });
         break;
     }
   });
@@ -369,14 +373,22 @@ void FloatRowBlock(const MatmulParams& p, DType t, const void* row, int64_t n, i
 
 void FloatRow(const MatmulParams& p, DType t, const void* row, int64_t n, int64_t m0, int64_t mb) {
   switch (mb) {
-    case 1: return FloatRowBlock<1>(p, t, row, n, m0);
-    case 2: return FloatRowBlock<2>(p, t, row, n, m0);
-    case 3: return FloatRowBlock<3>(p, t, row, n, m0);
-    case 4: return FloatRowBlock<4>(p, t, row, n, m0);
-    case 5: return FloatRowBlock<5>(p, t, row, n, m0);
-    case 6: return FloatRowBlock<6>(p, t, row, n, m0);
-    case 7: return FloatRowBlock<7>(p, t, row, n, m0);
-    default: return FloatRowBlock<8>(p, t, row, n, m0);
+    case 1:
+      return FloatRowBlock<1>(p, t, row, n, m0);
+    case 2:
+      return FloatRowBlock<2>(p, t, row, n, m0);
+    case 3:
+      return FloatRowBlock<3>(p, t, row, n, m0);
+    case 4:
+      return FloatRowBlock<4>(p, t, row, n, m0);
+    case 5:
+      return FloatRowBlock<5>(p, t, row, n, m0);
+    case 6:
+      return FloatRowBlock<6>(p, t, row, n, m0);
+    case 7:
+      return FloatRowBlock<7>(p, t, row, n, m0);
+    default:
+      return FloatRowBlock<8>(p, t, row, n, m0);
   }
 }
 
@@ -394,7 +406,8 @@ void FloatMatmul(const MatmulParams& p, ThreadPool* pool) {
         row = buf.data();
         rt = DType::kF32;
       }
-      for (int64_t m0 = 0; m0 < p.m; m0 += 8) FloatRow(p, rt, row, n, m0, std::min<int64_t>(8, p.m - m0));
+      for (int64_t m0 = 0; m0 < p.m; m0 += 8)
+        FloatRow(p, rt, row, n, m0, std::min<int64_t>(8, p.m - m0));
     }
   });
 }

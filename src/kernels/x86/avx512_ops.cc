@@ -36,7 +36,8 @@ inline __m512 Exp(__m512 x) {
 inline __m512 LoadKv(DType t, const void* row, int64_t i, __mmask16 m) {
   if (t == DType::kF32) return _mm512_maskz_loadu_ps(m, static_cast<const float*>(row) + i);
   const __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(row) + i);
-  if (t == DType::kBF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  if (t == DType::kBF16)
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   return _mm512_cvtph_ps(h);
 }
 
@@ -89,13 +90,14 @@ void OneHead(const AttentionParams& p, int64_t t, int64_t h, std::vector<float>&
     const __m512 w = _mm512_set1_ps(sc[jj]);
     for (int64_t d = 0; d < p.head_dim_v; d += 16) {
       const __mmask16 m = Mask(p.head_dim_v - d);
-      _mm512_storeu_ps(&acc[d], _mm512_fmadd_ps(w, LoadKv(p.kv_type, v, d, m),
-                                                _mm512_loadu_ps(&acc[d])));
+      _mm512_storeu_ps(&acc[d],
+                       _mm512_fmadd_ps(w, LoadKv(p.kv_type, v, d, m), _mm512_loadu_ps(&acc[d])));
     }
   }
   const __m512 inv = _mm512_set1_ps(1.0f / sum);
   for (int64_t d = 0; d < p.head_dim_v; d += 16) {
-    _mm512_mask_storeu_ps(o + d, Mask(p.head_dim_v - d), _mm512_mul_ps(_mm512_loadu_ps(&acc[d]), inv));
+    _mm512_mask_storeu_ps(o + d, Mask(p.head_dim_v - d),
+                          _mm512_mul_ps(_mm512_loadu_ps(&acc[d]), inv));
   }
 }
 
@@ -144,7 +146,8 @@ void SwigluAvx512(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = Mask(n - i);
     const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
-    const __m512 s = _mm512_div_ps(g, _mm512_add_ps(one, Exp(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+    const __m512 s =
+        _mm512_div_ps(g, _mm512_add_ps(one, Exp(_mm512_sub_ps(_mm512_setzero_ps(), g))));
     _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, up + i)));
   }
 }
@@ -152,8 +155,8 @@ void SwigluAvx512(const float* gate, const float* up, float* out, int64_t n) {
 void AddAvx512(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = Mask(n - i);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i),
-                                                  _mm512_maskz_loadu_ps(m, x + i)));
+    _mm512_mask_storeu_ps(
+        y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_maskz_loadu_ps(m, x + i)));
   }
 }
 

@@ -14,8 +14,7 @@ constexpr int64_t kAmxMinM = 16;
 // AMX for M >= 16 (its packing pays off from there on). f32 weights never go through AMX: its
 // bf16 rounding would break the f32 accuracy contract.
 void MatmulAmx(const MatmulParams& p, ThreadPool* pool) {
-  if (p.m >= kAmxMinM && p.w_type != DType::kF32 && AmxMatmulSupported(p.w_type) &&
-      p.k % 32 == 0) {
+  if (p.m >= kAmxMinM && p.w_type != DType::kF32 && AmxMatmulSupported(p.w_type) && p.k % 32 == 0) {
     AmxMatmul(p, pool);
   } else {
     MatmulAvx512Vnni(p, pool);
@@ -25,22 +24,20 @@ void MatmulAmx(const MatmulParams& p, ThreadPool* pool) {
 }  // namespace
 
 const KernelTable& Avx512Kernels() {
-  static const KernelTable t{"avx512",          MatmulAvx512,   DequantizeRowAvx512,
-                             RmsNormAvx512,     ref::Rope,      AttentionAvx512,
-                             SwigluAvx512,      AddAvx512};
+  static const KernelTable t{"avx512",  MatmulAvx512,    DequantizeRowAvx512, RmsNormAvx512,
+                             ref::Rope, AttentionAvx512, SwigluAvx512,        AddAvx512};
   return t;
 }
 
 const KernelTable& Avx512VnniKernels() {
-  static const KernelTable t{"avx512_vnni",     MatmulAvx512Vnni, DequantizeRowAvx512,
-                             RmsNormAvx512,     ref::Rope,        AttentionAvx512,
-                             SwigluAvx512,      AddAvx512};
+  static const KernelTable t{"avx512_vnni", MatmulAvx512Vnni, DequantizeRowAvx512, RmsNormAvx512,
+                             ref::Rope,     AttentionAvx512,  SwigluAvx512,        AddAvx512};
   return t;
 }
 
 const KernelTable& AmxKernels() {
-  static const KernelTable t{"amx",         MatmulAmx, DequantizeRowAvx512, RmsNormAvx512,
-                             ref::Rope,     AttentionAvx512, SwigluAvx512, AddAvx512};
+  static const KernelTable t{"amx",     MatmulAmx,       DequantizeRowAvx512, RmsNormAvx512,
+                             ref::Rope, AttentionAvx512, SwigluAvx512,        AddAvx512};
   return t;
 }
 

@@ -48,8 +48,8 @@ void CheckMatmul(const KernelTable& kt, DType t, int64_t M, int64_t N, int64_t K
   kt.matmul(p, &pool);
   p.y = yr.data();
   RefKernels().matmul(p, nullptr);
-  const bool quant = t != DType::kF32 && t != DType::kF16 && t != DType::kBF16 &&
-                     t != DType::kMXFP4;
+  const bool quant =
+      t != DType::kF32 && t != DType::kF16 && t != DType::kBF16 && t != DType::kMXFP4;
   const bool amx = kt.isa == "amx" && M >= 16 && t != DType::kF32;
   std::vector<float> row(K);
   for (int64_t n = 0; n < N; ++n) {
@@ -73,8 +73,8 @@ void CheckMatmul(const KernelTable& kt, DType t, int64_t M, int64_t N, int64_t K
 }
 
 TEST_P(Simd, MatmulAllTypesAndBatchSizes) {
-  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
-                  DType::kF32, DType::kF16, DType::kBF16, DType::kMXFP4}) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kF32,
+                  DType::kF16, DType::kBF16, DType::kMXFP4}) {
     for (int64_t m : {1, 3, 16, 70}) CheckMatmul(*kt_, t, m, 37, 512, m == 3);
   }
 }
@@ -165,10 +165,22 @@ TEST_P(Simd, AttentionMatchesRef) {
     const int32_t pos[n_q] = {0, 17, 70, 73, 74};
     std::vector<float> o1(n_q * nh * hdv), o2(o1.size());
     AttentionParams p;
-    p.q = q.data(); p.out = o1.data(); p.q_pos = pos; p.k_blocks = kp.data();
-    p.v_blocks = vp.data(); p.kv_type = kv; p.n_q = n_q; p.n_kv = n_kv; p.block_tokens = bt;
-    p.n_heads = nh; p.n_kv_heads = nkvh; p.head_dim = hd; p.head_dim_v = hdv;
-    p.q_stride = nh * hd; p.out_stride = nh * hdv; p.scale = 0.15f;
+    p.q = q.data();
+    p.out = o1.data();
+    p.q_pos = pos;
+    p.k_blocks = kp.data();
+    p.v_blocks = vp.data();
+    p.kv_type = kv;
+    p.n_q = n_q;
+    p.n_kv = n_kv;
+    p.block_tokens = bt;
+    p.n_heads = nh;
+    p.n_kv_heads = nkvh;
+    p.head_dim = hd;
+    p.head_dim_v = hdv;
+    p.q_stride = nh * hd;
+    p.out_stride = nh * hdv;
+    p.scale = 0.15f;
     ThreadPool pool(2);
     kt_->attention(p, &pool);
     p.out = o2.data();
