@@ -29,6 +29,10 @@
 #include "flags.h"
 #include "formats/gguf/gguf_reader.h"
 #include "http/auth.h"
+#ifdef CACHET_HAS_BILLING
+#include "billing/api_routes.h"
+#include "billing/server_hooks.h"
+#endif
 #include "http/config.h"
 #include "http/server.h"
 #include "model/model.h"
@@ -46,7 +50,8 @@ namespace {
 
 struct ServeOptions {
   std::vector<std::string> models, model_names, api_keys;
-  std::string host = "127.0.0.1", data_dir, config;
+  std::string host = "127.0.0.1", data_dir, config, admin_token, ledger;
+  bool share_cache = false;
   int64_t port = 8080, threads = 0, http_threads = 256, kv_cache_mb = 1024, max_running = 16;
   int64_t queue = 256, ctx = 0, max_body_mb = 8, drain_seconds = 30, queue_timeout_s = 60;
   bool no_auth = false;
@@ -114,6 +119,9 @@ std::vector<OptionSpec> Specs(ServeOptions* o) {
   return {{"model", list(&o->models)},
           {"model-name", list(&o->model_names)},
           {"api-key", list(&o->api_keys)},
+          {"admin-token", str(&o->admin_token)},
+          {"ledger", str(&o->ledger)},
+          {"share-cache", [o](const http::ConfigValue& v) { return SetBool(v, &o->share_cache); }},
           {"host", str(&o->host)},
           {"port", num(&o->port)},
           {"data-dir", str(&o->data_dir)},
@@ -260,11 +268,37 @@ int Serve(const ServeOptions& o) {
   if (o.no_auth && !http::IsLoopbackHost(o.host)) {
     return Fail(InvalidArgument("--no-auth is only allowed with a loopback --host"));
   }
-  if (!o.no_auth && o.api_keys.empty()) {
-    return Fail(
-        InvalidArgument("give --api-key KEY (or CACHET_API_KEY), or --no-auth on a "
-                        "loopback host"));
+  // Keys and accounts from the ledger (DATA_DIR/ledger.db or --ledger postgres://...) unless
+  // --no-auth or static --api-key keys are given.
+  const bool use_ledger = !o.no_auth && o.api_keys.empty();
+  std::vector<api::Route> extra_routes;
+#ifdef CACHET_HAS_BILLING
+  std::shared_ptr<billing::Meter> meter;
+  std::unique_ptr<billing::LedgerUsageHook> usage_hook;
+  if (use_ledger) {
+    if (o.data_dir.empty() && o.ledger.empty()) {
+      return Fail(InvalidArgument(
+          "give --data-dir DIR (keys from `cachet keys create --data-dir DIR`), --api-key KEY, "
+          "or --no-auth on a loopback host"));
+    }
+    auto ledger = billing::OpenLedger(o.data_dir, o.ledger, "server");
+    if (!ledger.ok()) return Fail(ledger.status());
+    // Holds left by this server's previous life (a crash) are released before serving.
+    auto released = (*ledger)->ReleaseOrphanedHolds();
+    if (!released.ok()) return Fail(released.status());
+    if (*released > 0) LOG_WARN << "ledger: released " << *released << " orphaned hold(s)";
+    meter = std::make_shared<billing::Meter>(std::move(*ledger),
+                                             billing::MeterOptions{o.share_cache});
+    auth = std::make_shared<billing::LedgerAuthenticator>(meter);
+    usage_hook = std::make_unique<billing::LedgerUsageHook>(meter);
+    extra_routes = billing::BillingRoutes(meter, o.admin_token);
   }
+#else
+  if (use_ledger) {
+    return Fail(InvalidArgument("give --api-key KEY (or CACHET_API_KEY), or --no-auth on a "
+                                "loopback host"));
+  }
+#endif
   // Listen first (/health says "loading" meanwhile), then load the models and turn ready.
   api::ModelRegistry registry;
   api::Metrics metrics;
@@ -272,12 +306,17 @@ int Serve(const ServeOptions& o) {
   ctx.models = &registry;
   ctx.metrics = &metrics;
   ctx.queue_timeout = std::chrono::seconds(o.queue_timeout_s);
+#ifdef CACHET_HAS_BILLING
+  ctx.usage = usage_hook.get();
+#endif
+  std::vector<api::Route> routes = api::ApiRoutes(&ctx);
+  for (api::Route& r : extra_routes) routes.push_back(std::move(r));
   http::HttpOptions h;
   h.host = o.host;
   h.port = static_cast<int>(o.port);
   h.threads = static_cast<int>(o.http_threads);
   h.payload_max_bytes = static_cast<size_t>(o.max_body_mb) << 20;
-  http::HttpServer server(h, api::ApiRoutes(&ctx), auth, &registry, &metrics);
+  http::HttpServer server(h, std::move(routes), auth, &registry, &metrics);
   if (Status s = server.Start(); !s.ok()) return Fail(s);
   for (size_t i = 0; i < o.models.size(); ++i) {
     const std::string name = i < o.model_names.size() ? o.model_names[i] : DefaultName(o.models[i]);
@@ -291,8 +330,9 @@ int Serve(const ServeOptions& o) {
   std::printf("cachet: serving %zu model(s) at %s\n  OpenAI:    %s/v1\n  Anthropic: %s/anthropic\n",
               registry.models().size(), base.c_str(), base.c_str(), base.c_str());
   for (const auto& m : registry.models()) std::printf("  model:     %s\n", m->name.c_str());
-  std::printf("  auth:      %s\n", o.no_auth ? "none (--no-auth, loopback only)"
-                                             : "Authorization: Bearer <key> or x-api-key");
+  std::printf("  auth:      %s\n", o.no_auth   ? "none (--no-auth, loopback only)"
+                                   : use_ledger ? "API keys of the ledger (cachet keys create)"
+                                                : "Authorization: Bearer <key> or x-api-key");
   std::fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);
@@ -323,6 +363,9 @@ int RunServe(int argc, char** argv) {
   flags.String("data-dir", &o.data_dir, "directory for the disk KV cache");
   flags.String("config", &o.config, "TOML config file");
   flags.Bool("no-auth", &o.no_auth, "no API key needed (loopback hosts only)");
+  flags.String("admin-token", &o.admin_token, "token for the admin API (/admin/v1/...); off if empty");
+  flags.String("ledger", &o.ledger, "sqlite (default: DATA_DIR/ledger.db) or postgres://...");
+  flags.Bool("share-cache", &o.share_cache, "share prefix-cache blocks across accounts");
   flags.Int("threads", &o.threads, "kernel threads per engine (default: all)");
   flags.Int("http-threads", &o.http_threads,
             "connection threads (default 256; one per open connection)");

@@ -1,5 +1,7 @@
 #include "api/chat_request.h"
 
+#include <algorithm>
+
 #include "api/chat_encode.h"
 
 namespace cachet::api {
@@ -98,14 +100,37 @@ std::optional<ApiError> StartChat(const ApiContext& ctx, const ChatRequest& req,
   g.stop_ids = m->tokenizer->eog_ids();
   if (g.stop_ids.empty() && m->tokenizer->eos_id() >= 0)
     g.stop_ids.push_back(m->tokenizer->eos_id());
-  g.cache_salt = account_id;
+  g.cache_salt = ctx.usage != nullptr ? ctx.usage->CacheSalt(account_id) : account_id;
+  std::unique_ptr<RequestMeter> meter;
+  if (ctx.usage != nullptr) {
+    int64_t retry_after_s = 0;
+    auto admitted = ctx.usage->Admit(account_id, request_id, m->name, n_prompt, max_tokens,
+                                     &retry_after_s);
+    if (!admitted.ok()) {
+      const Status& s = admitted.status();
+      ApiError e = FromStatus(s);
+      if (s.code() == StatusCode::kInsufficientFunds) {
+        e = ApiError{ErrorKind::kInsufficientBalance, s.message(), "", "insufficient_balance", 0};
+      } else if (s.code() == StatusCode::kResourceExhausted) {
+        e = ApiError{ErrorKind::kRateLimit, s.message(), "", "rate_limit_exceeded",
+                     static_cast<int>(std::max<int64_t>(1, retry_after_s))};
+      }
+      return e;
+    }
+    meter = std::move(*admitted);
+  }
   g.queue_deadline = std::chrono::steady_clock::now() + ctx.queue_timeout;
   ParserOptions po;
   po.thinking = req.render.enable_thinking;
   po.tools = !req.render.tools.empty();
   po.prompt_tail = std::move(tail);
   auto gen = Generation::Start(*m, std::move(g), req.stop, po, ctx.metrics);
-  if (!gen.ok()) return FromStatus(gen.status());
+  if (!gen.ok()) {
+    // Never reached the engine: the meter's destructor records nothing billable (0 tokens).
+    if (meter) meter->Finish(engine::Usage{}, -1, "error");
+    return FromStatus(gen.status());
+  }
+  if (meter) (*gen)->SetMeter(std::move(meter));
   out->model = m;
   out->generation = std::move(*gen);
   out->prompt_tokens = n_prompt;

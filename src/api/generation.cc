@@ -36,6 +36,17 @@ Generation::Generation(const ModelEntry& model, std::shared_ptr<engine::RequestS
 
 Generation::~Generation() {
   if (!finished_ && stream_) stream_->Cancel();
+  if (!finished_ && meter_) {
+    engine::Usage u = last_usage_;
+    u.completion_tokens = tokens_seen_;
+    meter_->Finish(u, TtftUs(), "cancelled");
+  }
+}
+
+int64_t Generation::TtftUs() const {
+  if (first_token_time_ == Clock::time_point{}) return -1;
+  return std::chrono::duration_cast<std::chrono::microseconds>(first_token_time_ - start_time_)
+      .count();
 }
 
 void Generation::Cancel() {
@@ -122,6 +133,11 @@ void Generation::FinishDelta(const engine::Event& ev, Delta* out) {
       break;
   }
   finished_ = true;
+  if (meter_) {
+    const bool cancelled = out->finish == Finish::kCancelled;
+    meter_->Finish(ev.usage, TtftUs(),
+                   out->finish == Finish::kError ? "error" : cancelled ? "cancelled" : "ok");
+  }
   if (metrics_ == nullptr) return;
   const auto now = Clock::now();
   const engine::Usage& u = ev.usage;
@@ -142,6 +158,8 @@ bool Generation::Next(Delta* out, Clock::time_point deadline) {
   if (!stream_->Next(&ev, deadline)) return false;
   *out = Delta{};
   out->usage = ev.usage;  // prompt counts are valid from the first event
+  last_usage_ = ev.usage;
+  tokens_seen_ += static_cast<int64_t>(ev.tokens.size());
   if (!ev.tokens.empty() && first_token_time_ == Clock::time_point{}) {
     first_token_time_ =
         ev.first_token_time != Clock::time_point{} ? ev.first_token_time : Clock::now();

@@ -19,6 +19,7 @@
 #include "api/model_registry.h"
 #include "api/output_parser.h"
 #include "api/stop_matcher.h"
+#include "api/usage_hook.h"
 #include "engine/engine.h"
 #include "tokenizer/tokenizer.h"
 
@@ -74,6 +75,10 @@ class Generation {
   // is polled a few times a second; once it says false the request is cancelled.
   Delta Collect(const std::function<bool()>& alive = nullptr);
 
+  // Meters this request: Finish is called when the finished delta is produced (before Next
+  // returns it) or, for a request that ends otherwise, from the destructor.
+  void SetMeter(std::unique_ptr<RequestMeter> meter) { meter_ = std::move(meter); }
+
   int64_t prompt_tokens() const { return prompt_tokens_; }
   bool finished() const { return finished_; }
 
@@ -104,6 +109,10 @@ class Generation {
   size_t released_bytes_ = 0;
   std::chrono::steady_clock::time_point start_time_;
   std::chrono::steady_clock::time_point first_token_time_{};
+  std::unique_ptr<RequestMeter> meter_;
+  engine::Usage last_usage_;  // prompt counts from the engine's latest event
+  int64_t tokens_seen_ = 0;   // tokens delivered so far (usage of a request cut short)
+  int64_t TtftUs() const;
 };
 
 // Text of a finish reason as OpenAI spells it ("stop", "length", "tool_calls").

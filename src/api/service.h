@@ -13,6 +13,7 @@
 #include "api/api_error.h"
 #include "api/metrics.h"
 #include "api/model_registry.h"
+#include "api/usage_hook.h"
 
 namespace cachet::api {
 
@@ -31,6 +32,8 @@ struct ApiCall {
   std::string account_id;  // from the Authenticator; "" with --no-auth
   // Header lookup (case-insensitive); "" when absent.
   std::function<std::string(const std::string&)> header;
+  // URL query parameter lookup; "" when absent.
+  std::function<std::string(const std::string&)> query;
   // False once the client has gone away (checked while a non-streaming reply is generated;
   // streaming replies notice through failed writes). Empty: assume connected.
   std::function<bool()> client_alive;
@@ -68,6 +71,8 @@ struct ApiContext {
   std::chrono::milliseconds keepalive_interval{2000};
   // A request still queued after this long is refused with 503/529.
   std::chrono::milliseconds queue_timeout{60000};
+  // Billing: admission (limits, holds) and one ledger record per request; nullptr = unmetered.
+  UsageHook* usage = nullptr;
 };
 
 struct Route {
@@ -75,6 +80,9 @@ struct Route {
   std::string path;    // exact path, or a pattern ending in "(.+)" for an id
   Protocol protocol;   // shape of its errors
   std::function<ApiReply(const ApiCall&)> handler;
+  // False for routes that authenticate themselves (the admin API's token): the server skips the
+  // API-key check.
+  bool needs_key = true;
 };
 
 // Every endpoint: OpenAI (/v1/chat/completions, /chat/completions, /v1/completions,

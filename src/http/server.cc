@@ -73,22 +73,25 @@ struct HttpServer::Impl {
 
 void HttpServer::Impl::Serve(const api::Route& route, const httplib::Request& req,
                              httplib::Response& res) {
-  const std::string key =
-      ExtractApiKey(req.get_header_value("Authorization"), req.get_header_value("x-api-key"));
-  auto account = auth->Authenticate(key);
-  if (!account.ok()) {
-    api::ApiError e = api::FromStatus(account.status());
-    if (account.status().code() == StatusCode::kResourceExhausted) {
-      // From the authenticator this is the account's rate limit, not server load.
-      e = api::ApiError{api::ErrorKind::kRateLimit, account.status().message(), "", "", 1};
-    }
-    ApplyReply(api::ErrorReply(route.protocol, e), res);
-    return;
-  }
   api::ApiCall call;
+  if (route.needs_key) {
+    const std::string key =
+        ExtractApiKey(req.get_header_value("Authorization"), req.get_header_value("x-api-key"));
+    auto account = auth->Authenticate(key);
+    if (!account.ok()) {
+      api::ApiError e = api::FromStatus(account.status());
+      if (account.status().code() == StatusCode::kResourceExhausted) {
+        // From the authenticator this is the account's rate limit, not server load.
+        e = api::ApiError{api::ErrorKind::kRateLimit, account.status().message(), "", "", 1};
+      }
+      ApplyReply(api::ErrorReply(route.protocol, e), res);
+      return;
+    }
+    call.account_id = *account;
+  }
   call.path = req.path;
   call.body = req.body;
-  call.account_id = *account;
+  call.query = [&req](const std::string& name) { return req.get_param_value(name.c_str()); };
   call.header = [&req](const std::string& name) { return req.get_header_value(name); };
   call.client_alive = [ip = req.remote_addr, port = req.remote_port, local = req.local_port] {
     return ConnectionAlive(ip, port, local);

@@ -34,8 +34,11 @@ std::string_view IsaName(IsaLevel level);
 bool ParseIsa(std::string_view name, IsaLevel* level);
 
 // The level Kernels() uses: the highest level <= the cap named by `cap_env` (the CACHET_ISA
-// value; empty, null or unknown = no cap) that `info` supports. *unknown_cap is set when
-// cap_env names no level (the caller warns).
+// value) that `info` supports. *unknown_cap is set when cap_env names no level (the caller
+// warns). Without a cap (null, empty or unknown) the cap is avx512_vnni: every table up to it is
+// batch-invariant (a row's result does not depend on how many rows share the call), which the
+// serving engine's determinism rests on (same tokens alone or in a batch, cached or not). The AMX
+// table changes the arithmetic for M >= 16 and is used only when asked for (CACHET_ISA=amx).
 IsaLevel ChooseIsa(const CpuInfo& info, const char* cap_env, bool* unknown_cap);
 
 }  // namespace cachet::kernels

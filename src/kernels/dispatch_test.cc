@@ -83,9 +83,12 @@ TEST(ChooseIsa, AmxNeedsThePermission) {
   CpuInfo c = Avx512OnlyCpu();
   c.avx512_vnni = c.avx512_bf16 = c.amx_tile = c.amx_int8 = c.amx_bf16 = c.os_amx = true;
   bool unknown;
-  EXPECT_EQ(ChooseIsa(c, nullptr, &unknown), IsaLevel::kAvx512Vnni);
+  EXPECT_EQ(ChooseIsa(c, "amx", &unknown), IsaLevel::kAvx512Vnni);
   c.amx_permitted = true;
-  EXPECT_EQ(ChooseIsa(c, nullptr, &unknown), IsaLevel::kAmx);
+  EXPECT_EQ(ChooseIsa(c, "amx", &unknown), IsaLevel::kAmx);
+  // Not batch-invariant, so never chosen without being asked for.
+  EXPECT_EQ(ChooseIsa(c, nullptr, &unknown), IsaLevel::kAvx512Vnni);
+  EXPECT_EQ(ChooseIsa(c, "sse9", &unknown), IsaLevel::kAvx512Vnni);
 }
 
 }  // namespace

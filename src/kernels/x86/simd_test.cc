@@ -86,6 +86,36 @@ TEST_P(Simd, MatmulShortLastGroup) {  // K not a multiple of 256 (32-value block
   CheckMatmul(*kt_, DType::kF32, 20, 5, 100, false);
 }
 
+// Batch invariance (the serving engine's determinism): every table the dispatcher picks by
+// default gives each row the bitwise-same result whether it is computed alone (M=1) or among 16
+// or 40 rows, on any thread count. AMX (opt-in) changes the arithmetic at M >= 16 and is exempt.
+TEST_P(Simd, MatmulRowsDoNotDependOnBatchSize) {
+  if (kt_->isa == "amx") GTEST_SKIP() << "amx is not batch-invariant (opt-in only)";
+  const int64_t N = 40, K = 512;
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kF32,
+                  DType::kF16, DType::kBF16}) {
+    SCOPED_TRACE(DTypeName(t));
+    const int64_t rb = RowBytes(t, K);
+    const auto wf = Randn(N * K, 21);
+    std::vector<uint8_t> w(N * rb);
+    for (int64_t n = 0; n < N; ++n) ASSERT_TRUE(QuantizeRow(t, &wf[n * K], &w[n * rb], K).ok());
+    for (int64_t M : {16, 40}) {
+      const auto x = Randn(M * K, 22);
+      std::vector<float> batched(M * N), alone(N);
+      ThreadPool pool2(2), pool1(1);
+      kt_->matmul(MatmulParams{t, w.data(), x.data(), batched.data(), M, N, K, K, N, false},
+                  &pool2);
+      for (int64_t m = 0; m < M; ++m) {
+        kt_->matmul(MatmulParams{t, w.data(), &x[m * K], alone.data(), 1, N, K, K, N, false},
+                    m % 2 ? &pool1 : &pool2);
+        for (int64_t n = 0; n < N; ++n) {
+          ASSERT_EQ(batched[m * N + n], alone[n]) << "M=" << M << " m=" << m << " n=" << n;
+        }
+      }
+    }
+  }
+}
+
 // Regression: the int8 activation buffer is thread_local to the caller; pool workers once read
 // their own (empty) instance, so the rows computed on worker threads came out as zeros.
 TEST_P(Simd, RegressionPoolWorkersUseCallersActivationBuffer) {
