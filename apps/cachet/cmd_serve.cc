@@ -23,6 +23,7 @@
 #include "api/metrics.h"
 #include "api/model_registry.h"
 #include "api/service.h"
+#include "base/env.h"
 #include "base/log.h"
 #include "command.h"
 #include "engine/create_engine.h"
@@ -49,7 +50,7 @@ namespace cachet::cli {
 namespace {
 
 struct ServeOptions {
-  std::vector<std::string> models, model_names, api_keys;
+  std::vector<std::string> models, model_names, api_keys, chat_templates;
   std::string host = "127.0.0.1", data_dir, config, admin_token, ledger;
   bool share_cache = false;
   int64_t port = 8080, threads = 0, http_threads = 256, kv_cache_mb = 1024, max_running = 16;
@@ -118,6 +119,7 @@ std::vector<OptionSpec> Specs(ServeOptions* o) {
   };
   return {{"model", list(&o->models)},
           {"model-name", list(&o->model_names)},
+          {"chat-template", list(&o->chat_templates)},
           {"api-key", list(&o->api_keys)},
           {"admin-token", str(&o->admin_token)},
           {"ledger", str(&o->ledger)},
@@ -212,7 +214,7 @@ Result<std::shared_ptr<const api::ChatTemplate>> TemplateFor(const tok::Tokenize
 }
 
 Result<api::ModelEntry> LoadOne(const ServeOptions& o, const std::string& path,
-                                const std::string& name) {
+                                const std::string& name, const std::string& template_file) {
   auto loaded = model::LoadModelFromPath(path);
   if (!loaded.ok()) return loaded.status().WithContext(path);
   std::shared_ptr<model::Model> m = std::move(*loaded);
@@ -220,6 +222,13 @@ Result<api::ModelEntry> LoadOne(const ServeOptions& o, const std::string& path,
   if (gf == nullptr) return Internal(path + ": no GGUF metadata");
   auto spec = tok::TokenizerSpecFromGguf(*gf);
   if (!spec.ok()) return spec.status().WithContext(path + ": tokenizer");
+  if (!template_file.empty()) {
+    // The operator's override replaces the template carried by the model file.
+    auto text = Env::Default()->ReadFile(template_file);
+    if (!text.ok()) return text.status().WithContext("--chat-template");
+    LOG_INFO << name << ": chat template from " << template_file;
+    spec->chat_template = std::move(*text);
+  }
   auto tok = tok::Tokenizer::Create(*spec);
   if (!tok.ok()) return tok.status().WithContext(path + ": tokenizer");
   api::ModelEntry e;
@@ -321,7 +330,8 @@ int Serve(const ServeOptions& o) {
   for (size_t i = 0; i < o.models.size(); ++i) {
     const std::string name = i < o.model_names.size() ? o.model_names[i] : DefaultName(o.models[i]);
     LOG_INFO << "loading " << o.models[i] << " as '" << name << "'";
-    auto e = LoadOne(o, o.models[i], name);
+    const std::string tpl = i < o.chat_templates.size() ? o.chat_templates[i] : "";
+    auto e = LoadOne(o, o.models[i], name, tpl);
     if (!e.ok()) return Fail(e.status());
     if (Status s = registry.Add(std::move(*e)); !s.ok()) return Fail(s);
   }
@@ -356,6 +366,8 @@ int RunServe(int argc, char** argv) {
   flags.Repeated("model", &o.models, "GGUF model file (repeat for several models)");
   flags.Repeated("model-name", &o.model_names,
                  "name clients use, per --model (default: file stem)");
+  flags.Repeated("chat-template", &o.chat_templates,
+                 "Jinja chat template file overriding the model's, per --model (\"\" = keep)");
   flags.Repeated("api-key", &o.api_keys,
                  "accepted API key (repeatable) until billing provides keys");
   flags.String("host", &o.host, "address to listen on (default 127.0.0.1)");

@@ -61,6 +61,12 @@ class Model {
   HParams hparams_;
 };
 
+// Validates a step for Forward(): non-empty sequences, positions in range, KV blocks covering
+// them (V blocks only when the layout has V), token ids < n_vocab. Counts the step's tokens and
+// logit rows. Errors name the sequence ("batch[2]: ...").
+Status CheckSeqBatches(std::span<const SeqBatch> batch, const KvLayout& kv, int64_t n_vocab,
+                       int64_t* n_tok, int64_t* n_out);
+
 // Architecture registry: one entry per general.architecture string (arch/registry.cc lists them).
 struct ArchEntry {
   std::string name;  // "llama"

@@ -154,6 +154,7 @@ def case_presets(ctx, tmp):
 
 
 DEEPSEEK_PRESETS = ["ds2-tiny", "ds3-tiny", "ds2-tiny-legacy", "ds32-tiny"]
+DS32_TOPK = 24  # ds32-tiny's indexer top-k (src/model/synthetic.cc)
 
 
 def case_deepseek(ctx, tmp):
@@ -174,7 +175,14 @@ def case_deepseek(ctx, tmp):
                 env = None if mla == "auto" else {"CACHET_MLA_PATH": mla}
                 tops = cachet_logits(ctx, path, seqs, env=env)
                 for s, top, (ref, tol) in zip(seqs, tops, refs):
-                    compare(ctx, f"{preset}/{t}/{mla}/len{len(s)}", top, ref, tol)
+                    label = f"{preset}/{t}/{mla}/len{len(s)}"
+                    if preset == "ds32-tiny" and t != "f32" and len(s) > DS32_TOPK:
+                        # Past top-k the indexer selects tokens; 8-bit activations flip
+                        # near-tied selections against the exact reference, so the quantized
+                        # comparison says nothing there (the f32 runs check sparse attention).
+                        print(f"  {label}: skipped (sparse selection; checked in f32)")
+                        continue
+                    compare(ctx, label, top, ref, tol)
             os.remove(path)
 
 
