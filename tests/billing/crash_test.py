@@ -38,10 +38,13 @@ def run(cmd):
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
+LEDGER = []  # ["--ledger", "postgresql://..."] with --postgres
+
+
 def start_server(cachet, model, data, port):
     log = open(os.path.join(data, "server.log"), "ab")
     p = subprocess.Popen([cachet, "serve", "--model", model, "--model-name", "tiny", "--data-dir",
-                          data, "--port", str(port), "--threads", "1"],
+                          data, "--port", str(port), "--threads", "1"] + LEDGER,
                          stdout=log, stderr=log)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -100,7 +103,7 @@ def client(port, key, stop, delivered, lock, seed):
 
 def check(cachet, data, delivered, initial):
     rows = json.loads(run([cachet, "usage", "--data-dir", data, "--by", "request",
-                           "--format", "json"]))
+                           "--format", "json"] + LEDGER))
     by_id = {}
     for r in rows:
         by_id.setdefault(r["request"], []).append(r)
@@ -115,7 +118,7 @@ def check(cachet, data, delivered, initial):
         want = (usage["prompt_tokens"], usage["completion_tokens"])
         if got != want:
             errors.append(f"{rid}: ledger {got} != client {want}")
-    acct = run([cachet, "accounts", "show", "crash", "--data-dir", data])
+    acct = run([cachet, "accounts", "show", "crash", "--data-dir", data] + LEDGER)
     total_cost = sum(int(round(float(r["cost"]) * 1e9)) for r in rows)
     held = acct.split("held ")[1].split(",")[0]
     balance = acct.split("balance ")[1].split(" ")[0]
@@ -131,7 +134,16 @@ def main():
     ap.add_argument("--cachet", required=True)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--clients", type=int, default=6)
+    ap.add_argument("--postgres", action="store_true", help="ledger on the CACHET_TEST_PG server")
     args = ap.parse_args()
+    if args.postgres:
+        conninfo = os.environ.get("CACHET_TEST_PG")
+        if not conninfo:
+            print("crash_test: CACHET_TEST_PG not set; skipping")
+            return 77
+        kv = dict(p.split("=", 1) for p in conninfo.split())
+        LEDGER.extend(["--ledger", f"postgresql://{kv.get('user', 'postgres')}@/postgres"
+                                   f"?host={kv['host']}&port={kv['port']}"])
     cachet = os.path.abspath(args.cachet)
     if not os.path.exists(cachet) or "serve" not in run([cachet, "--help"]):
         print("crash_test: no cachet serve; skipping")
@@ -141,9 +153,9 @@ def main():
         model = os.path.join(data, "tiny.gguf")
         run([cachet, "make-model", "--preset", "llama-tiny", "--type", "q8_0", "--out", model])
         key = run([cachet, "keys", "create", "--account", "crash", "--balance", "100",
-                   "--data-dir", data]).strip().splitlines()[-1]
+                   "--data-dir", data] + LEDGER).strip().splitlines()[-1]
         run([cachet, "prices", "set", "--model", "tiny", "--hit", "0.5", "--miss", "2",
-             "--output", "8", "--data-dir", data])
+             "--output", "8", "--data-dir", data] + LEDGER)
         initial = 100 * 10**9
         delivered, lock = {}, threading.Lock()
         for rnd in range(args.rounds):
