@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +54,9 @@ struct ServeOptions {
   std::vector<std::string> models, model_names, api_keys, chat_templates;
   std::string host = "127.0.0.1", data_dir, config, admin_token, ledger;
   bool share_cache = false;
+  // [prices.MODEL] sections of the config file: field -> value (hit, miss, output, currency,
+  // from, to, daily), seeded into the ledger at start.
+  std::map<std::string, std::map<std::string, std::string>> config_prices;
   int64_t port = 8080, threads = 0, http_threads = 256, kv_cache_mb = 1024, max_running = 16;
   int64_t queue = 256, ctx = 0, max_body_mb = 8, drain_seconds = 30, queue_timeout_s = 60;
   bool no_auth = false;
@@ -171,11 +175,66 @@ Status ApplyConfigAndEnv(const Flags& flags, ServeOptions* o) {
       CACHET_RETURN_IF_ERROR(spec.set(v).WithContext(EnvName(spec.name)));
     }
   }
+  for (auto it = config.begin(); it != config.end();) {
+    const std::string& k = it->first;
+    const size_t dot = k.rfind('.');
+    if (k.rfind("prices.", 0) == 0 && dot > 7 && it->second.kind != http::ConfigValue::Kind::kArray) {
+      o->config_prices[k.substr(7, dot - 7)][k.substr(dot + 1)] = it->second.str;
+      it = config.erase(it);
+    } else {
+      ++it;
+    }
+  }
   if (!config.empty()) {
     return InvalidArgument(o->config + ": unknown key '" + config.begin()->first + "'");
   }
   return Status::Ok();
 }
+
+#ifdef CACHET_HAS_BILLING
+// [prices.MODEL] hit/miss/output (decimal strings), currency, from/to or daily.
+Result<std::vector<billing::PriceVersion>> ConfigPrices(const ServeOptions& o) {
+  std::vector<billing::PriceVersion> out;
+  for (const auto& [model, f] : o.config_prices) {
+    const std::string where = "[prices." + model + "]";
+    auto get = [&f](const char* k) {
+      auto it = f.find(k);
+      return it == f.end() ? std::string() : it->second;
+    };
+    for (const auto& [k, v] : f) {
+      if (k != "hit" && k != "miss" && k != "output" && k != "currency" && k != "from" &&
+          k != "to" && k != "daily") {
+        return InvalidArgument(where + ": unknown key '" + k + "'");
+      }
+    }
+    billing::PriceVersion p;
+    p.model = model;
+    if (!get("currency").empty()) p.currency = get("currency");
+    for (auto [k, out_v] : {std::pair{"hit", &p.hit_per_m}, std::pair{"miss", &p.miss_per_m},
+                            std::pair{"output", &p.output_per_m}}) {
+      auto v = billing::ParseAmount(get(k));
+      if (!v.ok()) return v.status().WithContext(where + " " + k);
+      *out_v = *v;
+    }
+    if (!get("from").empty() || !get("to").empty()) {
+      auto a = billing::ParseTime(get("from"));
+      auto b = billing::ParseTime(get("to"));
+      if (!a.ok()) return a.status().WithContext(where + " from");
+      if (!b.ok()) return b.status().WithContext(where + " to");
+      p.from_s = *a;
+      p.to_s = *b;
+    }
+    if (!get("daily").empty()) {
+      auto w = billing::ParseDailyWindow(get("daily"));
+      if (!w.ok()) return w.status().WithContext(where + " daily");
+      p.daily_start_min = w->first;
+      p.daily_end_min = w->second;
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+#endif
 
 // Identifies the weights for the disk cache: size plus a hash of the first and last MiB.
 std::string Fingerprint(const std::string& path) {
@@ -296,6 +355,11 @@ int Serve(const ServeOptions& o) {
     auto released = (*ledger)->ReleaseOrphanedHolds();
     if (!released.ok()) return Fail(released.status());
     if (*released > 0) LOG_WARN << "ledger: released " << *released << " orphaned hold(s)";
+    auto prices = ConfigPrices(o);
+    if (!prices.ok()) return Fail(prices.status());
+    auto seeded = billing::SeedPrices(**ledger, *prices);
+    if (!seeded.ok()) return Fail(seeded.status());
+    if (*seeded > 0) LOG_INFO << "ledger: " << *seeded << " price version(s) from the config";
     meter = std::make_shared<billing::Meter>(std::move(*ledger),
                                              billing::MeterOptions{o.share_cache});
     auth = std::make_shared<billing::LedgerAuthenticator>(meter);

@@ -81,10 +81,15 @@ def main():
         model = os.path.join(data, "tiny.gguf")
         run([cachet, "make-model", "--preset", "llama-tiny", "--type", "q8_0", "--out", model])
         port, admin = free_port(), "admin-secret-token"
+        # The model's price is seeded from the config file ([prices.MODEL]).
+        config = os.path.join(data, "cachet.toml")
+        with open(config, "w") as f:
+            f.write('[prices.tiny]\nhit = "1"\nmiss = "10"\noutput = "100"\ncurrency = "USD"\n')
         log = open(os.path.join(data, "server.log"), "ab")
         server = subprocess.Popen([cachet, "serve", "--model", model, "--model-name", "tiny",
                                    "--data-dir", data, "--port", str(port), "--threads", "1",
-                                   "--admin-token", admin] + ledger, stdout=log, stderr=log)
+                                   "--admin-token", admin, "--config", config] + ledger,
+                                  stdout=log, stderr=log)
         for _ in range(300):
             try:
                 if call(port, "GET", "/health")[0] == 200:
@@ -100,9 +105,9 @@ def main():
         check(st == 200, f"create account: {st} {body}")
         st, _, body = A("/admin/v1/credits", {"account": "acme", "kind": "grant", "amount": "1"})
         check(st == 200 and json.loads(body)["granted"] == "1", f"grant: {st} {body}")
-        st, _, body = A("/admin/v1/prices", {"model": "tiny", "hit": "1", "miss": "10",
-                                             "output": "100"})
-        check(st == 200, f"price: {st} {body}")
+        st, _, body = A("/admin/v1/prices", {"model": "other", "hit": "1", "miss": "10",
+                                             "output": "100", "daily": "16:30-00:30"})
+        check(st == 200 and json.loads(body)["version"] == 2, f"price: {st} {body}")
         st, _, body = A("/admin/v1/keys", {"account": "acme", "rpm": 3})
         check(st == 200, f"key: {st} {body}")
         key = json.loads(body)["key"]

@@ -157,6 +157,11 @@ Result<std::unique_ptr<Ledger>> OpenSqliteLedger(const std::string& path, const 
 Result<std::unique_ptr<Ledger>> OpenPostgresLedger(const std::string& conninfo,
                                                    const std::string& owner);
 
+// Adds each price that the ledger does not already hold as an identical version (same model,
+// prices, currency and window): seeding from a config file at every start is idempotent, and an
+// edited config adds a new version. Returns how many were added.
+Result<int> SeedPrices(Ledger& ledger, const std::vector<PriceVersion>& prices);
+
 // The ledger a server or command uses: `url` "" or "sqlite" = DATA_DIR/ledger.db (created with the
 // directory); "postgres://..." = PostgreSQL. An empty url falls back to $CACHET_LEDGER.
 Result<std::unique_ptr<Ledger>> OpenLedger(const std::string& data_dir, const std::string& url,
