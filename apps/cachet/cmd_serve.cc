@@ -54,6 +54,7 @@ struct ServeOptions {
   std::vector<std::string> models, model_names, api_keys, chat_templates;
   std::string host = "127.0.0.1", data_dir, config, admin_token, ledger;
   bool share_cache = false;
+  bool no_prefix_cache = false;  // benchmarks: every prompt computed, nothing reused
   // [prices.MODEL] sections of the config file: field -> value (hit, miss, output, currency,
   // from, to, daily), seeded into the ledger at start.
   std::map<std::string, std::map<std::string, std::string>> config_prices;
@@ -128,6 +129,8 @@ std::vector<OptionSpec> Specs(ServeOptions* o) {
           {"admin-token", str(&o->admin_token)},
           {"ledger", str(&o->ledger)},
           {"share-cache", [o](const http::ConfigValue& v) { return SetBool(v, &o->share_cache); }},
+          {"no-prefix-cache",
+           [o](const http::ConfigValue& v) { return SetBool(v, &o->no_prefix_cache); }},
           {"host", str(&o->host)},
           {"port", num(&o->port)},
           {"data-dir", str(&o->data_dir)},
@@ -307,6 +310,7 @@ Result<api::ModelEntry> LoadOne(const ServeOptions& o, const std::string& path,
   ec.n_ctx = o.ctx;
   ec.threads = static_cast<int>(o.threads > 0 ? o.threads : ThreadPool::HardwareThreads());
   ec.model_fingerprint = Fingerprint(path);
+  ec.prefix_cache = !o.no_prefix_cache;
   if (!o.data_dir.empty()) ec.cache_dir = JoinPath(JoinPath(o.data_dir, "kv-cache"), name);
   auto eng = engine::CreateEngine(m, ec);
   if (!eng.ok()) return eng.status().WithContext(name + ": engine");
@@ -442,6 +446,8 @@ int RunServe(int argc, char** argv) {
   flags.String("admin-token", &o.admin_token, "token for the admin API (/admin/v1/...); off if empty");
   flags.String("ledger", &o.ledger, "sqlite (default: DATA_DIR/ledger.db) or postgres://...");
   flags.Bool("share-cache", &o.share_cache, "share prefix-cache blocks across accounts");
+  flags.Bool("no-prefix-cache", &o.no_prefix_cache,
+             "compute every prompt in full (no prefix reuse, no disk tier; for benchmarks)");
   flags.Int("threads", &o.threads, "kernel threads per engine (default: all)");
   flags.Int("http-threads", &o.http_threads,
             "connection threads (default 256; one per open connection)");
