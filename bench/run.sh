@@ -31,6 +31,10 @@ for type in q8_0 q4_k; do
     --temperature 0 --threads "$THREADS" > /dev/null
 done
 
+echo "== serving: live server, agent/chat/streams workloads and disk-tier restart (llama-1b q8_0)"
+THREADS="$THREADS" "$(dirname "$0")/serve/run_serve_bench.sh" "$BUILD/cachet" \
+  "$MODEL_DIR/l1b-q8_0.gguf" || echo "serving benchmark failed" >&2
+
 # Other benchmarks of the project (each module's *_bench) are run by their owners' sections.
 for b in "$BUILD"/bench/*_bench "$BUILD"/src/*/*_bench; do
   case "$b" in

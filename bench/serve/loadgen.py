@@ -112,7 +112,8 @@ def stream_chat(url, model, messages, max_tokens, api_key, timeout):
     n_out = usage.get("completion_tokens", 0)
     ttft = (t_first if t_first is not None else t_end) - t0
     tpot = (t_last - t_first) / (n_out - 1) if t_first is not None and n_out > 1 else None
-    return {"t0": t0, "t_end": t_end, "ttft": ttft, "tpot": tpot,
+    return {"t0": t0, "t_end": t_end, "ttft": ttft, "tpot": tpot, "t_first": t_first,
+            "t_last": t_last,
             "prompt_tokens": usage.get("prompt_tokens", 0),
             "hit_tokens": usage.get("prompt_cache_hit_tokens", 0),
             "completion_tokens": n_out}
@@ -232,11 +233,18 @@ def summarize(args, stats, wall, kv):
     prompt = sum(r["prompt_tokens"] for r in recs)
     hit = sum(r["hit_tokens"] for r in recs)
     out = sum(r["completion_tokens"] for r in recs)
+    # Decode rate: tokens after each stream's first, over the span from the first token of any
+    # stream to the last token of any (prefill of the stragglers overlaps the span).
+    firsts = [r["t_first"] for r in recs if r["t_first"] is not None]
+    lasts = [r["t_last"] for r in recs if r["t_last"] is not None]
+    span = max(lasts) - min(firsts) if firsts and lasts else 0
+    decoded = sum(max(0, r["completion_tokens"] - 1) for r in recs)
     ms = lambda x: None if x is None else round(x * 1000.0, 1)  # noqa: E731
     return {
         "label": args.label, "workload": args.workload, "requests": len(recs),
         "errors": len(stats.errors), "concurrency": args.concurrency, "wall_s": round(wall, 2),
         "output_tokens": out, "output_tok_s": round(out / wall, 2) if wall > 0 else None,
+        "decode_tok_s": round(decoded / span, 2) if span > 0 else None,
         "prompt_tokens": prompt, "prompt_tokens_mean": round(prompt / max(1, len(recs)), 1),
         "cache_hit_rate": round(hit / prompt, 3) if prompt else None,
         "ttft_p50_ms": ms(pct(ttft, 50)), "ttft_p99_ms": ms(pct(ttft, 99)),
