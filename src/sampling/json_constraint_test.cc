@@ -36,9 +36,7 @@ bool Accepts(const JsonGrammar& g, const std::string& text) {
 
 // ---- independent validator (semantics of the supported subset, straight from the schema) ----
 
-bool IsInteger(const std::string& num) {
-  return num.find_first_of(".eE") == std::string::npos;
-}
+bool IsInteger(const std::string& num) { return num.find_first_of(".eE") == std::string::npos; }
 
 bool Validate(const JsonValue& v, const JsonValue& s) {
   if (s.kind == VK::kBool) return s.boolean;
@@ -61,7 +59,8 @@ bool Validate(const JsonValue& v, const JsonValue& s) {
     for (const auto& x : t->items) types.push_back(x.text);
     bool ok = false;
     for (const auto& ty : types) {
-      ok |= (ty == "string" && v.kind == VK::kString) || (ty == "number" && v.kind == VK::kNumber) ||
+      ok |= (ty == "string" && v.kind == VK::kString) ||
+            (ty == "number" && v.kind == VK::kNumber) ||
             (ty == "integer" && v.kind == VK::kNumber && IsInteger(v.text)) ||
             (ty == "boolean" && v.kind == VK::kBool) || (ty == "null" && v.kind == VK::kNull) ||
             (ty == "object" && v.kind == VK::kObject) || (ty == "array" && v.kind == VK::kArray);
@@ -141,10 +140,10 @@ TEST(JsonMatcher, JsonObjectMode) {
                          R"({"\u00e9\n":"\"\\"})", "{\"\xc3\xa9\":\"\xf0\x9f\x98\x80\"}"}) {
     EXPECT_TRUE(Accepts(g, ok)) << ok;
   }
-  for (const char* bad : {"[]", "1", R"({"a":01})", R"({"a":1,})", R"({ "a":1})", R"({"a" :1})",
-                          R"({"a":tru})", R"({"a":"\x"})", "{\"a\":\"\xc3\"}",
-                          "{\"a\":\"\xed\xa0\x80\"}", R"({"a":1.})", R"({"a":-})", "{\"a\":\"\n\"}",
-                          R"({"a":1}})"}) {
+  for (const char* bad :
+       {"[]", "1", R"({"a":01})", R"({"a":1,})", R"({ "a":1})", R"({"a" :1})", R"({"a":tru})",
+        R"({"a":"\x"})", "{\"a\":\"\xc3\"}", "{\"a\":\"\xed\xa0\x80\"}", R"({"a":1.})",
+        R"({"a":-})", "{\"a\":\"\n\"}", R"({"a":1}})"}) {
     EXPECT_FALSE(Accepts(g, bad)) << bad;
   }
   std::string deep(100, '[');
@@ -160,10 +159,10 @@ TEST(JsonMatcher, ObjectPropertiesInOrder) {
                          R"({"name":"","nick":"n","tags":[null,"a"]})"}) {
     EXPECT_TRUE(Accepts(g, ok)) << ok;
   }
-  for (const char* bad : {R"({"name":"x"})", R"({"tags":[],"name":"x"})",
-                          R"({"name":"x","age":1.5,"tags":[]})", R"({"name":"x","tags":["b"]})",
-                          R"({"name":"x","tags":[],"age":1})", R"({"name":"x","extra":1,"tags":[]})",
-                          R"({"name":1,"tags":[]})", R"({})"}) {
+  for (const char* bad :
+       {R"({"name":"x"})", R"({"tags":[],"name":"x"})", R"({"name":"x","age":1.5,"tags":[]})",
+        R"({"name":"x","tags":["b"]})", R"({"name":"x","tags":[],"age":1})",
+        R"({"name":"x","extra":1,"tags":[]})", R"({"name":1,"tags":[]})", R"({})"}) {
     EXPECT_FALSE(Accepts(g, bad)) << bad;
   }
 }
@@ -300,7 +299,7 @@ TEST(JsonTokenConstraint, RandomSamplingOnLlama3ProducesValidJson) {
     auto parsed_schema = object_mode ? ParseJson(R"({"type":"object"})") : ParseJson(schema);
     ASSERT_TRUE(parsed_schema.ok());
     int complete = 0;
-    const int kSeeds = 24;
+    const int kSeeds = 12;
     for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
       Generated out = Generate(g, v, seed * 7919 + 13);
       if (!out.complete) continue;
@@ -321,11 +320,13 @@ TEST(JsonTokenConstraint, RandomSamplingOnLlama3ProducesValidJson) {
     std::ofstream f(path, std::ios::binary);
     f << lines;
   }
-  std::string cmd = "/usr/bin/python3 -c \"import json,sys\n"
-                    "n=0\n"
-                    "for l in open(sys.argv[1],'rb').read().split(b'\\n')[:-1]:\n"
-                    "  json.loads(l.decode('utf-8')); n+=1\n"
-                    "print(n)\" " + path;
+  std::string cmd =
+      "/usr/bin/python3 -c \"import json,sys\n"
+      "n=0\n"
+      "for l in open(sys.argv[1],'rb').read().split(b'\\n')[:-1]:\n"
+      "  json.loads(l.decode('utf-8')); n+=1\n"
+      "print(n)\" " +
+      path;
   FILE* p = popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   char buf[64] = {};
@@ -342,7 +343,8 @@ TEST(JsonTokenConstraint, MaskMatchesByteMatcherOnEveryToken) {
   ASSERT_NE(v.tok, nullptr);
   auto g = std::make_shared<const JsonGrammar>(MustCompile(kSchemas[2]));
   for (const char* prefix : {"", R"({"items":[{"id":1)", R"({"items":[{"id":12,"kind":"c)",
-                             R"({"items":[],"note":"h\u00)"}) {
+                             R"({"items":[],"note":"h\u00)", R"({"items":[],"note":"hello wor)",
+                             R"({"items":[{"id":3,"kind":"a)"}) {
     JsonTokenConstraint c(g, v.trie, v.eog);
     JsonMatcher ref(g.get());
     ASSERT_TRUE(ref.FeedAll(prefix));
@@ -362,8 +364,8 @@ TEST(JsonTokenConstraint, MaskMatchesByteMatcherOnEveryToken) {
         JsonMatcher m = ref;
         want = m.FeedAll(v.trie->bytes(id));
       }
-      ASSERT_EQ(mask[id] != 0, want) << prefix << " token " << id << " '" << v.trie->bytes(id)
-                                     << "'";
+      ASSERT_EQ(mask[id] != 0, want)
+          << prefix << " token " << id << " '" << v.trie->bytes(id) << "'";
       n_allowed += want;
     }
     EXPECT_GT(n_allowed, 0);

@@ -6,9 +6,7 @@ using Kind = JsonGrammar::Kind;
 
 namespace {
 bool IsDigit(uint8_t c) { return c >= '0' && c <= '9'; }
-bool IsHex(uint8_t c) {
-  return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+bool IsHex(uint8_t c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 }  // namespace
 
 int32_t JsonMatcher::Resolve(int32_t node, uint8_t c) const {
@@ -98,15 +96,23 @@ bool JsonMatcher::CanEnd() const {
 
 JsonMatcher::Step JsonMatcher::FeedFrame(Frame& f, uint8_t c, int32_t* push) {
   switch (g_->nodes[f.node].kind) {
-    case Kind::kString: return FeedString(f, c);
-    case Kind::kNumber: return FeedNumber(f, c, false);
-    case Kind::kInteger: return FeedNumber(f, c, true);
-    case Kind::kLiterals: return FeedLiterals(f, c);
-    case Kind::kObject: return FeedObject(f, c, push);
-    case Kind::kAnyObject: return FeedAnyObject(f, c, push);
-    case Kind::kArray: return FeedArray(f, c, push);
+    case Kind::kString:
+      return FeedString(f, c);
+    case Kind::kNumber:
+      return FeedNumber(f, c, false);
+    case Kind::kInteger:
+      return FeedNumber(f, c, true);
+    case Kind::kLiterals:
+      return FeedLiterals(f, c);
+    case Kind::kObject:
+      return FeedObject(f, c, push);
+    case Kind::kAnyObject:
+      return FeedAnyObject(f, c, push);
+    case Kind::kArray:
+      return FeedArray(f, c, push);
     case Kind::kAny:
-    case Kind::kAnyOf: return Step::kReject;  // resolved before pushing
+    case Kind::kAnyOf:
+      return Step::kReject;  // resolved before pushing
   }
   return Step::kReject;
 }

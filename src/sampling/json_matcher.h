@@ -16,7 +16,7 @@
 
 namespace cachet::sampling {
 
-inline constexpr int kMaxFrames = 40;   // total nesting of the matched value
+inline constexpr int kMaxFrames = 40;  // total nesting of the matched value
 inline constexpr int kMaxNumberBytes = 32;
 
 class JsonMatcher {
@@ -49,6 +49,12 @@ class JsonMatcher {
   bool Done() const { return started_ && depth_ == 0; }
   // The bytes so far form a complete value (possibly extendable: a top-level number).
   bool CanEnd() const;
+  // Inside a string's plain content (not within an escape or a UTF-8 sequence): any bytes that
+  // are valid string content and do not close the string leave the rest of the state alone.
+  bool InStringContent() const {
+    return depth_ > 0 && g_->nodes[f_[depth_ - 1].node].kind == JsonGrammar::Kind::kString &&
+           f_[depth_ - 1].phase == 1;
+  }
 
  private:
   struct Frame {

@@ -87,8 +87,9 @@ Result<int32_t> Builder::CompileAnyOf(std::vector<int32_t> alts, const std::stri
   n.kind = Kind::kAnyOf;
   for (int32_t a : alts) {
     if ((n.first & g_.nodes[a].first).any()) {
-      return Err(path, "anyOf alternatives that can start with the same character are not "
-                       "supported (use alternatives of different types)");
+      return Err(path,
+                 "anyOf alternatives that can start with the same character are not "
+                 "supported (use alternatives of different types)");
     }
     n.first |= g_.nodes[a].first;
   }
@@ -104,8 +105,8 @@ Result<int32_t> Builder::Compile(const JsonValue& s, const std::string& path, in
     return g_.any;
   }
   if (s.kind != VK::kObject) return Err(path, "a schema must be an object or a boolean");
-  for (const char* k : {"$ref", "oneOf", "allOf", "not", "if", "patternProperties",
-                        "prefixItems", "dependentSchemas", "propertyNames"}) {
+  for (const char* k : {"$ref", "oneOf", "allOf", "not", "if", "patternProperties", "prefixItems",
+                        "dependentSchemas", "propertyNames"}) {
     if (s.Find(k)) return Err(path + "." + k, "keyword not supported");
   }
   if (const JsonValue* c = s.Find("const")) return CompileLiterals({SerializeJson(*c)}, path);
@@ -119,9 +120,8 @@ Result<int32_t> Builder::Compile(const JsonValue& s, const std::string& path, in
     if (a->kind != VK::kArray) return Err(path + ".anyOf", "must be an array");
     std::vector<int32_t> alts;
     for (size_t i = 0; i < a->items.size(); ++i) {
-      CACHET_ASSIGN_OR_RETURN(int32_t id, Compile(a->items[i],
-                                                  path + ".anyOf[" + std::to_string(i) + "]",
-                                                  depth + 1));
+      CACHET_ASSIGN_OR_RETURN(
+          int32_t id, Compile(a->items[i], path + ".anyOf[" + std::to_string(i) + "]", depth + 1));
       alts.push_back(id);
     }
     return CompileAnyOf(std::move(alts), path + ".anyOf");
@@ -146,8 +146,8 @@ Result<int32_t> Builder::Compile(const JsonValue& s, const std::string& path, in
 // `path` names the "type" field for type errors; other fields are named from its parent.
 Result<int32_t> Builder::CompileTyped(const JsonValue& s, std::string_view type,
                                       const std::string& path, int depth) {
-  std::string base = path.size() >= 5 && path.ends_with(".type") ? path.substr(0, path.size() - 5)
-                                                                 : path;
+  std::string base =
+      path.size() >= 5 && path.ends_with(".type") ? path.substr(0, path.size() - 5) : path;
   if (type == "string") return g_.string;
   if (type == "number") return g_.number;
   if (type == "integer") {
@@ -208,8 +208,8 @@ Result<int32_t> Builder::CompileObject(const JsonValue& s, const std::string& pa
       if (r.kind != VK::kString) return Err(path + ".required", "must list property names");
       std::string key;
       AppendJsonString(r.text, &key);
-      auto it = std::find_if(n.props.begin(), n.props.end(),
-                             [&](const auto& p) { return p.key == key; });
+      auto it =
+          std::find_if(n.props.begin(), n.props.end(), [&](const auto& p) { return p.key == key; });
       if (it == n.props.end()) {
         return Err(path + ".required", "'" + r.text + "' is not in properties");
       }

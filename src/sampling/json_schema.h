@@ -49,7 +49,7 @@ struct JsonGrammar {
     kString,
     kNumber,
     kInteger,
-    kLiterals,   // exact texts (enum/const/true/false/null), sorted
+    kLiterals,  // exact texts (enum/const/true/false/null), sorted
   };
   struct Property {
     std::string key;  // serialized, with quotes: "\"name\""
@@ -58,11 +58,11 @@ struct JsonGrammar {
   };
   struct Node {
     Kind kind = Kind::kAny;
-    int32_t child = -1;              // kArray items
-    std::vector<int32_t> alts;       // kAnyOf
-    std::vector<Property> props;     // kObject
-    std::vector<std::string> lits;   // kLiterals, sorted, distinct
-    std::bitset<256> first;          // bytes that can start this value
+    int32_t child = -1;             // kArray items
+    std::vector<int32_t> alts;      // kAnyOf
+    std::vector<Property> props;    // kObject
+    std::vector<std::string> lits;  // kLiterals, sorted, distinct
+    std::bitset<256> first;         // bytes that can start this value
   };
   std::vector<Node> nodes;
   int32_t root = 0;

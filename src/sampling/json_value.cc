@@ -51,13 +51,25 @@ class Parser {
     if (i_ >= s_.size()) return Err("unexpected end");
     char c = s_[i_];
     switch (c) {
-      case '{': return Object(v, depth);
-      case '[': return Array(v, depth);
-      case '"': v->kind = JsonValue::Kind::kString; return String(&v->text);
-      case 't': v->kind = JsonValue::Kind::kBool; v->boolean = true; return Literal("true");
-      case 'f': v->kind = JsonValue::Kind::kBool; return Literal("false");
-      case 'n': v->kind = JsonValue::Kind::kNull; return Literal("null");
-      default: return Number(v);
+      case '{':
+        return Object(v, depth);
+      case '[':
+        return Array(v, depth);
+      case '"':
+        v->kind = JsonValue::Kind::kString;
+        return String(&v->text);
+      case 't':
+        v->kind = JsonValue::Kind::kBool;
+        v->boolean = true;
+        return Literal("true");
+      case 'f':
+        v->kind = JsonValue::Kind::kBool;
+        return Literal("false");
+      case 'n':
+        v->kind = JsonValue::Kind::kNull;
+        return Literal("null");
+      default:
+        return Number(v);
     }
   }
 
@@ -129,14 +141,30 @@ class Parser {
     if (i_ >= s_.size()) return Err("unfinished escape");
     char e = s_[i_++];
     switch (e) {
-      case '"': case '\\': case '/': out->push_back(e); return Status::Ok();
-      case 'b': out->push_back('\b'); return Status::Ok();
-      case 'f': out->push_back('\f'); return Status::Ok();
-      case 'n': out->push_back('\n'); return Status::Ok();
-      case 'r': out->push_back('\r'); return Status::Ok();
-      case 't': out->push_back('\t'); return Status::Ok();
-      case 'u': break;
-      default: return Err("bad escape");
+      case '"':
+      case '\\':
+      case '/':
+        out->push_back(e);
+        return Status::Ok();
+      case 'b':
+        out->push_back('\b');
+        return Status::Ok();
+      case 'f':
+        out->push_back('\f');
+        return Status::Ok();
+      case 'n':
+        out->push_back('\n');
+        return Status::Ok();
+      case 'r':
+        out->push_back('\r');
+        return Status::Ok();
+      case 't':
+        out->push_back('\t');
+        return Status::Ok();
+      case 'u':
+        break;
+      default:
+        return Err("bad escape");
     }
     uint32_t cp = 0;
     if (!Hex4(&cp)) return Err("bad \\u escape");
@@ -212,13 +240,27 @@ void AppendJsonString(std::string_view s, std::string* out) {
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\b': *out += "\\b"; break;
-      case '\f': *out += "\\f"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\b':
+        *out += "\\b";
+        break;
+      case '\f':
+        *out += "\\f";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
       default:
         if (u < 0x20) {
           *out += "\\u00";
@@ -235,10 +277,18 @@ void AppendJsonString(std::string_view s, std::string* out) {
 namespace {
 void Serialize(const JsonValue& v, std::string* out) {
   switch (v.kind) {
-    case JsonValue::Kind::kNull: *out += "null"; break;
-    case JsonValue::Kind::kBool: *out += v.boolean ? "true" : "false"; break;
-    case JsonValue::Kind::kNumber: *out += v.text; break;
-    case JsonValue::Kind::kString: AppendJsonString(v.text, out); break;
+    case JsonValue::Kind::kNull:
+      *out += "null";
+      break;
+    case JsonValue::Kind::kBool:
+      *out += v.boolean ? "true" : "false";
+      break;
+    case JsonValue::Kind::kNumber:
+      *out += v.text;
+      break;
+    case JsonValue::Kind::kString:
+      AppendJsonString(v.text, out);
+      break;
     case JsonValue::Kind::kArray:
       out->push_back('[');
       for (size_t i = 0; i < v.items.size(); ++i) {

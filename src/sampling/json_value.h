@@ -21,9 +21,9 @@ struct JsonValue {
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
   Kind kind = Kind::kNull;
   bool boolean = false;
-  std::string text;  // kString: decoded UTF-8; kNumber: the number as written
-  std::vector<JsonValue> items;                             // kArray
-  std::vector<std::pair<std::string, JsonValue>> members;   // kObject, in source order
+  std::string text;              // kString: decoded UTF-8; kNumber: the number as written
+  std::vector<JsonValue> items;  // kArray
+  std::vector<std::pair<std::string, JsonValue>> members;  // kObject, in source order
 
   // The member named `key`, or nullptr (first one when a key repeats).
   const JsonValue* Find(std::string_view key) const;

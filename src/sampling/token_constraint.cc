@@ -48,6 +48,29 @@ TokenTrie::TokenTrie(std::vector<std::string> token_bytes, std::span<const int32
   }
   id_begin_.push_back(static_cast<int32_t>(ids_.size()));
   child_begin_.push_back(static_cast<int32_t>(runs.size()));
+  for (const Run& r : runs) {
+    run_begin_.push_back(r.begin);
+    run_end_.push_back(r.end);
+  }
+  order_ = std::move(order);
+  ComputeStringSafe(depth_of);
+}
+
+void TokenTrie::ComputeStringSafe(const std::vector<int32_t>& depth_of) {
+  JsonGrammar g = JsonObjectGrammar();
+  g.root = g.string;
+  JsonMatcher in_string(&g);
+  (void)in_string.Feed('"');
+  string_safe_.assign(byte_.size(), 0);
+  for (size_t k = 1; k < byte_.size(); ++k) {
+    bool safe = true;
+    for (int32_t i = run_begin_[k]; safe && i < run_end_[k]; ++i) {
+      std::string_view rest = std::string_view(bytes_[order_[i]]).substr(depth_of[k]);
+      JsonMatcher m = in_string;
+      safe = m.FeedAll(rest) && !m.Done();
+    }
+    string_safe_[k] = safe;
+  }
 }
 
 JsonTokenConstraint::JsonTokenConstraint(std::shared_ptr<const JsonGrammar> grammar,
@@ -65,6 +88,15 @@ void JsonTokenConstraint::Walk(int32_t node, int depth, std::span<uint8_t> mask,
     JsonMatcher& m = stack_[depth + 1];
     m.CopyFrom(stack_[depth]);
     if (!m.Feed(t.byte_[c])) continue;
+    if (t.string_safe_[c] && m.InStringContent()) {
+      // Every token below c is plain string content: allowed, state unchanged but by bytes.
+      for (int32_t k = t.run_begin_[c]; k < t.run_end_[c]; ++k) {
+        int32_t id = t.order_[k];
+        if (static_cast<size_t>(id) < mask.size()) mask[id] = 2;
+      }
+      *any = true;
+      continue;
+    }
     for (int32_t k = t.id_begin_[c]; k < t.id_begin_[c + 1]; ++k) {
       int32_t id = t.ids_[k];
       if (static_cast<size_t>(id) < mask.size()) mask[id] = 2;  // 2: allowed (marked)
@@ -103,8 +135,7 @@ bool JsonTokenConstraint::Allowed(std::span<uint8_t> mask) {
 void JsonTokenConstraint::Accept(int32_t id) {
   if (finished_) return;
   if (std::find(eog_ids_.begin(), eog_ids_.end(), id) != eog_ids_.end() || id < 0 ||
-      id >= trie_->n_vocab() || !trie_->usable(id) ||
-      !matcher_.FeedAll(trie_->bytes(id))) {
+      id >= trie_->n_vocab() || !trie_->usable(id) || !matcher_.FeedAll(trie_->bytes(id))) {
     finished_ = true;
   }
 }

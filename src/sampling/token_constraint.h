@@ -38,8 +38,17 @@ class TokenTrie {
   std::vector<int32_t> child_begin_;
   std::vector<int32_t> id_begin_;
   std::vector<int32_t> ids_;
+  // Subtree of node k: tokens order_[run_begin_[k] .. run_end_[k] - 1]; the
+  // tokens sorted by bytes are the trie's preorder, so every subtree is one contiguous run.
+  std::vector<int32_t> order_;
+  std::vector<int32_t> run_begin_, run_end_;
+  // 1 when every token below node k continues a JSON string's content from k on without closing
+  // it: inside a string, such a subtree is allowed whole without walking it.
+  std::vector<uint8_t> string_safe_;
 
  private:
+  void ComputeStringSafe(const std::vector<int32_t>& depth_of);
+
   std::vector<std::string> bytes_;
   std::vector<uint8_t> usable_;  // 0: empty or excluded, never allowed
 };
