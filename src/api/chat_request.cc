@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "api/chat_encode.h"
+#include "api/json_constraint.h"
 
 namespace cachet::api {
 
@@ -100,6 +101,7 @@ std::optional<ApiError> StartChat(const ApiContext& ctx, const ChatRequest& req,
   g.stop_ids = m->tokenizer->eog_ids();
   if (g.stop_ids.empty() && m->tokenizer->eos_id() >= 0)
     g.stop_ids.push_back(m->tokenizer->eos_id());
+  if (req.json_grammar) g.constraint = MakeJsonConstraint(m->tokenizer, req.json_grammar);
   g.cache_salt = ctx.usage != nullptr ? ctx.usage->CacheSalt(account_id) : account_id;
   std::unique_ptr<RequestMeter> meter;
   if (ctx.usage != nullptr) {

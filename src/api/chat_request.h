@@ -13,6 +13,7 @@
 #include "api/generation.h"
 #include "api/service.h"
 #include "engine/engine.h"
+#include "sampling/json_schema.h"
 
 namespace cachet::api {
 
@@ -29,6 +30,8 @@ struct ChatRequest {
   std::vector<std::string> stop;
   bool stream = false;
   std::string user;
+  // response_format json_object / json_schema: the output is constrained to this grammar.
+  std::shared_ptr<const sampling::JsonGrammar> json_grammar;
 };
 
 struct StartedChat {

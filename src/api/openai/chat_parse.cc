@@ -163,7 +163,10 @@ MaybeError ParseTools(const json& body, const ApiLimits& limits, ChatRequest* ou
   return std::nullopt;
 }
 
-MaybeError ParseResponseFormat(const json& body) {
+// json_object: any JSON object; json_schema: response_format.json_schema.schema compiled to a
+// grammar (sampling/json_schema.h lists the supported subset; other keywords are a 400 naming
+// the schema path). The output is constrained token by token (api/json_constraint.h).
+MaybeError ParseResponseFormat(const json& body, ChatRequest* out) {
   auto it = body.find("response_format");
   if (it == body.end() || it->is_null()) return std::nullopt;
   if (!it->is_object())
@@ -171,9 +174,24 @@ MaybeError ParseResponseFormat(const json& body) {
   std::string type;
   if (auto e = GetString(*it, "type", "response_format", &type, true)) return e;
   if (type == "text") return std::nullopt;
-  if (type == "json_object" || type == "json_schema") {
-    return InvalidRequest("response_format '" + type + "' is not supported yet",
-                          "response_format.type");
+  if (type == "json_object") {
+    out->json_grammar = std::make_shared<const sampling::JsonGrammar>(
+        sampling::JsonObjectGrammar());
+    return std::nullopt;
+  }
+  if (type == "json_schema") {
+    auto js = it->find("json_schema");
+    if (js == it->end() || !js->is_object()) {
+      return InvalidRequest("'response_format.json_schema' must be an object",
+                            "response_format.json_schema");
+    }
+    auto schema = js->find("schema");
+    const std::string path = "response_format.json_schema.schema";
+    auto g = sampling::CompileJsonSchema(schema == js->end() ? std::string("true") : Dump(*schema),
+                                         path);
+    if (!g.ok()) return InvalidRequest(g.status().message(), path);
+    out->json_grammar = std::make_shared<const sampling::JsonGrammar>(std::move(g).value());
+    return std::nullopt;
   }
   return InvalidRequest("'response_format.type' must be text, json_object or json_schema",
                         "response_format.type");
@@ -317,7 +335,7 @@ MaybeError ParseChatRequest(const json& body, const ApiLimits& limits, ChatReque
   s.top_logprobs = static_cast<int32_t>(top);
   if (auto e = ParseMessages(body, limits, out)) return e;
   if (auto e = ParseTools(body, limits, out)) return e;
-  if (auto e = ParseResponseFormat(body)) return e;
+  if (auto e = ParseResponseFormat(body, out)) return e;
   return ParseThinking(body, out);
 }
 

@@ -94,7 +94,7 @@ TEST_F(OpenAITest, ValidationErrorsNameTheField) {
       {Chat({{"logprobs", true}, {"top_logprobs", 21}}), 400, "top_logprobs"},
       {Chat({{"stop", 5}}), 400, "stop"},
       {Chat({{"stream_options", {{"include_usage", true}}}}), 400, "stream_options"},
-      {Chat({{"response_format", {{"type", "json_object"}}}}), 400, "response_format.type"},
+      {Chat({{"response_format", {{"type", "xml"}}}}), 400, "response_format.type"},
       {Chat({{"model", "nope"}}), 404, "model"},
       {Chat({{"logit_bias", {{"50256", -100}}}}), 400, "logit_bias"},
       {Chat({{"functions", {{{"name", "f"}}}}}), 400, "functions"},
