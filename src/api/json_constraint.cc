@@ -26,9 +26,8 @@ class JsonConstraintAdapter : public engine::TokenConstraint {
 std::shared_ptr<const sampling::TokenTrie> TrieFor(
     const std::shared_ptr<const tok::Tokenizer>& tokenizer) {
   static std::mutex mu;
-  static std::map<const tok::Tokenizer*,
-                  std::pair<std::weak_ptr<const tok::Tokenizer>,
-                            std::shared_ptr<const sampling::TokenTrie>>>
+  static std::map<const tok::Tokenizer*, std::pair<std::weak_ptr<const tok::Tokenizer>,
+                                                   std::shared_ptr<const sampling::TokenTrie>>>
       cache;
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(tokenizer.get());

@@ -34,43 +34,41 @@ class JsonConstraintApiTest : public testing::ApiFixture {
 
 TEST_F(JsonConstraintApiTest, JsonSchemaConstrainsTheEngineRequest) {
   Init("{\"name\":\"x\"}");
-  json schema = {{"type", "object"},
-                 {"properties", {{"name", {{"type", "string"}}}, {"n", {{"type", "integer"}}}}},
-                 {"required", {"name"}}};
-  ApiReply r = ChatCompletions(
-      ctx_, Call(Chat({{"response_format",
-                        {{"type", "json_schema"},
-                         {"json_schema", {{"name", "t"}, {"schema", schema}}}}}})));
+  // ordered_json so the test's body keeps "name" before "n", as a client's would.
+  nlohmann::ordered_json schema = {
+      {"type", "object"},
+      {"properties", {{"name", {{"type", "string"}}}, {"n", {{"type", "integer"}}}}},
+      {"required", {"name"}}};
+  auto with_schema = [&] {
+    ApiCall c = Call(Chat(json::object()));
+    std::string body = c.body;
+    body.pop_back();  // drop '}' and append the ordered response_format
+    c.body = body + ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{" +
+             "\"name\":\"t\",\"schema\":" + schema.dump() + "}}}";
+    return c;
+  };
+  ApiReply r = ChatCompletions(ctx_, with_schema());
   ASSERT_EQ(r.status, 200) << r.body;
   auto req = model_.engine->last_request();
   ASSERT_NE(req.constraint, nullptr);
   const tok::Tokenizer& t = *model_.entry.tokenizer;
-  // The API's JSON library keeps object keys sorted, so properties come in alphabetical order.
-  EXPECT_TRUE(Drive(*req.constraint, t, "{\"n\":-4,\"name\":\"Bo\"}"));
+  // Properties come in the client's order (the API parses with ordered_json).
+  EXPECT_TRUE(Drive(*req.constraint, t, "{\"name\":\"Bo\",\"n\":-4}"));
   EXPECT_TRUE(req.constraint->Done());
 
   // A fresh request: a wrong type and a missing required property are refused by the mask.
-  ASSERT_EQ(ChatCompletions(ctx_, Call(Chat({{"response_format",
-                                              {{"type", "json_schema"},
-                                               {"json_schema", {{"schema", schema}}}}}})))
-                .status,
-            200);
+  ASSERT_EQ(ChatCompletions(ctx_, with_schema()).status, 200);
   auto c2 = model_.engine->last_request().constraint;
   ASSERT_NE(c2, nullptr);
   EXPECT_FALSE(Drive(*c2, t, "{\"name\":1"));
-  ASSERT_EQ(ChatCompletions(ctx_, Call(Chat({{"response_format",
-                                              {{"type", "json_schema"},
-                                               {"json_schema", {{"schema", schema}}}}}})))
-                .status,
-            200);
+  ASSERT_EQ(ChatCompletions(ctx_, with_schema()).status, 200);
   auto c3 = model_.engine->last_request().constraint;
   EXPECT_FALSE(Drive(*c3, t, "{\"n\":1}"));
 }
 
 TEST_F(JsonConstraintApiTest, JsonObjectMode) {
   Init("{}");
-  ApiReply r =
-      ChatCompletions(ctx_, Call(Chat({{"response_format", {{"type", "json_object"}}}})));
+  ApiReply r = ChatCompletions(ctx_, Call(Chat({{"response_format", {{"type", "json_object"}}}})));
   ASSERT_EQ(r.status, 200) << r.body;
   auto c = model_.engine->last_request().constraint;
   ASSERT_NE(c, nullptr);
@@ -93,7 +91,8 @@ TEST_F(JsonConstraintApiTest, SchemaErrorsAre400NamingTheField) {
       {{"type", "json_schema"}},
       {{"type", "json_schema"}, {"json_schema", {{"schema", {{"type", "date"}}}}}},
       {{"type", "json_schema"},
-       {"json_schema", {{"schema", {{"type", "object"}, {"properties", {{"a", {{"$ref", "#"}}}}}}}}}},
+       {"json_schema",
+        {{"schema", {{"type", "object"}, {"properties", {{"a", {{"$ref", "#"}}}}}}}}}},
       {{"type", "json_schema"},
        {"json_schema", {{"schema", {{"anyOf", {{{"type", "string"}}, {{"enum", {"x"}}}}}}}}}},
   };
@@ -106,11 +105,12 @@ TEST_F(JsonConstraintApiTest, SchemaErrorsAre400NamingTheField) {
     EXPECT_EQ(Body(r)["error"]["param"], params[i]) << r.body;
   }
   ApiReply r = ChatCompletions(
-      ctx_, Call(Chat({{"response_format",
-                        {{"type", "json_schema"},
-                         {"json_schema",
-                          {{"schema", {{"type", "object"},
-                                       {"properties", {{"a", {{"type", "date"}}}}}}}}}}}})));
+      ctx_,
+      Call(Chat({{"response_format",
+                  {{"type", "json_schema"},
+                   {"json_schema",
+                    {{"schema",
+                      {{"type", "object"}, {"properties", {{"a", {{"type", "date"}}}}}}}}}}}})));
   EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find(
                 "response_format.json_schema.schema.properties.a.type"),
             std::string::npos)
