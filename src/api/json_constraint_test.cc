@@ -115,6 +115,10 @@ TEST_F(JsonConstraintApiTest, SchemaErrorsAre400NamingTheField) {
                 "response_format.json_schema.schema.properties.a.type"),
             std::string::npos)
       << r.body;
+  ApiReply t = ChatCompletions(ctx_, Call(Chat({{"response_format", {{"type", "json_object"}}},
+                                                {"thinking", {{"type", "enabled"}}}})));
+  EXPECT_EQ(t.status, 400);
+  EXPECT_EQ(Body(t)["error"]["param"], "response_format") << t.body;
   EXPECT_EQ(model_.engine->submitted(), 0);
 }
 

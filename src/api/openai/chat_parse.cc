@@ -336,7 +336,15 @@ MaybeError ParseChatRequest(const json& body, const ApiLimits& limits, ChatReque
   if (auto e = ParseMessages(body, limits, out)) return e;
   if (auto e = ParseTools(body, limits, out)) return e;
   if (auto e = ParseResponseFormat(body, out)) return e;
-  return ParseThinking(body, out);
+  if (auto e = ParseThinking(body, out)) return e;
+  // The JSON constraint applies from the first generated token, which leaves no room for a
+  // reasoning block (and the reasoning parser would take the JSON for reasoning).
+  if (out->json_grammar && out->render.enable_thinking) {
+    return InvalidRequest("'response_format' json_object / json_schema cannot be combined with "
+                          "thinking",
+                          "response_format");
+  }
+  return std::nullopt;
 }
 
 MaybeError ParseCompletionRequest(const json& body, const ApiLimits& limits, ChatRequest* out,
