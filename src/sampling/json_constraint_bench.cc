@@ -57,6 +57,9 @@ int main(int argc, char** argv) {
       {"json_object: after {", any, "{"},
       {"json_object: in string", any, R"({"key":"some text)"},
       {"json_object: in nested value", any, R"({"a":[{"b":)"},
+      {"json_object: value start", any, R"({"a":)"},
+      {"json_object: after backslash", any, R"({"a":"x\)"},
+      {"json_object: mid UTF-8", any, "{\"a\":\"\xe4"},
   };
   std::vector<uint8_t> mask(tk.n_vocab());
   for (const auto& c : cases) {
