@@ -59,6 +59,11 @@ TEST(JsonSchema, DepthAndSizeAreBounded) {
   auto g = CompileJsonSchema(wide, "s");
   ASSERT_FALSE(g.ok());
   EXPECT_NE(g.status().message().find("s.properties"), std::string::npos);
+  std::string many = "{\"enum\":[0";
+  for (int i = 1; i <= kMaxEnumValues; ++i) many += "," + std::to_string(i);
+  auto e = CompileJsonSchema(many + "]}", "s");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().message().rfind("s.enum:", 0), 0u) << e.status().message();
 }
 
 // ---- byte-level matcher ----

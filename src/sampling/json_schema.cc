@@ -71,6 +71,9 @@ void Builder::AddBaseNodes() {
 
 Result<int32_t> Builder::CompileLiterals(std::vector<std::string> lits, const std::string& path) {
   if (lits.empty()) return Err(path, "enum must not be empty");
+  if (lits.size() > static_cast<size_t>(kMaxEnumValues)) {
+    return Err(path, "more than " + std::to_string(kMaxEnumValues) + " enum values");
+  }
   std::sort(lits.begin(), lits.end());
   lits.erase(std::unique(lits.begin(), lits.end()), lits.end());
   JsonGrammar::Node n;

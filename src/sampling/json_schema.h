@@ -18,7 +18,8 @@
 //     (and additionalProperties not false) accepts any JSON object;
 //   - enum/const values must appear exactly as SerializeJson writes them.
 // Limits: schema nesting <= kMaxSchemaDepth, <= kMaxSchemaNodes nodes, <= 64 properties per
-// object; any-JSON values nest at most kMaxValueDepth deep.
+// object, <= kMaxEnumValues enum values; the matched value nests at most
+// kMaxFrames (json_matcher.h) containers deep.
 //
 // Thread-safety: a JsonGrammar is immutable after compilation and may be shared.
 #pragma once
@@ -37,7 +38,7 @@ namespace cachet::sampling {
 inline constexpr int kMaxSchemaDepth = 16;
 inline constexpr int kMaxSchemaNodes = 2048;
 inline constexpr int kMaxProperties = 64;
-inline constexpr int kMaxValueDepth = 24;
+inline constexpr int kMaxEnumValues = 1024;
 
 struct JsonGrammar {
   enum class Kind : uint8_t {
