@@ -4,7 +4,9 @@
 # Usage: bench/serve/run_serve_bench.sh [CACHET_BINARY] [MODEL.gguf]
 #   (defaults: build/cachet, $MODEL_DIR/l1b-q8_0.gguf)
 # Environment: THREADS (2), PORT (18480), OUT (results JSON lines, /tmp/serve_bench.jsonl),
-#   SESSIONS, TURNS, AGENT_MAX, CHAT_N, STREAM_MAX, PREFIX_WORDS: workload sizes (below).
+#   SESSIONS, TURNS, AGENT_CONC, AGENT_MAX, CHAT_N, STREAM_MAX, PREFIX_WORDS: workload sizes
+#   (below); PARTS (default "agent chat streams nocache disk"): the scenarios to run.
+#   CACHET_ISA (e.g. amx) is passed on to the server (kernel table; see docs/benchmarks.md).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHET=${1:-build/cachet}
@@ -17,9 +19,10 @@ PY=/usr/bin/python3
 LOADGEN=("$PY" "$HERE/loadgen.py" --url "$URL" --model m --json-out "$OUT")
 
 # Workload sizes. Agent: ~1,430-token shared system prompt + tools, SESSIONS sessions x TURNS
-# turns, 2 at a time, each turn adds ~130 tokens. Prefix test: ~3,700 prompt tokens.
+# turns, AGENT_CONC at a time, each turn adds ~130 tokens. Prefix test: ~3,700 prompt tokens.
 # Sized for llama-1b on 2 shared cores (~45 prefill tokens/s under load): ~9 minutes.
-SESSIONS=${SESSIONS:-2}; TURNS=${TURNS:-3}; AGENT_MAX=${AGENT_MAX:-8}
+SESSIONS=${SESSIONS:-2}; TURNS=${TURNS:-3}; AGENT_CONC=${AGENT_CONC:-2}; AGENT_MAX=${AGENT_MAX:-8}
+PARTS=${PARTS:-agent chat streams nocache disk}
 CHAT_N=${CHAT_N:-8}; STREAM_MAX=${STREAM_MAX:-48}; PREFIX_WORDS=${PREFIX_WORDS:-3700}
 
 [[ -x "$CACHET" ]] || { echo "run_serve_bench: $CACHET not built" >&2; exit 1; }
@@ -55,23 +58,32 @@ agent() {  # label; warm: the shared system prompt enters the cache first (anoth
     "${LOADGEN[@]}" --workload single --label "$1-warmup" --concurrency 1 --max-tokens 1 \
       > /dev/null
   fi
-  "${LOADGEN[@]}" --workload agent --label "$1" --sessions "$SESSIONS" --concurrency 2 \
+  "${LOADGEN[@]}" --workload agent --label "$1" --sessions "$SESSIONS" --concurrency "$AGENT_CONC" \
     --turns "$TURNS" --max-tokens "$AGENT_MAX" > /dev/null
 }
 
-echo "== serving benchmark: $MODEL, threads $THREADS, $(date -u +%H:%M) UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "-- prefix cache on"
-start_server
-agent agent-cache-on
-"${LOADGEN[@]}" --workload chat --label chat --sessions "$CHAT_N" --concurrency 4 \
-  --max-tokens 16 > /dev/null
-"${LOADGEN[@]}" --workload single --label streams-1 --concurrency 1 --max-tokens "$STREAM_MAX" \
-  > /dev/null
-"${LOADGEN[@]}" --workload single --label streams-16 --concurrency 16 --max-tokens "$STREAM_MAX" \
-  --seed 2 > /dev/null
-stop_server
+echo "== serving benchmark: $MODEL, threads $THREADS, CACHET_ISA=${CACHET_ISA:-default}, $(date -u +%H:%M) UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+if part agent || part chat || part streams; then
+  echo "-- prefix cache on"
+  start_server
+  if part agent; then agent agent-cache-on; fi
+  if part chat; then
+    "${LOADGEN[@]}" --workload chat --label chat --sessions "$CHAT_N" --concurrency 4 \
+      --max-tokens 16 > /dev/null
+  fi
+  if part streams; then
+    "${LOADGEN[@]}" --workload single --label streams-1 --concurrency 1 \
+      --max-tokens "$STREAM_MAX" > /dev/null
+    "${LOADGEN[@]}" --workload single --label streams-16 --concurrency 16 \
+      --max-tokens "$STREAM_MAX" --seed 2 > /dev/null
+  fi
+  stop_server
+fi
 
-if "$CACHET" serve --help 2>&1 | grep -q -- --no-prefix-cache; then
+if ! part nocache; then
+  :
+elif "$CACHET" serve --help 2>&1 | grep -q -- --no-prefix-cache; then
   echo "-- prefix cache off"
   start_server --no-prefix-cache
   agent agent-cache-off
@@ -80,19 +92,21 @@ else
   echo "-- prefix cache off: skipped ($CACHET serve has no --no-prefix-cache; rebuild)"
 fi
 
-echo "-- disk tier: ~4,000-token prefix, cold vs restored after a restart"
-DATA=$(mktemp -d /tmp/serve_bench_data.XXXXXX)
-start_server --data-dir "$DATA"
-"${LOADGEN[@]}" --workload single --label warmup --concurrency 1 --max-tokens 1 > /dev/null
-"${LOADGEN[@]}" --workload prefix --label prefix-cold --concurrency 1 --max-tokens 1 \
-  --prefix-words "$PREFIX_WORDS" > /dev/null
-stop_server
-start_server --data-dir "$DATA"
-"${LOADGEN[@]}" --workload single --label warmup --concurrency 1 --max-tokens 1 --seed 3 > /dev/null
-"${LOADGEN[@]}" --workload prefix --label prefix-restored --concurrency 1 --max-tokens 1 \
-  --prefix-words "$PREFIX_WORDS" > /dev/null
-stop_server
-rm -rf "$DATA"
+if part disk; then
+  echo "-- disk tier: ~4,000-token prefix, cold vs restored after a restart"
+  DATA=$(mktemp -d /tmp/serve_bench_data.XXXXXX)
+  start_server --data-dir "$DATA"
+  "${LOADGEN[@]}" --workload single --label warmup --concurrency 1 --max-tokens 1 > /dev/null
+  "${LOADGEN[@]}" --workload prefix --label prefix-cold --concurrency 1 --max-tokens 1 \
+    --prefix-words "$PREFIX_WORDS" > /dev/null
+  stop_server
+  start_server --data-dir "$DATA"
+  "${LOADGEN[@]}" --workload single --label warmup --concurrency 1 --max-tokens 1 --seed 3 > /dev/null
+  "${LOADGEN[@]}" --workload prefix --label prefix-restored --concurrency 1 --max-tokens 1 \
+    --prefix-words "$PREFIX_WORDS" > /dev/null
+  stop_server
+  rm -rf "$DATA"
+fi
 "$PY" - "$OUT" <<'PYEOF'
 import json, sys
 r = {}
