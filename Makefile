@@ -35,7 +35,8 @@ asan: setup
 tsan: setup
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCACHET_SANITIZE=thread -DCACHET_UNIT_TESTS_ONLY=ON
 	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && ctest --output-on-failure -j $(JOBS) -L tsan -LE slow
+	cd build-tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/tools/sanitizers/tsan.supp $$TSAN_OPTIONS" \
+	  ctest --output-on-failure -j $(JOBS) -L tsan -LE slow
 
 fuzz: setup
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCACHET_FUZZ=ON -DCACHET_TESTS=OFF
