@@ -193,7 +193,13 @@ test('openai: tools and a tool-call history render through the model template', 
   const none = await greedy({ tools, tool_choice: 'none', max_tokens: 2 });
   assert.equal(none.usage.prompt_tokens, plain.usage.prompt_tokens);  // tools not offered at all
   await assert.rejects(greedy({ tools, tool_choice: 'required' }), (e) => e.status === 400);
-  await assert.rejects(greedy({ response_format: { type: 'json_object' } }), (e) => e.status === 400);
+  // JSON mode is constrained decoding: the output is a JSON object (complete when it stopped).
+  const js = await greedy({ response_format: { type: 'json_object' }, max_tokens: 24 });
+  const text = js.choices[0].message.content;
+  assert.ok(text.startsWith('{'), `json_object output: ${text}`);
+  if (js.choices[0].finish_reason === 'stop') assert.equal(typeof JSON.parse(text), 'object');
+  await assert.rejects(greedy({ response_format: { type: 'json_schema', json_schema: { name: 'x',
+    schema: { $ref: '#/defs/a' } } } }), (e) => e.status === 400);
 });
 
 test('openai: DeepSeek-style base URL without /v1', async () => {
