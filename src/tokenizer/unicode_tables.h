@@ -1,5 +1,5 @@
-// Raw generated Unicode tables (src/tokenizer/unicode_tables.cc, made by
-// tools/gen_unicode_tables.py). Use the functions in unicode.h instead of these directly.
+// Raw generated Unicode tables (unicode_category_tables.cc and unicode_normalization_tables.cc,
+// made by tools/gen_unicode_tables.py). Use the functions in unicode.h instead of these directly.
 #pragma once
 
 #include <cstdint>
