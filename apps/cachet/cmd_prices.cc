@@ -88,30 +88,10 @@ int RunPrices(int argc, char** argv) {
   if (!daily.empty() && (!from.empty() || !to.empty())) {
     return f.UsageError("--daily and --from/--to cannot be combined");
   }
-  billing::PriceVersion p;
-  p.model = model;
-  p.currency = currency;
-  for (auto [text, out] : {std::pair{&hit, &p.hit_per_m}, std::pair{&miss, &p.miss_per_m},
-                           std::pair{&output, &p.output_per_m}}) {
-    auto v = billing::ParseAmount(*text);
-    if (!v.ok()) return PrintError("prices", v.status());
-    *out = *v;
-  }
-  if (!from.empty() || !to.empty()) {
-    if (from.empty() || to.empty()) return f.UsageError("--from and --to go together");
-    auto a = billing::ParseTime(from), b = billing::ParseTime(to);
-    if (!a.ok()) return PrintError("prices", a.status());
-    if (!b.ok()) return PrintError("prices", b.status());
-    p.from_s = *a;
-    p.to_s = *b;
-  }
-  if (!daily.empty()) {
-    auto w = billing::ParseDailyWindow(daily);
-    if (!w.ok()) return PrintError("prices", w.status());
-    p.daily_start_min = w->first;
-    p.daily_end_min = w->second;
-  }
-  auto added = ledger->AddPrice(p);
+  if (from.empty() != to.empty()) return f.UsageError("--from and --to go together");
+  auto p = billing::ParsePriceFields({model, hit, miss, output, currency, from, to, daily});
+  if (!p.ok()) return PrintError("prices", p.status());
+  auto added = ledger->AddPrice(*p);
   if (!added.ok()) return PrintError("prices", added.status());
   PrintPrice(*added);
   return 0;

@@ -210,30 +210,10 @@ Result<std::vector<billing::PriceVersion>> ConfigPrices(const ServeOptions& o) {
         return InvalidArgument(where + ": unknown key '" + k + "'");
       }
     }
-    billing::PriceVersion p;
-    p.model = model;
-    if (!get("currency").empty()) p.currency = get("currency");
-    for (auto [k, out_v] : {std::pair{"hit", &p.hit_per_m}, std::pair{"miss", &p.miss_per_m},
-                            std::pair{"output", &p.output_per_m}}) {
-      auto v = billing::ParseAmount(get(k));
-      if (!v.ok()) return v.status().WithContext(where + " " + k);
-      *out_v = *v;
-    }
-    if (!get("from").empty() || !get("to").empty()) {
-      auto a = billing::ParseTime(get("from"));
-      auto b = billing::ParseTime(get("to"));
-      if (!a.ok()) return a.status().WithContext(where + " from");
-      if (!b.ok()) return b.status().WithContext(where + " to");
-      p.from_s = *a;
-      p.to_s = *b;
-    }
-    if (!get("daily").empty()) {
-      auto w = billing::ParseDailyWindow(get("daily"));
-      if (!w.ok()) return w.status().WithContext(where + " daily");
-      p.daily_start_min = w->first;
-      p.daily_end_min = w->second;
-    }
-    out.push_back(std::move(p));
+    auto p = billing::ParsePriceFields({model, get("hit"), get("miss"), get("output"),
+                                        get("currency"), get("from"), get("to"), get("daily")});
+    if (!p.ok()) return p.status().WithContext(where);
+    out.push_back(std::move(*p));
   }
   return out;
 }

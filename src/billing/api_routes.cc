@@ -220,26 +220,14 @@ class Handlers {
   }
 
   Result<json> SetPrice(const json& b) {
-    PriceVersion p;
-    CACHET_ASSIGN_OR_RETURN(p.model, Str(b, "model"));
-    CACHET_ASSIGN_OR_RETURN(p.hit_per_m, Amount(b, "hit"));
-    CACHET_ASSIGN_OR_RETURN(p.miss_per_m, Amount(b, "miss"));
-    CACHET_ASSIGN_OR_RETURN(p.output_per_m, Amount(b, "output"));
-    CACHET_ASSIGN_OR_RETURN(std::string currency, Str(b, "currency"));
-    if (!currency.empty()) p.currency = currency;
-    CACHET_ASSIGN_OR_RETURN(std::string from, Str(b, "from"));
-    CACHET_ASSIGN_OR_RETURN(std::string to, Str(b, "to"));
-    CACHET_ASSIGN_OR_RETURN(std::string daily, Str(b, "daily"));
-    if (!from.empty() || !to.empty()) {
-      if (from.empty() || to.empty()) return InvalidArgument("from and to go together");
-      CACHET_ASSIGN_OR_RETURN(p.from_s, ParseTime(from));
-      CACHET_ASSIGN_OR_RETURN(p.to_s, ParseTime(to));
+    PriceFields f;
+    for (auto [name, out] : {std::pair{"model", &f.model}, std::pair{"hit", &f.hit},
+                             std::pair{"miss", &f.miss}, std::pair{"output", &f.output},
+                             std::pair{"currency", &f.currency}, std::pair{"from", &f.from},
+                             std::pair{"to", &f.to}, std::pair{"daily", &f.daily}}) {
+      CACHET_ASSIGN_OR_RETURN(*out, Str(b, name));
     }
-    if (!daily.empty()) {
-      CACHET_ASSIGN_OR_RETURN(auto w, ParseDailyWindow(daily));
-      p.daily_start_min = w.first;
-      p.daily_end_min = w.second;
-    }
+    CACHET_ASSIGN_OR_RETURN(PriceVersion p, ParsePriceFields(f));
     CACHET_ASSIGN_OR_RETURN(PriceVersion added, meter_->ledger().AddPrice(p));
     return json{{"version", added.id}, {"model", added.model}};
   }

@@ -67,6 +67,25 @@ TEST(Prices, CostIsExactAndRoundsOncePerRequest) {
   EXPECT_EQ(Cost({0, 0, 0}, p), 0);
 }
 
+TEST(Prices, ParsePriceFieldsNamesTheBadField) {
+  auto p = ParsePriceFields({"m", "0.0028", "0.14", "0.28", "", "2026-05-01", "2026-06-01", ""});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->hit_per_m, 2'800'000);
+  EXPECT_EQ(p->currency, "USD");
+  EXPECT_EQ(p->from_s, *ParseTime("2026-05-01"));
+  EXPECT_TRUE(p->dated());
+  auto d = ParsePriceFields({"m", "1", "2", "3", "CNY", "", "", "16:30-00:30"});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->daily_start_min, 990);
+  EXPECT_EQ(d->currency, "CNY");
+  auto bad = ParsePriceFields({"m", "1", "x", "3", "", "", "", ""});
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("miss"), std::string::npos);
+  EXPECT_FALSE(ParsePriceFields({"m", "", "2", "3", "", "", "", ""}).ok());
+  EXPECT_FALSE(ParsePriceFields({"m", "1", "2", "3", "", "2026-05-01", "", ""}).ok());
+  EXPECT_FALSE(ParsePriceFields({"m", "1", "2", "3", "", "", "", "25:00-01:00"}).ok());
+}
+
 TEST(Prices, ParsesWindowsAndTimes) {
   EXPECT_EQ(*ParseDailyWindow("16:30-00:30"), std::make_pair(990, 30));
   EXPECT_FALSE(ParseDailyWindow("25:00-01:00").ok());

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <ctime>
+#include <tuple>
 
 namespace cachet::billing {
 
@@ -40,6 +41,36 @@ Nanos Cost(const TokenCounts& t, const PriceVersion& p) {
                          static_cast<__int128>(t.miss) * p.miss_per_m +
                          static_cast<__int128>(t.output) * p.output_per_m;
   return static_cast<Nanos>((total + 500'000) / 1'000'000);
+}
+
+Result<PriceVersion> ParsePriceFields(const PriceFields& f) {
+  PriceVersion p;
+  p.model = f.model;
+  if (!f.currency.empty()) p.currency = f.currency;
+  for (auto [name, text, out] : {std::tuple{"hit", &f.hit, &p.hit_per_m},
+                                 std::tuple{"miss", &f.miss, &p.miss_per_m},
+                                 std::tuple{"output", &f.output, &p.output_per_m}}) {
+    if (text->empty()) return InvalidArgument(std::string(name) + " is required (decimal string)");
+    auto v = ParseAmount(*text);
+    if (!v.ok()) return v.status().WithContext(name);
+    *out = *v;
+  }
+  if (!f.from.empty() || !f.to.empty()) {
+    if (f.from.empty() || f.to.empty()) return InvalidArgument("from and to go together");
+    auto a = ParseTime(f.from);
+    if (!a.ok()) return a.status().WithContext("from");
+    auto b = ParseTime(f.to);
+    if (!b.ok()) return b.status().WithContext("to");
+    p.from_s = *a;
+    p.to_s = *b;
+  }
+  if (!f.daily.empty()) {
+    auto w = ParseDailyWindow(f.daily);
+    if (!w.ok()) return w.status().WithContext("daily");
+    p.daily_start_min = w->first;
+    p.daily_end_min = w->second;
+  }
+  return p;
 }
 
 namespace {

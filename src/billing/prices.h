@@ -49,6 +49,14 @@ struct TokenCounts {
 // Cost in nanos: sum(tokens * price_per_m) / 1e6, rounded half up once per request.
 Nanos Cost(const TokenCounts& t, const PriceVersion& p);
 
+// A price version as operators write it (command line, admin API, config file): decimal strings
+// per million tokens and an optional window. Empty currency = USD; from/to go together.
+struct PriceFields {
+  std::string model, hit, miss, output, currency, from, to, daily;
+};
+// InvalidArgument naming the field ("hit: ...") for a missing or malformed value.
+Result<PriceVersion> ParsePriceFields(const PriceFields& f);
+
 // "HH:MM-HH:MM" → (start_min, end_min). InvalidArgument on bad syntax or equal ends.
 Result<std::pair<int32_t, int32_t>> ParseDailyWindow(std::string_view text);
 // "2026-05-31" or "2026-05-31T12:00:00Z" or unix seconds → unix seconds (UTC).
