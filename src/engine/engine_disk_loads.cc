@@ -20,6 +20,7 @@ bool ServingEngine::TryStartLoad(Active& a, const std::vector<int32_t>& prompt) 
   prefix_cache::LookupResult res = cache_->Lookup(
       std::span<const int32_t>(prompt.data(), max_blocks * model::kKvBlockTokens),
       a.req.cache_salt);
+  if (hooks_ != nullptr) hooks_->MarkCounted(a.id);  // admission's lookup will not count again
   auto unref_all = [&](const std::vector<kv::BlockId>& v) {
     for (kv::BlockId b : v) blocks_->Unref(b);
   };

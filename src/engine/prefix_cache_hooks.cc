@@ -20,8 +20,9 @@ std::vector<kv::BlockId> PrefixCacheHooks::MatchPrefix(const sched::Request& r,
     c.pos = cache_->Root(c.salt);
     return {};
   }
-  prefix_cache::LookupResult res =
-      cache_->Lookup(std::span<const int32_t>(r.tokens.data(), static_cast<size_t>(n)), c.salt);
+  prefix_cache::LookupResult res = cache_->Lookup(
+      std::span<const int32_t>(r.tokens.data(), static_cast<size_t>(n)), c.salt, !c.counted);
+  c.counted = true;
   c.pos = res.pos;
   return std::move(res.blocks);
 }

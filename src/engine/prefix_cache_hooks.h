@@ -24,6 +24,11 @@ class PrefixCacheHooks final : public sched::KvCacheHooks {
   // Registers a request's tenant salt before it is scheduled; Forget when it is done.
   void Track(sched::RequestId id, std::string salt);
   void Forget(sched::RequestId id) { chains_.erase(id); }
+  // The request's prompt was already looked up with stats counted (before a disk load): later
+  // lookups of it leave the cache's hit/miss counters alone, so each request counts once.
+  void MarkCounted(sched::RequestId id) {
+    if (auto it = chains_.find(id); it != chains_.end()) it->second.counted = true;
+  }
 
   std::vector<kv::BlockId> MatchPrefix(const sched::Request& r, int64_t max_blocks) override;
   int64_t Evict(int64_t n) override;
@@ -33,6 +38,7 @@ class PrefixCacheHooks final : public sched::KvCacheHooks {
   struct Chain {
     std::string salt;
     prefix_cache::ChainPos pos;  // after the request's last matched or inserted block
+    bool counted = false;        // a lookup of this request has updated the cache's stats
   };
   prefix_cache::PrefixCache* cache_;
   std::unordered_map<sched::RequestId, Chain> chains_;
