@@ -20,6 +20,29 @@ std::vector<int32_t> Encode(const ModelEntry& m, const std::string& text, bool b
 
 std::string Tail(const std::string& s) { return s.size() > 64 ? s.substr(s.size() - 64) : s; }
 
+// The constraint of a forced tool call (see forced_tool_call.h), or an error naming tool_choice.
+std::optional<ApiError> ForcedCallConstraint(const ModelEntry& m, const ChatRequest& req,
+                                             const std::string& prompt_tail,
+                                             std::shared_ptr<engine::TokenConstraint>* out) {
+  const parsers::ToolCallFormat format = ToolFormatOf(m);
+  if (format == parsers::ToolCallFormat::kNone) {
+    return InvalidRequest("model '" + m.name +
+                              "' has no known tool-call format, so tool_choice cannot force "
+                              "a tool call",
+                          "tool_choice");
+  }
+#ifdef CACHET_API_HAS_PARSERS
+  const bool close_reasoning = parsers::PromptOpensReasoning(prompt_tail);
+#else
+  const bool close_reasoning = false;
+#endif
+  auto g = ForcedToolCallGrammar(format, *m.tokenizer, req.forced_tools, close_reasoning);
+  if (!g.ok()) return InvalidRequest(g.status().message(), "tool_choice");
+  *out = MakeToolCallConstraint(
+      m.tokenizer, std::make_shared<const sampling::ToolCallGrammar>(std::move(g).value()));
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<ApiError> RenderPrompt(const ApiContext& ctx, const ChatRequest& req,
@@ -101,7 +124,11 @@ std::optional<ApiError> StartChat(const ApiContext& ctx, const ChatRequest& req,
   g.stop_ids = m->tokenizer->eog_ids();
   if (g.stop_ids.empty() && m->tokenizer->eos_id() >= 0)
     g.stop_ids.push_back(m->tokenizer->eos_id());
-  if (req.json_grammar) g.constraint = MakeJsonConstraint(m->tokenizer, req.json_grammar);
+  if (!req.forced_tools.empty()) {
+    if (auto e = ForcedCallConstraint(*m, req, tail, &g.constraint)) return e;
+  } else if (req.json_grammar) {
+    g.constraint = MakeJsonConstraint(m->tokenizer, req.json_grammar);
+  }
   g.cache_salt = ctx.usage != nullptr ? ctx.usage->CacheSalt(account_id) : account_id;
   std::unique_ptr<RequestMeter> meter;
   if (ctx.usage != nullptr) {

@@ -10,6 +10,7 @@
 
 #include "api/api_error.h"
 #include "api/chat_template.h"
+#include "api/forced_tool_call.h"
 #include "api/generation.h"
 #include "api/service.h"
 #include "engine/engine.h"
@@ -32,6 +33,9 @@ struct ChatRequest {
   std::string user;
   // response_format json_object / json_schema: the output is constrained to this grammar.
   std::shared_ptr<const sampling::JsonGrammar> json_grammar;
+  // tool_choice required / any / named: non-empty forces one call of one of these tools (in
+  // render.tools as well); takes precedence over json_grammar (forced_tool_call.h).
+  std::vector<ForcedTool> forced_tools;
 };
 
 struct StartedChat {
@@ -50,7 +54,8 @@ std::optional<ApiError> RenderPrompt(const ApiContext& ctx, const ChatRequest& r
                                      std::string* prompt_tail = nullptr);
 
 // Renders, tokenizes and submits. Errors: those of RenderPrompt; 400 when the prompt is empty or
-// the prompt plus max_tokens exceed the context (naming `max_tokens_param`); the engine's Submit
+// the prompt plus max_tokens exceed the context (naming `max_tokens_param`); 400 naming
+// tool_choice when forced_tools is set and the model has no known tool-call format; the engine's Submit
 // errors mapped with FromStatus (queue full -> overloaded with Retry-After).
 std::optional<ApiError> StartChat(const ApiContext& ctx, const ChatRequest& req,
                                   const std::string& account_id, const std::string& request_id,

@@ -5,7 +5,6 @@
 #include <utility>
 #include <vector>
 
-#include "sampling/token_constraint.h"
 
 namespace cachet::api {
 namespace {
@@ -23,7 +22,9 @@ class JsonConstraintAdapter : public engine::TokenConstraint {
   sampling::JsonTokenConstraint c_;
 };
 
-std::shared_ptr<const sampling::TokenTrie> TrieFor(
+}  // namespace
+
+std::shared_ptr<const sampling::TokenTrie> VocabTrie(
     const std::shared_ptr<const tok::Tokenizer>& tokenizer) {
   static std::mutex mu;
   static std::map<const tok::Tokenizer*, std::pair<std::weak_ptr<const tok::Tokenizer>,
@@ -46,14 +47,12 @@ std::shared_ptr<const sampling::TokenTrie> TrieFor(
   return trie;
 }
 
-}  // namespace
-
 std::shared_ptr<engine::TokenConstraint> MakeJsonConstraint(
     const std::shared_ptr<const tok::Tokenizer>& tokenizer,
     std::shared_ptr<const sampling::JsonGrammar> grammar) {
   std::vector<int32_t> eog = tokenizer->eog_ids();
   if (eog.empty() && tokenizer->eos_id() >= 0) eog.push_back(tokenizer->eos_id());
-  return std::make_shared<JsonConstraintAdapter>(std::move(grammar), TrieFor(tokenizer),
+  return std::make_shared<JsonConstraintAdapter>(std::move(grammar), VocabTrie(tokenizer),
                                                  std::move(eog));
 }
 

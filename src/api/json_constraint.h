@@ -12,9 +12,14 @@
 
 #include "engine/engine.h"
 #include "sampling/json_schema.h"
+#include "sampling/token_constraint.h"
 #include "tokenizer/tokenizer.h"
 
 namespace cachet::api {
+
+// The tokenizer's vocabulary trie (control tokens excluded), built on first use and cached.
+std::shared_ptr<const sampling::TokenTrie> VocabTrie(
+    const std::shared_ptr<const tok::Tokenizer>& tokenizer);
 
 std::shared_ptr<engine::TokenConstraint> MakeJsonConstraint(
     const std::shared_ptr<const tok::Tokenizer>& tokenizer,

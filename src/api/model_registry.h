@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "api/chat_template.h"
 #include "api/output_parser.h"
 #include "engine/engine.h"
+#include "tokenizer/parsers/output_parser.h"
 #include "tokenizer/tokenizer.h"
 
 namespace cachet::api {
@@ -38,6 +40,9 @@ struct ModelEntry {
   std::shared_ptr<const ChatTemplate> chat_template;
   // Makes a parser per request; nullptr means everything is content.
   std::function<std::unique_ptr<OutputParser>(const ParserOptions&)> make_parser;
+  // The tool-call syntax forced calls are written in (forced_tool_call.h); unset: read from the
+  // tokenizer's chat template, as the output parser does. Must agree with make_parser's format.
+  std::optional<parsers::ToolCallFormat> tool_format;
   FimTokens fim;
   int64_t created = 0;  // Unix seconds, shown by /v1/models
 };

@@ -121,9 +121,49 @@ MaybeError ParseSystem(const json& body, std::vector<ChatMessage>* out) {
   return std::nullopt;
 }
 
+// tool_choice: auto, none (the tools are not offered), any (one call of any tool) or
+// {"type": "tool", "name": ...}: the last two force the call through constrained decoding
+// (forced_tool_call.h), so each forced tool's input_schema must compile (400 naming
+// tools[i].input_schema otherwise). disable_parallel_tool_use is accepted: a forced reply holds
+// exactly one call.
+MaybeError ParseToolChoice(const json& body, ChatRequest* out) {
+  auto choice = body.find("tool_choice");
+  if (choice == body.end() || choice->is_null()) return std::nullopt;
+  if (!choice->is_object()) return InvalidRequest("tool_choice: must be an object", "tool_choice");
+  std::string type, named;
+  if (auto e = GetString(*choice, "type", "tool_choice", &type, true)) return e;
+  if (type == "none") out->render.tools.clear();
+  if (type == "none" || type == "auto") return std::nullopt;
+  if (type == "tool") {
+    if (auto e = GetString(*choice, "name", "tool_choice", &named, true)) return e;
+  } else if (type != "any") {
+    return InvalidRequest("tool_choice.type: must be auto, any, tool or none", "tool_choice.type");
+  }
+  const auto& tools = out->render.tools;
+  if (tools.empty()) {
+    return InvalidRequest("tool_choice: '" + type + "' requires tools", "tool_choice");
+  }
+  for (size_t i = 0; i < tools.size(); ++i) {
+    if (!named.empty() && tools[i].name != named) continue;
+    const std::string p = IndexPath("tools", i);
+    ForcedTool t;
+    if (auto e = CompileForcedTool(tools[i], FieldPath(p, "name"), FieldPath(p, "input_schema"),
+                                   &t)) {
+      return e;
+    }
+    out->forced_tools.push_back(std::move(t));
+    if (!named.empty()) break;
+  }
+  if (out->forced_tools.empty()) {
+    return InvalidRequest("tool_choice.name: tool '" + named + "' is not in tools",
+                          "tool_choice.name");
+  }
+  return std::nullopt;
+}
+
 MaybeError ParseTools(const json& body, const ApiLimits& limits, ChatRequest* out) {
   auto t = body.find("tools");
-  if (t == body.end() || t->is_null()) return std::nullopt;
+  if (t == body.end() || t->is_null()) return ParseToolChoice(body, out);
   if (!t->is_array()) return InvalidRequest("tools: must be an array", "tools");
   if (t->size() > limits.max_tools) return InvalidRequest("tools: too many tools", "tools");
   for (size_t i = 0; i < t->size(); ++i) {
@@ -139,24 +179,7 @@ MaybeError ParseTools(const json& body, const ApiLimits& limits, ChatRequest* ou
     d.parameters_json = Dump(*schema);
     out->render.tools.push_back(std::move(d));
   }
-  auto choice = body.find("tool_choice");
-  if (choice == body.end() || choice->is_null()) return std::nullopt;
-  if (!choice->is_object()) return InvalidRequest("tool_choice: must be an object", "tool_choice");
-  std::string type;
-  if (auto e = GetString(*choice, "type", "tool_choice", &type, true)) return e;
-  if (type == "none") {
-    out->render.tools.clear();
-  } else if (type == "any" || type == "tool") {
-    if (!out->render.tools.empty()) {
-      return InvalidRequest("tool_choice '" + type +
-                                "' needs constrained decoding, which is "
-                                "not supported yet",
-                            "tool_choice");
-    }
-  } else if (type != "auto") {
-    return InvalidRequest("tool_choice.type: must be auto, any, tool or none", "tool_choice");
-  }
-  return std::nullopt;
+  return ParseToolChoice(body, out);
 }
 
 MaybeError ParseSampling(const json& body, const ApiLimits& limits, ChatRequest* out) {
@@ -229,7 +252,15 @@ MaybeError ParseMessagesRequest(const json& body, const ApiLimits& limits, bool 
     out->render.continue_final_message = true;
     out->render.add_generation_prompt = false;
   }
-  return ParseTools(body, limits, out);
+  if (auto e = ParseTools(body, limits, out)) return e;
+  // As Anthropic: thinking may not be combined with forced tool use (the constraint applies from
+  // the first token, leaving no room for a thinking block).
+  if (!out->forced_tools.empty() && out->render.enable_thinking) {
+    return InvalidRequest("tool_choice: thinking may not be enabled when tool_choice forces tool "
+                          "use",
+                          "tool_choice");
+  }
+  return std::nullopt;
 }
 
 const char* StopReason(const Delta& d, bool any_tool_use) {

@@ -118,9 +118,59 @@ MaybeError ParseMessages(const json& body, const ApiLimits& limits, ChatRequest*
   return std::nullopt;
 }
 
+// tool_choice: "none" (the tools are not offered to the model at all), "auto" (default),
+// "required" (one call of any tool) or {"type":"function","function":{"name":...}} (that tool):
+// the last two force the call through constrained decoding (forced_tool_call.h), so each forced
+// tool's parameters must compile (400 naming tools[i].function.parameters otherwise).
+MaybeError ParseToolChoice(const json& body, ChatRequest* out) {
+  auto choice = body.find("tool_choice");
+  if (choice == body.end() || choice->is_null()) return std::nullopt;
+  std::string named;
+  if (choice->is_string()) {
+    const std::string c = choice->get<std::string>();
+    if (c == "none") out->render.tools.clear();
+    if (c == "none" || c == "auto") return std::nullopt;
+    if (c != "required") {
+      return InvalidRequest("'tool_choice' must be none, auto, required or a named tool",
+                            "tool_choice");
+    }
+  } else if (choice->is_object()) {
+    std::string type;
+    if (auto e = GetString(*choice, "type", "tool_choice", &type, true)) return e;
+    auto f = choice->find("function");
+    if (type != "function" || f == choice->end() || !f->is_object()) {
+      return InvalidRequest("'tool_choice' must be {\"type\": \"function\", \"function\": "
+                            "{\"name\": ...}}",
+                            "tool_choice");
+    }
+    if (auto e = GetString(*f, "name", "tool_choice.function", &named, true)) return e;
+  } else {
+    return InvalidRequest("'tool_choice' must be a string or an object", "tool_choice");
+  }
+  const auto& tools = out->render.tools;
+  if (tools.empty()) {
+    return InvalidRequest("'tool_choice' is only allowed when 'tools' are specified",
+                          "tool_choice");
+  }
+  for (size_t i = 0; i < tools.size(); ++i) {
+    if (!named.empty() && tools[i].name != named) continue;
+    const std::string p = IndexPath("tools", i) + ".function";
+    ForcedTool t;
+    if (auto e = CompileForcedTool(tools[i], p + ".name", p + ".parameters", &t)) return e;
+    out->forced_tools.push_back(std::move(t));
+    if (!named.empty()) break;
+  }
+  if (out->forced_tools.empty()) {
+    return InvalidRequest("'tool_choice' names the function '" + named +
+                              "', which is not in 'tools'",
+                          "tool_choice.function.name");
+  }
+  return std::nullopt;
+}
+
 MaybeError ParseTools(const json& body, const ApiLimits& limits, ChatRequest* out) {
   auto it = body.find("tools");
-  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (it == body.end() || it->is_null()) return ParseToolChoice(body, out);
   if (!it->is_array()) return InvalidRequest("'tools' must be an array", "tools");
   if (it->size() > limits.max_tools) {
     return InvalidRequest("'tools' has more than " + std::to_string(limits.max_tools) + " entries",
@@ -147,20 +197,7 @@ MaybeError ParseTools(const json& body, const ApiLimits& limits, ChatRequest* ou
     def.parameters_json = params == f->end() ? "{}" : Dump(*params);
     out->render.tools.push_back(std::move(def));
   }
-  // tool_choice "none": the tools are not offered to the model at all.
-  auto choice = body.find("tool_choice");
-  if (choice != body.end() && choice->is_string() && *choice == "none") out->render.tools.clear();
-  if (choice != body.end() && !choice->is_null() && !choice->is_string() && !choice->is_object()) {
-    return InvalidRequest("'tool_choice' must be a string or an object", "tool_choice");
-  }
-  if (choice != body.end() && !out->render.tools.empty() &&
-      (choice->is_object() || *choice == "required")) {
-    return InvalidRequest(
-        "tool_choice 'required' and named tools need constrained decoding, "
-        "which is not supported yet",
-        "tool_choice");
-  }
-  return std::nullopt;
+  return ParseToolChoice(body, out);
 }
 
 // json_object: any JSON object; json_schema: response_format.json_schema.schema compiled to a
@@ -339,10 +376,16 @@ MaybeError ParseChatRequest(const json& body, const ApiLimits& limits, ChatReque
   if (auto e = ParseThinking(body, out)) return e;
   // The JSON constraint applies from the first generated token, which leaves no room for a
   // reasoning block (and the reasoning parser would take the JSON for reasoning).
-  if (out->json_grammar && out->render.enable_thinking) {
+  if (out->json_grammar && out->forced_tools.empty() && out->render.enable_thinking) {
     return InvalidRequest("'response_format' json_object / json_schema cannot be combined with "
                           "thinking",
                           "response_format");
+  }
+  // Likewise a forced tool call (as Anthropic: thinking may not be combined with forced tool
+  // use); a forced call also replaces response_format (the reply has no content to format).
+  if (!out->forced_tools.empty() && out->render.enable_thinking) {
+    return InvalidRequest("'tool_choice' required / named cannot be combined with thinking",
+                          "tool_choice");
   }
   return std::nullopt;
 }
