@@ -67,6 +67,13 @@ class GgufModelFile final : public ModelFile {
     if (!r.ok()) return std::nullopt;
     return *r;
   }
+  std::optional<std::vector<double>> GetFloatArray(std::string_view key) const override {
+    const gguf::Value* v = f_.Find(key);
+    if (v == nullptr || !v->is_array()) return std::nullopt;
+    auto r = v->ArrayF64s();
+    if (!r.ok()) return std::nullopt;
+    return *r;
+  }
   bool Has(std::string_view key) const override { return f_.Find(key) != nullptr; }
   const TensorInfo* FindTensor(std::string_view name) const override {
     auto it = index_.find(std::string(name));
@@ -106,6 +113,10 @@ Status AddSyntheticToGguf(SyntheticModel model, gguf::Writer* w) {
             w->SetF32(key, v);
           else if constexpr (std::is_same_v<T, bool>)
             w->SetBool(key, v);
+          else if constexpr (std::is_same_v<T, std::vector<int32_t>>)
+            w->SetI32Array(key, v);
+          else if constexpr (std::is_same_v<T, std::vector<float>>)
+            w->SetF32Array(key, v);
           else
             w->SetString(key, v);
         },

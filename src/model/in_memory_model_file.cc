@@ -46,7 +46,22 @@ class InMemoryFile final : public ModelFile {
     if (auto* b = std::get_if<bool>(&it->second)) return *b;
     return std::nullopt;
   }
-  std::optional<std::vector<int64_t>> GetIntArray(std::string_view) const override {
+  std::optional<std::vector<int64_t>> GetIntArray(std::string_view key) const override {
+    auto it = meta_.find(std::string(key));
+    if (it == meta_.end()) return std::nullopt;
+    auto* a = std::get_if<std::vector<int32_t>>(&it->second);
+    if (a == nullptr) return std::nullopt;
+    return std::vector<int64_t>(a->begin(), a->end());
+  }
+  std::optional<std::vector<double>> GetFloatArray(std::string_view key) const override {
+    auto it = meta_.find(std::string(key));
+    if (it == meta_.end()) return std::nullopt;
+    if (auto* f = std::get_if<std::vector<float>>(&it->second)) {
+      return std::vector<double>(f->begin(), f->end());
+    }
+    if (auto* a = std::get_if<std::vector<int32_t>>(&it->second)) {
+      return std::vector<double>(a->begin(), a->end());
+    }
     return std::nullopt;
   }
   bool Has(std::string_view key) const override { return meta_.count(std::string(key)) != 0; }

@@ -47,6 +47,10 @@ class ModelFile {
   virtual std::optional<std::vector<int64_t>> GetIntArray(std::string_view key) const = 0;
   // Bool keys (expert_weights_norm); nullopt when absent or not a bool.
   virtual std::optional<bool> GetBool(std::string_view key) const { return std::nullopt; }
+  // Numeric array keys as f64 (deepseek4 swiglu_clamp_exp); nullopt when absent or not numeric.
+  virtual std::optional<std::vector<double>> GetFloatArray(std::string_view key) const {
+    return std::nullopt;
+  }
   virtual bool Has(std::string_view key) const = 0;
 
   virtual const TensorInfo* FindTensor(std::string_view name) const = 0;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <algorithm>
 
 #include "kernels/kernels.h"
 
@@ -84,6 +85,7 @@ class Builder {
     }
     model_.meta.emplace_back(std::move(key), std::move(v));
   }
+  void AddTensor(SyntheticTensor t) { model_.tensors.push_back(std::move(t)); }
   SyntheticModel Take() { return std::move(model_); }
 
  private:
@@ -367,6 +369,170 @@ void AddDeepSeekPresets(std::vector<Preset>* v) {
   v->push_back(lite);
 }
 
+// ---- deepseek4 (deepseek.md C.2-C.3) ----
+
+void AddDs4Meta(const Preset& p, Builder* b) {
+  const std::string a = "deepseek4.";
+  const Ds4Dims& x = p.ds4;
+  auto u = [](int64_t v) { return MetaValue(static_cast<uint32_t>(v)); };
+  const int64_t L = p.n_layer;
+  b->Meta(a + "attention.head_count_kv", u(1));
+  b->Meta(a + "attention.key_length", u(p.head_dim));
+  b->Meta(a + "attention.value_length", u(p.head_dim));
+  b->Meta(a + "rope.dimension_count", u(x.rope_dim));
+  b->Meta(a + "embedding_length_out", u(x.hc * p.n_embd));
+  b->Meta(a + "attention.q_lora_rank", u(x.q_lora_rank));
+  b->Meta(a + "attention.sliding_window", u(x.n_swa));
+  b->Meta(a + "attention.output_group_count", u(x.out_groups));
+  b->Meta(a + "attention.output_lora_rank", u(x.out_rank));
+  b->Meta(a + "attention.compress_rope_freq_base", x.compress_rope_base);
+  std::vector<int32_t> ratios = x.ratios;
+  ratios.push_back(0);  // V4 files carry one more entry (the MTP block's)
+  b->Meta(a + "attention.compress_ratios", ratios);
+  b->Meta(a + "attention.indexer.head_count", u(x.indexer_heads));
+  b->Meta(a + "attention.indexer.key_length", u(x.indexer_dim));
+  b->Meta(a + "attention.indexer.top_k", u(x.indexer_top_k));
+  b->Meta(a + "hyper_connection.count", u(x.hc));
+  b->Meta(a + "hyper_connection.sinkhorn_iterations", u(x.n_sinkhorn));
+  b->Meta(a + "hyper_connection.epsilon", 1e-6f);
+  b->Meta(a + "hash_layer_count", u(x.n_hash));
+  b->Meta(a + "expert_count", u(x.n_expert));
+  b->Meta(a + "expert_used_count", u(x.n_expert_used));
+  b->Meta(a + "expert_shared_count", u(x.n_expert_shared));
+  b->Meta(a + "expert_feed_forward_length", u(x.n_ff_exp));
+  b->Meta(a + "expert_weights_scale", x.weights_scale);
+  b->Meta(a + "expert_weights_norm", true);
+  b->Meta(a + "expert_gating_func", u(4));
+  b->Meta(a + "swiglu_clamp_exp", std::vector<float>(L, x.clamp_exp));
+  b->Meta(a + "swiglu_clamp_shexp", std::vector<float>(L, x.clamp_shexp));
+  if (x.yarn_factor > 0) {
+    b->Meta(a + "rope.scaling.type", std::string("yarn"));
+    b->Meta(a + "rope.scaling.factor", x.yarn_factor);
+    b->Meta(a + "rope.scaling.original_context_length", u(x.yarn_orig_ctx));
+  }
+}
+
+Status AddDs4Mhc(const Preset& p, const std::string& pre, Builder* b) {
+  const int64_t hd = p.ds4.hc * p.n_embd, n = (2 + p.ds4.hc) * p.ds4.hc;
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "_fn.weight", {hd, n}, Init::kMatrixF32));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "_base.weight", {n}, Init::kBias));
+  return b->Add(pre + "_scale.weight", {3}, Init::kNorm);
+}
+
+// A compressor of ratio R over entries of width W (kappa = 2 overlapping halves when R = 4).
+Status AddDs4Compressor(const Preset& p, const std::string& pre, int64_t R, int64_t W,
+                        Builder* b) {
+  const int64_t kw = (R == 4 ? 2 : 1) * W;
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "kv.weight", {p.n_embd, kw}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "gate.weight", {p.n_embd, kw}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "ape.weight", {kw, R}, Init::kBias));
+  return b->Add(pre + "norm.weight", {W}, Init::kNorm);
+}
+
+Status AddDs4Attention(const Preset& p, int64_t i, const std::string& pre, Builder* b) {
+  const Ds4Dims& x = p.ds4;
+  const int64_t d = p.n_embd, H = p.n_head, D = p.head_dim, R = x.ratios[i];
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_norm.weight", {d}, Init::kNorm));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_sinks.weight", {H}, Init::kNorm));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_q_a.weight", {d, x.q_lora_rank}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_q_a_norm.weight", {x.q_lora_rank}, Init::kNorm));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_q_b.weight", {x.q_lora_rank, H * D}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_kv.weight", {d, D}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_kv_a_norm.weight", {D}, Init::kNorm));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "attn_output_a.weight",
+                                {H * D / x.out_groups, x.out_groups * x.out_rank}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(
+      b->Add(pre + "attn_output_b.weight", {x.out_groups * x.out_rank, d}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(AddDs4Mhc(p, pre + "hc_attn", b));
+  CACHET_RETURN_IF_ERROR(AddDs4Mhc(p, pre + "hc_ffn", b));
+  if (R == 0) return Status::Ok();
+  CACHET_RETURN_IF_ERROR(AddDs4Compressor(p, pre + "attn_compressor_", R, D, b));
+  if (R != 4) return Status::Ok();
+  const int64_t hi = x.indexer_heads, di = x.indexer_dim;
+  CACHET_RETURN_IF_ERROR(
+      b->Add(pre + "indexer.attn_q_b.weight", {x.q_lora_rank, hi * di}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "indexer.proj.weight", {d, hi}, Init::kMatrix));
+  return AddDs4Compressor(p, pre + "indexer_compressor_", 4, di, b);
+}
+
+// tid2eid [k, V] (I32): token v's k distinct experts (v + l + j * (E / k)) mod E.
+void AddDs4HashTable(const Preset& p, int64_t i, int64_t n_vocab, const std::string& pre,
+                     Builder* b) {
+  const int64_t E = p.ds4.n_expert, k = p.ds4.n_expert_used, step = std::max<int64_t>(1, E / k);
+  std::vector<int32_t> ids(n_vocab * k);
+  for (int64_t v = 0; v < n_vocab; ++v) {
+    for (int64_t j = 0; j < k; ++j) ids[v * k + j] = static_cast<int32_t>((v + i + j * step) % E);
+  }
+  SyntheticTensor st{pre + "ffn_gate_tid2eid.weight", DType::kI32, {k, n_vocab},
+                     std::vector<uint8_t>(ids.size() * 4)};
+  std::memcpy(st.data.data(), ids.data(), st.data.size());
+  b->AddTensor(std::move(st));
+}
+
+Status AddDs4Ffn(const Preset& p, int64_t i, int64_t n_vocab, const std::string& pre,
+                 Builder* b) {
+  const Ds4Dims& x = p.ds4;
+  const int64_t d = p.n_embd, E = x.n_expert, f = x.n_ff_exp, fs = f * x.n_expert_shared;
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_norm.weight", {d}, Init::kNorm));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_gate_inp.weight", {d, E}, Init::kMatrixF32));
+  if (i < x.n_hash) {
+    AddDs4HashTable(p, i, n_vocab, pre, b);
+  } else {
+    CACHET_RETURN_IF_ERROR(b->Add(pre + "exp_probs_b.bias", {E}, Init::kBias));
+  }
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_gate_exps.weight", {d, f, E}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_up_exps.weight", {d, f, E}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_down_exps.weight", {f, d, E}, Init::kMatrix));
+  if (fs == 0) return Status::Ok();
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_gate_shexp.weight", {d, fs}, Init::kMatrix));
+  CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_up_shexp.weight", {d, fs}, Init::kMatrix));
+  return b->Add(pre + "ffn_down_shexp.weight", {fs, d}, Init::kMatrix);
+}
+
+Status AddDs4Model(const Preset& p, int64_t n_vocab, Builder* b) {
+  AddDs4Meta(p, b);
+  const int64_t hd = p.ds4.hc * p.n_embd;
+  CACHET_RETURN_IF_ERROR(b->Add("output_hc_fn.weight", {hd, p.ds4.hc}, Init::kMatrixF32));
+  CACHET_RETURN_IF_ERROR(b->Add("output_hc_base.weight", {p.ds4.hc}, Init::kBias));
+  CACHET_RETURN_IF_ERROR(b->Add("output_hc_scale.weight", {1}, Init::kNorm));
+  for (int64_t i = 0; i < p.n_layer; ++i) {
+    const std::string pre = "blk." + std::to_string(i) + ".";
+    CACHET_RETURN_IF_ERROR(AddDs4Attention(p, i, pre, b));
+    CACHET_RETURN_IF_ERROR(AddDs4Ffn(p, i, n_vocab, pre, b));
+  }
+  return Status::Ok();
+}
+
+// ds4-tiny: every V4 feature on, small enough for unit tests: layers SWA, CSA, HCA, CSA (a
+// 16-token window, so 100+-token prompts depend on the compressed entries; indexer top-k 8 so
+// CSA selects sparsely from 36 tokens on), 2 hash-routed layers then score-routed ones, one
+// shared expert, clamps that bite (|activations| ~ 1), YaRN in the compressed layers.
+void AddDs4Presets(std::vector<Preset>* v) {
+  Preset t = Make("ds4-tiny", "deepseek4", "deepseek-v3", 128, 4, 4, 1, 64, 64);
+  t.tied = false;
+  t.norm_eps = 1e-6f;
+  Ds4Dims& x = t.ds4;
+  x.q_lora_rank = 64;
+  x.rope_dim = 16;
+  x.n_swa = 16;
+  x.out_groups = 2;
+  x.out_rank = 32;
+  x.ratios = {0, 4, 128, 4};
+  x.indexer_heads = 2;
+  x.indexer_dim = 32;
+  x.indexer_top_k = 8;
+  x.n_hash = 2;
+  x.n_expert = 8;
+  x.n_expert_used = 2;
+  x.n_expert_shared = 1;
+  x.n_ff_exp = 64;
+  x.clamp_exp = 1.0f;
+  x.clamp_shexp = 1.5f;
+  x.yarn_factor = 4.0f;
+  x.yarn_orig_ctx = 256;
+  v->push_back(t);
+}
+
 }  // namespace
 
 DType FallbackType(DType wanted, int64_t k) {
@@ -399,6 +565,7 @@ const std::vector<Preset>& Presets() {
     l1.llama3_factor = 32.0f;
     v.push_back(l1);
     AddDeepSeekPresets(&v);
+    AddDs4Presets(&v);
     return v;
   }();
   return presets;
@@ -420,6 +587,10 @@ Result<SyntheticModel> MakeSyntheticModel(const Preset& p, DType type, uint64_t 
   CACHET_RETURN_IF_ERROR(b.Add("output_norm.weight", {p.n_embd}, Init::kNorm));
   if (!p.tied) CACHET_RETURN_IF_ERROR(b.Add("output.weight", {p.n_embd, n_vocab}, Init::kMatrix));
   if (p.llama3_factor > 0) b.AddF32("rope_freqs.weight", Llama3RopeFreqs(p));
+  if (p.arch == "deepseek4") {
+    CACHET_RETURN_IF_ERROR(AddDs4Model(p, n_vocab, &b));
+    return b.Take();
+  }
   if (p.arch == "deepseek2" || p.arch == "deepseek32") {
     AddDeepSeekMeta(p, &b);
     CACHET_RETURN_IF_ERROR(AddDeepSeekLayers(p, &b));

@@ -45,6 +45,20 @@ struct DeepSeekDims {
   int64_t indexer_heads = 0, indexer_dim = 0, indexer_top_k = 0;
 };
 
+// deepseek4 dimensions (deepseek.md C.2-C.3); used only for that arch. Per-layer attention
+// kinds in `ratios` (0 SWA, 4 CSA with indexer, 128 HCA); Preset::head_dim is D (K = V),
+// Preset::n_ff unused.
+struct Ds4Dims {
+  int64_t q_lora_rank = 0, rope_dim = 0, n_swa = 0, out_groups = 0, out_rank = 0;
+  std::vector<int32_t> ratios;  // one per trunk layer
+  int64_t indexer_heads = 0, indexer_dim = 0, indexer_top_k = 0;
+  int64_t hc = 4, n_sinkhorn = 20, n_hash = 0;
+  int64_t n_expert = 0, n_expert_used = 0, n_expert_shared = 0, n_ff_exp = 0;
+  float weights_scale = 1.5f, clamp_exp = 10.0f, clamp_shexp = 10.0f;
+  float compress_rope_base = 160000.0f, yarn_factor = 0.0f;  // 0: no YaRN
+  int64_t yarn_orig_ctx = 0;
+};
+
 struct Preset {
   std::string name;               // "llama-tiny"
   std::string arch;               // "llama", "qwen2", "qwen3"
@@ -61,13 +75,15 @@ struct Preset {
   float llama3_factor = 0, llama3_low = 1, llama3_high = 4;
   int64_t llama3_orig_ctx = 8192;
   DeepSeekDims ds;  // arch "deepseek2" only
+  Ds4Dims ds4;      // arch "deepseek4" only
 };
 
 // All presets, and one by name (nullptr if unknown).
 const std::vector<Preset>& Presets();
 const Preset* FindPreset(const std::string& name);
 
-using MetaValue = std::variant<uint32_t, float, bool, std::string>;
+using MetaValue = std::variant<uint32_t, float, bool, std::string, std::vector<int32_t>,
+                               std::vector<float>>;
 
 struct SyntheticTensor {
   std::string name;

@@ -12,5 +12,6 @@ void RegisterLlama(std::vector<ArchEntry>* out);
 void RegisterQwen2(std::vector<ArchEntry>* out);
 void RegisterQwen3(std::vector<ArchEntry>* out);
 void RegisterDeepSeek2(std::vector<ArchEntry>* out);
+void RegisterDeepSeek4(std::vector<ArchEntry>* out);
 
 }  // namespace cachet::model::arch

@@ -11,6 +11,7 @@ const std::vector<ArchEntry>& Architectures() {
     arch::RegisterQwen2(&v);
     arch::RegisterQwen3(&v);
     arch::RegisterDeepSeek2(&v);
+    arch::RegisterDeepSeek4(&v);
     return v;
   }();
   return entries;
