@@ -10,6 +10,7 @@
 #include "command.h"
 #include "flags.h"
 #include "model/model.h"
+#include "model/sequence_state.h"
 
 namespace cachet::cli {
 namespace {
@@ -86,6 +87,14 @@ int RunInspect(int argc, char** argv) {
   if (!m.ok()) {
     std::fprintf(stderr, "cachet inspect: cannot load: %s\n", m.status().ToString().c_str());
     return 1;
+  }
+  if (auto* sm = dynamic_cast<model::StatefulModel*>(m->get())) {
+    // deepseek4: per-sequence compressed cache (docs/models/deepseek.md, "KV bytes per token").
+    const model::StateKvCost c = sm->kv_cost();
+    std::printf("kv per token:   %.2f bytes amortised (compressed entries) + %lld bytes per "
+                "sequence (window, compressor state)\n",
+                c.bytes_per_token, static_cast<long long>(c.fixed_bytes));
+    return 0;
   }
   const model::KvLayout kv = (*m)->kv_layout();
   std::printf("kv per token:   %lld bytes (%s, %lld layers x %lld bytes)\n",

@@ -15,6 +15,7 @@
 #include "command.h"
 #include "flags.h"
 #include "model/model.h"
+#include "model/sequence_runner.h"
 
 namespace cachet::cli {
 namespace {
@@ -57,14 +58,13 @@ Result<std::string> RunLine(model::Model& m, const std::string& line, int64_t to
   CACHET_ASSIGN_OR_RETURN(std::vector<int32_t> ids, ParseIds(line));
   const int64_t n = static_cast<int64_t>(ids.size());
   if (n > m.hparams().n_ctx_train) return InvalidArgument("field ids: longer than the context");
-  model::SequenceKv kv(m.kv_layout());
-  CACHET_RETURN_IF_ERROR(kv.Reserve(n));
+  // Paged (SequenceKv) or per-sequence state (deepseek4): model/sequence_runner.h.
+  CACHET_ASSIGN_OR_RETURN(auto seq, model::SequenceRunner::Create(m));
   const float* last = nullptr;
   constexpr int64_t kChunk = 512;  // bounds activation memory for long prompts
   for (int64_t start = 0; start < n; start += kChunk) {
     const int64_t len = std::min(kChunk, n - start);
-    model::SeqBatch b = model::MakeSeqBatch(kv, ids.data() + start, len, start);
-    CACHET_ASSIGN_OR_RETURN(last, m.Forward({&b, 1}, pool));
+    CACHET_ASSIGN_OR_RETURN(last, seq->Feed(ids.data() + start, len, false, pool));
   }
   return TopJson(last, m.hparams().n_vocab, top);
 }

@@ -112,6 +112,9 @@ class Model:
         if cls is Model and gguf.meta.get("general.architecture") in ("deepseek2", "deepseek32"):
             from deepseek import DeepSeekModel
             return super().__new__(DeepSeekModel)
+        if cls is Model and gguf.meta.get("general.architecture") == "deepseek4":
+            from deepseek4 import DeepSeek4Model
+            return super().__new__(DeepSeek4Model)
         return super().__new__(cls)
 
     def __init__(self, gguf, dtype=torch.float64, kv_f16=False):
