@@ -32,11 +32,11 @@ const { default: Anthropic } = await import('@anthropic-ai/sdk');
 const KEY = 'sk-e2e-test-key';
 const MODEL = 'tiny';
 
-function makeModel() {
+function makeModel(preset = 'llama-tiny') {
   mkdirSync(workdir, { recursive: true });
-  const file = path.join(workdir, 'llama-tiny-q8_0.gguf');
+  const file = path.join(workdir, `${preset}-q8_0.gguf`);
   if (!existsSync(file)) {
-    const r = spawnSync(cachet, ['make-model', '--preset', 'llama-tiny', '--type', 'q8_0', '--out', file],
+    const r = spawnSync(cachet, ['make-model', '--preset', preset, '--type', 'q8_0', '--out', file],
       { stdio: 'inherit' });
     if (r.status !== 0) throw new Error('make-model failed');
   }
@@ -44,12 +44,13 @@ function makeModel() {
 }
 
 // Starts the server on a free port; resolves with {proc, base} once /health answers 200.
-async function startServer(modelFile) {
+async function startServer(modelFile, name = MODEL, dataDir = workdir) {
   // Options from all three sources: the config file, the environment and the command line.
-  const config = path.join(workdir, 'cachet.toml');
-  writeFileSync(config, `# e2e\nmodel = ["${modelFile}"]\nmodel_name = "${MODEL}"\n` +
+  mkdirSync(dataDir, { recursive: true });
+  const config = path.join(dataDir, 'cachet.toml');
+  writeFileSync(config, `# e2e\nmodel = ["${modelFile}"]\nmodel_name = "${name}"\n` +
     `[server]\nkv_cache_mb = 64\nport = 1\n`);
-  const proc = spawn(cachet, ['serve', '--config', config, '--threads', '2', '--data-dir', workdir],
+  const proc = spawn(cachet, ['serve', '--config', config, '--threads', '2', '--data-dir', dataDir],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CACHET_PORT: '0', CACHET_API_KEY: KEY } });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
@@ -358,6 +359,148 @@ function checkCli(modelFile) {
   console.log('ok   serve: option errors (loopback-only --no-auth, env, config, missing key)');
 }
 
+// ---- Forced tool calls (tool_choice required / named, any / tool) on a qwen3-tiny model, whose
+// template renders tools and whose syntax is Qwen's <tool_call>: whatever the random weights
+// prefer, the reply is one call of an allowed tool with schema-valid arguments. No free-form
+// strings in the schemas (a random model rarely closes one).
+const QWEN = 'tiny-qwen';
+const forcedTests = [];
+const forcedTest = (name, fn) => forcedTests.push({ name, fn });
+const weatherParams = { type: 'object', properties: { unit: { enum: ['celsius', 'fahrenheit'] },
+  days: { type: 'integer' }, hourly: { type: 'boolean' } }, required: ['unit', 'days'] };
+const timeParams = { type: 'object', properties: { zone: { enum: ['utc', 'local'] } }, required: ['zone'] };
+const oaTools = [{ type: 'function', function: { name: 'get_weather', parameters: weatherParams } },
+  { type: 'function', function: { name: 'get_time', parameters: timeParams } }];
+const anTools = [{ name: 'get_weather', input_schema: weatherParams }, { name: 'get_time', input_schema: timeParams }];
+let oaQ, anQ;
+
+// `args` (JSON text or an object) is valid for tool `name`.
+function checkArgs(name, args) {
+  const text = typeof args === 'string' ? args : JSON.stringify(args);
+  const a = JSON.parse(text);
+  if (name === 'get_time') {
+    assert.deepEqual(Object.keys(a), ['zone'], text);
+    assert.ok(['utc', 'local'].includes(a.zone), text);
+    return;
+  }
+  assert.equal(name, 'get_weather');
+  assert.ok(['celsius', 'fahrenheit'].includes(a.unit), text);
+  assert.match(text, /"days":-?(0|[1-9][0-9]*)[,}]/);
+  for (const k of Object.keys(a)) assert.ok(['unit', 'days', 'hourly'].includes(k), text);
+  if ('hourly' in a) assert.equal(typeof a.hourly, 'boolean', text);
+}
+
+const qChat = (extra) => oaQ.chat.completions.create({ model: QWEN, messages: userMsg, tools: oaTools,
+  max_tokens: 300, ...extra });
+const qMsg = (extra) => anQ.messages.create({ model: QWEN, messages: userMsg, tools: anTools,
+  max_tokens: 300, ...extra });
+
+for (const [label, choice, only] of [['required', 'required', null],
+  ['named', { type: 'function', function: { name: 'get_time' } }, 'get_time']]) {
+  forcedTest(`openai: tool_choice ${label}, non-streaming`, async () => {
+    const r = await qChat({ tool_choice: choice, seed: 3 });
+    const m = r.choices[0].message;
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    assert.equal(m.tool_calls.length, 1, JSON.stringify(m));
+    assert.ok(!m.content, JSON.stringify(m));
+    assert.equal(m.tool_calls[0].type, 'function');
+    assert.match(m.tool_calls[0].id, /^call_/);
+    if (only) assert.equal(m.tool_calls[0].function.name, only);
+    checkArgs(m.tool_calls[0].function.name, m.tool_calls[0].function.arguments);
+    assert.ok(r.usage.completion_tokens > 0);
+  });
+  forcedTest(`openai: tool_choice ${label}, streaming`, async () => {
+    const stream = await qChat({ tool_choice: choice, seed: 4, stream: true, stream_options: { include_usage: true } });
+    const calls = {};
+    let finish = null, usage = null, content = '';
+    for await (const c of stream) {
+      if (c.usage) usage = c.usage;
+      if (!c.choices.length) continue;
+      const d = c.choices[0].delta;
+      if (d.content) content += d.content;
+      for (const tc of d.tool_calls ?? []) {
+        calls[tc.index] ??= { name: '', args: '' };
+        if (tc.function?.name) calls[tc.index].name = tc.function.name;
+        calls[tc.index].args += tc.function?.arguments ?? '';
+      }
+      if (c.choices[0].finish_reason) finish = c.choices[0].finish_reason;
+    }
+    assert.equal(finish, 'tool_calls');
+    assert.equal(content, '');
+    assert.equal(Object.keys(calls).length, 1);
+    if (only) assert.equal(calls[0].name, only);
+    checkArgs(calls[0].name, calls[0].args);
+    assert.ok(usage.completion_tokens > 0);
+  });
+}
+
+for (const [label, choice, only] of [['any', { type: 'any' }, null],
+  ['tool', { type: 'tool', name: 'get_weather' }, 'get_weather']]) {
+  forcedTest(`anthropic: tool_choice ${label}, non-streaming`, async () => {
+    const r = await qMsg({ tool_choice: choice });
+    assert.equal(r.stop_reason, 'tool_use');
+    assert.equal(r.content.length, 1, JSON.stringify(r.content));
+    assert.equal(r.content[0].type, 'tool_use');
+    assert.match(r.content[0].id, /^toolu_|^call_/);
+    if (only) assert.equal(r.content[0].name, only);
+    checkArgs(r.content[0].name, r.content[0].input);
+  });
+  forcedTest(`anthropic: tool_choice ${label}, streaming`, async () => {
+    const stream = await qMsg({ tool_choice: choice, stream: true });
+    const blocks = [];
+    let partial = '', stop = null;
+    for await (const e of stream) {
+      if (e.type === 'content_block_start') blocks.push(e.content_block);
+      if (e.type === 'content_block_delta' && e.delta.type === 'input_json_delta') partial += e.delta.partial_json;
+      if (e.type === 'message_delta') stop = e.delta.stop_reason;
+    }
+    assert.deepEqual(blocks.map((b) => b.type), ['tool_use']);
+    assert.equal(stop, 'tool_use');
+    if (only) assert.equal(blocks[0].name, only);
+    checkArgs(blocks[0].name, partial);
+  });
+}
+
+forcedTest('forced tool_choice errors name the field', async () => {
+  await assert.rejects(qChat({ tool_choice: { type: 'function', function: { name: 'nope' } } }),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === 'tool_choice.function.name');
+  const bad = [{ type: 'function', function: { name: 'f', parameters: { type: 'object',
+    properties: { when: { type: 'date' } } } } }];
+  await assert.rejects(qChat({ tools: bad, tool_choice: 'required' }),
+    (e) => e.status === 400 && e.param === 'tools[0].function.parameters');
+  // tool_choice auto keeps accepting what cannot be forced.
+  const auto = await qChat({ tools: bad, tool_choice: 'auto', max_tokens: 2 });
+  assert.equal(auto.object, 'chat.completion');
+  await assert.rejects(qMsg({ tool_choice: { type: 'any' }, thinking: { type: 'enabled', budget_tokens: 1024 } }),
+    (e) => e instanceof Anthropic.BadRequestError && /tool_choice/.test(e.message));
+  await assert.rejects(qMsg({ tool_choice: { type: 'tool', name: 'nope' } }),
+    (e) => e instanceof Anthropic.BadRequestError && /tool_choice\.name/.test(e.message));
+});
+
+async function forcedToolSuite() {
+  const server = await startServer(makeModel('qwen3-tiny'), QWEN, path.join(workdir, 'qwen'));
+  oaQ = new OpenAI({ apiKey: KEY, baseURL: `${server.base}/v1`, maxRetries: 0 });
+  anQ = new Anthropic({ apiKey: KEY, baseURL: `${server.base}/anthropic`, maxRetries: 0 });
+  let failed = 0;
+  try {
+    for (const t of forcedTests) {
+      const t0 = Date.now();
+      try {
+        await t.fn();
+        console.log(`ok   ${t.name} (${Date.now() - t0} ms)`);
+      } catch (e) {
+        failed++;
+        console.log(`FAIL ${t.name}\n     ${e.stack ?? e}`);
+      }
+    }
+  } finally {
+    const exited = new Promise((r) => server.proc.on('exit', r));
+    server.proc.kill('SIGTERM');
+    await exited;
+  }
+  return failed;
+}
+
 async function main() {
   const modelFile = makeModel();
   checkCli(modelFile);
@@ -407,7 +550,14 @@ async function main() {
     failed++;
     console.log(`FAIL serve exited with ${code} after SIGTERM`);
   }
-  console.log(failed ? `${failed} check(s) failed` : `all ${tests.length + 1} checks passed`);
+  try {
+    failed += await forcedToolSuite();
+  } catch (e) {
+    failed++;
+    console.log(`FAIL forced tool suite: ${e.stack ?? e}`);
+  }
+  const total = tests.length + forcedTests.length + 1;
+  console.log(failed ? `${failed} check(s) failed` : `all ${total} checks passed`);
   process.exit(failed ? 1 : 0);
 }
 
