@@ -13,6 +13,7 @@
 #include "flags.h"
 #include "formats/gguf/gguf_reader.h"
 #include "model/model.h"
+#include "model/sequence_runner.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
@@ -62,17 +63,15 @@ Result<tok::TokenizerSpec> SpecFromGguf(const gguf::File& f) {
 }
 
 // Prefills the prompt in chunks; returns the logits of its last token.
-Result<const float*> Prefill(model::Model& m, model::SequenceKv& kv,
-                             const std::vector<int32_t>& ids, ThreadPool* pool) {
+Result<const float*> Prefill(model::SequenceRunner& seq, const std::vector<int32_t>& ids,
+                             ThreadPool* pool) {
   const float* last = nullptr;
   constexpr int64_t kChunk = 512;
   const int64_t n = static_cast<int64_t>(ids.size());
   for (int64_t start = 0; start < n; start += kChunk) {
     const int64_t len = std::min(kChunk, n - start);
-    model::SeqBatch b = model::MakeSeqBatch(kv, ids.data() + start, len, start);
-    CACHET_ASSIGN_OR_RETURN(last, m.Forward({&b, 1}, pool));
+    CACHET_ASSIGN_OR_RETURN(last, seq.Feed(ids.data() + start, len, false, pool));
   }
-  kv.set_n_tokens(n);
   return last;
 }
 
@@ -82,8 +81,9 @@ int Generate(const RunOptions& o, model::Model& m, const tok::Tokenizer& tok) {
   const int64_t n_ctx = m.hparams().n_ctx_train;
   const int64_t max_new = std::min<int64_t>(o.max_tokens, n_ctx - static_cast<int64_t>(ids.size()));
   if (max_new < 0) return Fail(InvalidArgument("--prompt is longer than the context"));
-  model::SequenceKv kv(m.kv_layout());
-  if (Status s = kv.Reserve(ids.size() + max_new); !s.ok()) return Fail(s);
+  // Paged KV or per-sequence state (deepseek4): model/sequence_runner.h.
+  auto seq = model::SequenceRunner::Create(m);
+  if (!seq.ok()) return Fail(seq.status());
   ThreadPool pool(o.threads > 0 ? static_cast<int>(o.threads) : ThreadPool::HardwareThreads());
   sampling::SamplingParams sp;
   sp.temperature = static_cast<float>(o.temperature);
@@ -95,7 +95,7 @@ int Generate(const RunOptions& o, model::Model& m, const tok::Tokenizer& tok) {
   sampling::Sampler sampler(sp);
   Env* env = Env::Default();
   const int64_t t0 = env->NowNanos();
-  auto logits = Prefill(m, kv, ids, &pool);
+  auto logits = Prefill(**seq, ids, &pool);
   if (!logits.ok()) return Fail(logits.status());
   const int64_t t1 = env->NowNanos();
   tok::StreamDecoder dec(tok);
@@ -111,10 +111,8 @@ int Generate(const RunOptions& o, model::Model& m, const tok::Tokenizer& tok) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     if (i + 1 == max_new) break;
-    model::SeqBatch b = model::MakeSeqBatch(kv, &ids.back(), 1, kv.n_tokens());
-    auto r = m.Forward({&b, 1}, &pool);
+    auto r = (*seq)->Feed(&ids.back(), 1, false, &pool);
     if (!r.ok()) return Fail(r.status());
-    kv.set_n_tokens(kv.n_tokens() + 1);
     l = *r;
   }
   std::string tail = dec.Finish();
