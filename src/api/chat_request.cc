@@ -133,8 +133,8 @@ std::optional<ApiError> StartChat(const ApiContext& ctx, const ChatRequest& req,
   std::unique_ptr<RequestMeter> meter;
   if (ctx.usage != nullptr) {
     int64_t retry_after_s = 0;
-    auto admitted = ctx.usage->Admit(account_id, request_id, m->name, n_prompt, max_tokens,
-                                     &retry_after_s);
+    auto admitted =
+        ctx.usage->Admit(account_id, request_id, m->name, n_prompt, max_tokens, &retry_after_s);
     if (!admitted.ok()) {
       const Status& s = admitted.status();
       ApiError e = FromStatus(s);

@@ -55,8 +55,8 @@ std::optional<ApiError> RenderPrompt(const ApiContext& ctx, const ChatRequest& r
 
 // Renders, tokenizes and submits. Errors: those of RenderPrompt; 400 when the prompt is empty or
 // the prompt plus max_tokens exceed the context (naming `max_tokens_param`); 400 naming
-// tool_choice when forced_tools is set and the model has no known tool-call format; the engine's Submit
-// errors mapped with FromStatus (queue full -> overloaded with Retry-After).
+// tool_choice when forced_tools is set and the model has no known tool-call format; the engine's
+// Submit errors mapped with FromStatus (queue full -> overloaded with Retry-After).
 std::optional<ApiError> StartChat(const ApiContext& ctx, const ChatRequest& req,
                                   const std::string& account_id, const std::string& request_id,
                                   const std::string& max_tokens_param, StartedChat* out);

@@ -43,8 +43,8 @@ class ForcedToolApiTest : public testing::ApiFixture {
   static json AnthropicTools() {
     json out = json::array();
     for (const json& t : OpenAITools()) {
-      out.push_back({{"name", t["function"]["name"]},
-                     {"input_schema", t["function"]["parameters"]}});
+      out.push_back(
+          {{"name", t["function"]["name"]}, {"input_schema", t["function"]["parameters"]}});
     }
     return out;
   }
@@ -111,8 +111,7 @@ TEST_F(ForcedToolApiTest, OpenAIRequiredForcesACallOfAnyTool) {
        {"Sure", "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"zone\":\"mars\"}}",
         "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"days\":2}}",
         "<tool_call>\n{\"name\": \"get_date\""}) {
-    ASSERT_EQ(openai::ChatCompletions(ctx_, Call(Chat({{"tool_choice", "required"}}))).status,
-              200);
+    ASSERT_EQ(openai::ChatCompletions(ctx_, Call(Chat({{"tool_choice", "required"}}))).status, 200);
     EXPECT_FALSE(LastConstraintAccepts(bad)) << bad;
   }
 }
@@ -120,8 +119,8 @@ TEST_F(ForcedToolApiTest, OpenAIRequiredForcesACallOfAnyTool) {
 TEST_F(ForcedToolApiTest, OpenAINamedToolStreamed) {
   InitQwen(kCall);
   json named = {{"type", "function"}, {"function", {{"name", "get_weather"}}}};
-  auto sink = Stream(openai::ChatCompletions(
-      ctx_, Call(Chat({{"tool_choice", named}, {"stream", true}}))));
+  auto sink =
+      Stream(openai::ChatCompletions(ctx_, Call(Chat({{"tool_choice", named}, {"stream", true}}))));
   std::string name, args, finish;
   for (const std::string& line : sink.DataLines()) {
     if (line == "[DONE]") break;
@@ -175,6 +174,41 @@ TEST_F(ForcedToolApiTest, OpenAIErrorsNameTheField) {
   ExpectOpenAIError(Chat({{"tool_choice", "required"}}), "tool_choice");
 }
 
+// A template that opens a reasoning block at the end of the prompt (DeepSeek-R1 style).
+class OpensThinkTemplate : public ChatTemplate {
+ public:
+  Result<std::string> Render(const std::vector<ChatMessage>& messages,
+                             const RenderOptions& options) const override {
+    auto text = chatml_->Render(messages, options);
+    if (!text.ok()) return text;
+    return *text + "<think>\n";
+  }
+  bool SupportsTools() const override { return true; }
+
+ private:
+  std::unique_ptr<ChatTemplate> chatml_ = MakeChatMlTemplate();
+};
+
+TEST_F(ForcedToolApiTest, ReasoningOpenedByTheTemplateIsClosedFirst) {
+  const std::string reply = std::string("</think>\n\n") + kCall;
+  InitQwen(reply);
+  registry_ = ModelRegistry();
+  model_.entry.chat_template = std::make_shared<OpensThinkTemplate>();
+  ASSERT_TRUE(registry_.Add(model_.entry).ok());
+  ApiReply r = openai::ChatCompletions(ctx_, Call(Chat({{"tool_choice", "required"}})));
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = Body(r);
+  const json& m = j["choices"][0]["message"];
+  ASSERT_EQ(m["tool_calls"].size(), 1u) << j.dump();
+  EXPECT_EQ(m["tool_calls"][0]["function"]["name"], "get_weather");
+  EXPECT_FALSE(m.contains("reasoning_content")) << j.dump();  // empty reasoning is not shown
+  EXPECT_EQ(m["content"], "") << j.dump();
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "tool_calls");
+  EXPECT_TRUE(LastConstraintAccepts(reply));
+  ASSERT_EQ(openai::ChatCompletions(ctx_, Call(Chat({{"tool_choice", "required"}}))).status, 200);
+  EXPECT_FALSE(LastConstraintAccepts(kCall));  // the block must be closed first
+}
+
 TEST_F(ForcedToolApiTest, AnthropicAnyAndToolGiveToolUse) {
   InitQwen(kCall);
   ApiReply r = anthropic::Messages(ctx_, Call(Msg({{"tool_choice", {{"type", "any"}}}})));
@@ -190,8 +224,8 @@ TEST_F(ForcedToolApiTest, AnthropicAnyAndToolGiveToolUse) {
   ASSERT_EQ(anthropic::Messages(ctx_, Call(Msg({{"tool_choice", tool}}))).status, 200);
   EXPECT_FALSE(LastConstraintAccepts(kCall));  // only get_time may be called
   auto sink = Stream(anthropic::Messages(
-      ctx_, Call(Msg({{"tool_choice", {{"type", "tool"}, {"name", "get_weather"}}},
-                      {"stream", true}}))));
+      ctx_,
+      Call(Msg({{"tool_choice", {{"type", "tool"}, {"name", "get_weather"}}}, {"stream", true}}))));
   std::string partial, stop;
   std::vector<std::string> blocks;
   for (const std::string& d : sink.DataLines()) {

@@ -42,8 +42,8 @@ double MedianMs(int iters, const std::function<void()>& f, double* max_ms) {
 }
 
 int Run(const char* tokenizer, ToolCallFormat format, const char* prefix_fmt, int iters) {
-  auto spec = tok::LoadTokenizerSpec(std::string(CACHET_API_TEST_SHARED_DIR "/tokenizers/") +
-                                     tokenizer);
+  auto spec =
+      tok::LoadTokenizerSpec(std::string(CACHET_API_TEST_SHARED_DIR "/tokenizers/") + tokenizer);
   if (!spec.ok()) return std::fprintf(stderr, "%s\n", spec.status().ToString().c_str()), 1;
   auto t = tok::Tokenizer::Create(*spec);
   if (!t.ok()) return 1;
@@ -88,10 +88,13 @@ int Run(const char* tokenizer, ToolCallFormat format, const char* prefix_fmt, in
     for (int32_t id : tk->Encode(text, false, true)) tc.Accept(id);
     if (tc.Done()) return std::fprintf(stderr, "%s: the prefix was refused\n", c.name), 1;
     double max_ms = 0;
-    double med = MedianMs(iters, [&] {
-      std::fill(mask.begin(), mask.end(), 1);
-      (void)tc.Allowed(mask);
-    }, &max_ms);
+    double med = MedianMs(
+        iters,
+        [&] {
+          std::fill(mask.begin(), mask.end(), 1);
+          (void)tc.Allowed(mask);
+        },
+        &max_ms);
     int allowed = 0;
     for (uint8_t m : mask) allowed += m;
     std::printf("  %-26s allowed %6d  median %7.3f ms  max %7.3f ms  (%.2f%% of a 70 ms step)\n",
@@ -101,10 +104,13 @@ int Run(const char* tokenizer, ToolCallFormat format, const char* prefix_fmt, in
                                          sampling::CompileJsonSchema(kSchema, "s").value()));
   for (int32_t id : tk->Encode("{\"city\":\"Par", false, false)) json->Accept(id);
   double max_ms = 0;
-  double med = MedianMs(iters, [&] {
-    std::fill(mask.begin(), mask.end(), 1);
-    (void)json->Allowed(mask);
-  }, &max_ms);
+  double med = MedianMs(
+      iters,
+      [&] {
+        std::fill(mask.begin(), mask.end(), 1);
+        (void)json->Allowed(mask);
+      },
+      &max_ms);
   std::printf("  %-26s                 median %7.3f ms  max %7.3f ms  (reference)\n",
               "json_schema, in a string", med, max_ms);
   return 0;
@@ -118,9 +124,10 @@ int main(int argc, char** argv) {
                    "<tool_call>\n{\"name\": \"%s\", \"arguments\": %s", iters)) {
     return rc;
   }
-  if (int rc = Run("deepseek-v3", ToolCallFormat::kDeepSeekV3,
-                   "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>%s\n```json\n%s",
-                   iters)) {
+  if (int rc =
+          Run("deepseek-v3", ToolCallFormat::kDeepSeekV3,
+              "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>%s\n```json\n%s",
+              iters)) {
     return rc;
   }
   return Run("llama3", ToolCallFormat::kLlama31, "{\"name\": \"%s\", \"parameters\": %s", iters);

@@ -96,8 +96,9 @@ std::optional<ApiError> CompileForcedTool(const ToolDefinition& def, const std::
   if (!g.ok()) return InvalidRequest(g.status().message(), schema_path);
   const auto& first = g->nodes[g->root].first;
   if (first.count() != 1 || !first.test('{')) {
-    return InvalidRequest(schema_path + ": a forced tool call needs an object schema (type "
-                                        "'object')",
+    return InvalidRequest(schema_path +
+                              ": a forced tool call needs an object schema (type "
+                              "'object')",
                           schema_path);
   }
   out->name = def.name;

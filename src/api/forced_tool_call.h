@@ -6,7 +6,8 @@
 //
 // The syntax per family (what tokenizer/parsers recognises; markers that are single tokens of the
 // vocabulary must be generated as those tokens, everything else by bytes in any tokenization):
-//   DeepSeek V3/R1: <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n
+//   DeepSeek V3/R1:
+//   <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n
 //                   ARGS\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>
 //   DeepSeek V3.1:  <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>ARGS
 //                   <｜tool▁call▁end｜><｜tool▁calls▁end｜>

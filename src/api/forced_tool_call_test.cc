@@ -2,14 +2,15 @@
 // grammar accepts exactly the family's call syntax with schema-valid arguments (marker tokens as
 // tokens, the rest in any tokenization), and what it accepts is what the family's output parser
 // (tokenizer/parsers) turns into a tool call.
+#include "api/forced_tool_call.h"
+
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
 
-#include "api/forced_tool_call.h"
 #include "api/json_constraint.h"
 #include "tokenizer/parsers/output_parser.h"
 #include "tokenizer/vocab.h"
@@ -163,15 +164,15 @@ TEST_P(ForcedToolFamilyTest, AcceptsValidCallsThatTheParserReadsBack) {
 TEST_P(ForcedToolFamilyTest, RejectsInvalidCalls) {
   const auto call = GetParam().call;
   const std::string invalid[] = {
-      call("get_time", R"({"n":1})"),                      // not an offered tool
+      call("get_time", R"({"n":1})"),                        // not an offered tool
       call("get_weather", R"({"unit":"kelvin","days":3})"),  // not in the enum
-      call("get_weather", R"({"days":3})"),                // required property missing
-      call("get", R"({"n":"1"})"),                         // wrong type
-      call("get", R"({"n":1,"m":2})"),                     // unknown property
-      call("get", R"({"n": 1})"),                          // not compact
-      call("get", R"([1])"),                               // not an object
-      "Sure! " + call("get", R"({"n":1})"),               // text before the call
-      call("get", R"({"n":1})") + "\nDone.",               // text after the call
+      call("get_weather", R"({"days":3})"),                  // required property missing
+      call("get", R"({"n":"1"})"),                           // wrong type
+      call("get", R"({"n":1,"m":2})"),                       // unknown property
+      call("get", R"({"n": 1})"),                            // not compact
+      call("get", R"([1])"),                                 // not an object
+      "Sure! " + call("get", R"({"n":1})"),                  // text before the call
+      call("get", R"({"n":1})") + "\nDone.",                 // text after the call
   };
   for (const std::string& text : invalid) EXPECT_FALSE(Accepts(text)) << text;
   // Markers written as their text (not the marker tokens) are refused where the vocabulary has
@@ -223,8 +224,8 @@ TEST_P(ForcedToolFamilyTest, RandomWalksEndInSchemaValidCalls) {
       EXPECT_TRUE(args["unit"] == "celsius" || args["unit"] == "fahrenheit") << text;
       EXPECT_TRUE(IsInteger(ev[1].text, "days")) << text;
       if (args.contains("hourly")) EXPECT_TRUE(args["hourly"].is_boolean()) << text;
-      if (args.contains("where")) EXPECT_TRUE(args["where"]["zone"] == "eu" ||
-                                              args["where"]["zone"] == "us") << text;
+      if (args.contains("where"))
+        EXPECT_TRUE(args["where"]["zone"] == "eu" || args["where"]["zone"] == "us") << text;
     }
   }
 }
@@ -256,7 +257,8 @@ TEST(ForcedToolCall, MarkersThatAreSingleTokensBecomeTokenUnits) {
   EXPECT_EQ(head[2], 'g');  // the name, as bytes
   auto q = LoadTok("qwen3");
   ASSERT_NE(q, nullptr);
-  auto gq = ForcedToolCallGrammar(ToolCallFormat::kQwen, *q, {Tools()[1]}, /*close_reasoning=*/true);
+  auto gq =
+      ForcedToolCallGrammar(ToolCallFormat::kQwen, *q, {Tools()[1]}, /*close_reasoning=*/true);
   ASSERT_TRUE(gq.ok());
   // </think> is a token of the Qwen3 vocabulary; then "\n\n", then <tool_call>.
   EXPECT_EQ(gq->alts[0].head[0], sampling::kTokenUnit + q->Encode("</think>", false, true)[0]);
@@ -270,8 +272,7 @@ TEST(ForcedToolCall, CompileRefusesBadNamesAndNonObjectSchemas) {
   auto e = CompileForcedTool({"bad name", "", "{}"}, "tools[0].name", "tools[0].input_schema", &t);
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->param, "tools[0].name");
-  e = CompileForcedTool({"f", "", R"({"type":"string"})"}, "n", "tools[1].function.parameters",
-                        &t);
+  e = CompileForcedTool({"f", "", R"({"type":"string"})"}, "n", "tools[1].function.parameters", &t);
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->param, "tools[1].function.parameters");
   e = CompileForcedTool({"f", "", R"({"type":"object","properties":{"a":{"$ref":"#/x"}}})"}, "n",

@@ -141,9 +141,8 @@ class ForcedToolModelTest : public ::testing::TestWithParam<Case> {
 
 TEST_P(ForcedToolModelTest, OpenAIRequiredAndNamedGiveValidCalls) {
   json tools = json::parse(kTools);
-  json choices[] = {"required",
-                    {{"type", "function"}, {"function", {{"name", "get_time"}}}},
-                    "required"};
+  json choices[] = {
+      "required", {{"type", "function"}, {"function", {{"name", "get_time"}}}}, "required"};
   int seed = 1;
   for (const json& choice : choices) {
     json body = {{"model", "m"},
@@ -168,7 +167,8 @@ TEST_P(ForcedToolModelTest, OpenAIRequiredAndNamedGiveValidCalls) {
 TEST_P(ForcedToolModelTest, AnthropicAnyGivesToolUse) {
   json tools = json::array();
   for (const json& t : json::parse(kTools)) {
-    tools.push_back({{"name", t["function"]["name"]}, {"input_schema", t["function"]["parameters"]}});
+    tools.push_back(
+        {{"name", t["function"]["name"]}, {"input_schema", t["function"]["parameters"]}});
   }
   json body = {{"model", "m"},
                {"max_tokens", 300},

@@ -24,8 +24,7 @@ Result<ToolCallGrammar> MakeToolCallGrammar(std::vector<ToolCallGrammar::Alterna
       return InvalidArgument("tool '" + a.name + "': the arguments schema must describe an object");
     }
   }
-  std::sort(alts.begin(), alts.end(),
-            [](const auto& x, const auto& y) { return x.head < y.head; });
+  std::sort(alts.begin(), alts.end(), [](const auto& x, const auto& y) { return x.head < y.head; });
   // Sorted: a head that prefixes any later head prefixes the next one.
   for (size_t i = 0; i + 1 < alts.size(); ++i) {
     const auto& a = alts[i].head;

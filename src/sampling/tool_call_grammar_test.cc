@@ -66,14 +66,14 @@ TEST(ToolCallGrammar, AcceptsEachToolsCallAndRejectsOthers) {
   EXPECT_TRUE(Match(g, {"<B>", "get_weather:{\"unit\":"}, &done));
   EXPECT_FALSE(done);
 
-  EXPECT_FALSE(Match(g, {"<B>", "get_time:"}, &done));                   // unknown tool
+  EXPECT_FALSE(Match(g, {"<B>", "get_time:"}, &done));                     // unknown tool
   EXPECT_FALSE(Match(g, {"<B>", "get_weather:{\"unit\":\"k\"}"}, &done));  // not in the enum
-  EXPECT_FALSE(Match(g, {"<B>", "get_weather:{}"}, &done));              // required missing
-  EXPECT_FALSE(Match(g, {"<B>", "get:{\"n\":1.5}"}, &done));             // not an integer
-  EXPECT_FALSE(Match(g, {"<B>", "get:[]"}, &done));                      // not an object
-  EXPECT_FALSE(Match(g, {"<B>", "get:{} ;"}, &done));                    // glue is exact
+  EXPECT_FALSE(Match(g, {"<B>", "get_weather:{}"}, &done));                // required missing
+  EXPECT_FALSE(Match(g, {"<B>", "get:{\"n\":1.5}"}, &done));               // not an integer
+  EXPECT_FALSE(Match(g, {"<B>", "get:[]"}, &done));                        // not an object
+  EXPECT_FALSE(Match(g, {"<B>", "get:{} ;"}, &done));                      // glue is exact
   EXPECT_FALSE(Match(g, {"<B>", "get:{};<E>"}, &done));  // the marker's text is not the marker
-  EXPECT_FALSE(Match(g, {"<B>get:{};"}, &done));          // nor at the start
+  EXPECT_FALSE(Match(g, {"<B>get:{};"}, &done));         // nor at the start
   EXPECT_FALSE(Match(g, {"<B>", "get:{};", "<E>", "x"}, &done));  // nothing after the call
   EXPECT_FALSE(Match(g, {"<E>"}, &done));
 }
@@ -156,7 +156,7 @@ TEST_F(ToolCallConstraintTest, TokensSpanHeadArgumentsAndTail) {
   auto m = Mask(c);
   EXPECT_EQ(m[Id('<')], 1);  // inside a string, '<' is content
   EXPECT_EQ(m[kBegin], 0);   // but a marker token is not
-  EXPECT_EQ(m[100], 0);       // control tokens never
+  EXPECT_EQ(m[100], 0);      // control tokens never
   c.Accept(Id('"'));
   m = Mask(c);
   EXPECT_EQ(m[99], 1);  // "};" closes the arguments and starts the tail

@@ -147,8 +147,8 @@ MaybeError ParseToolChoice(const json& body, ChatRequest* out) {
     if (!named.empty() && tools[i].name != named) continue;
     const std::string p = IndexPath("tools", i);
     ForcedTool t;
-    if (auto e = CompileForcedTool(tools[i], FieldPath(p, "name"), FieldPath(p, "input_schema"),
-                                   &t)) {
+    if (auto e =
+            CompileForcedTool(tools[i], FieldPath(p, "name"), FieldPath(p, "input_schema"), &t)) {
       return e;
     }
     out->forced_tools.push_back(std::move(t));
@@ -256,9 +256,10 @@ MaybeError ParseMessagesRequest(const json& body, const ApiLimits& limits, bool 
   // As Anthropic: thinking may not be combined with forced tool use (the constraint applies from
   // the first token, leaving no room for a thinking block).
   if (!out->forced_tools.empty() && out->render.enable_thinking) {
-    return InvalidRequest("tool_choice: thinking may not be enabled when tool_choice forces tool "
-                          "use",
-                          "tool_choice");
+    return InvalidRequest(
+        "tool_choice: thinking may not be enabled when tool_choice forces tool "
+        "use",
+        "tool_choice");
   }
   return std::nullopt;
 }

@@ -139,9 +139,10 @@ MaybeError ParseToolChoice(const json& body, ChatRequest* out) {
     if (auto e = GetString(*choice, "type", "tool_choice", &type, true)) return e;
     auto f = choice->find("function");
     if (type != "function" || f == choice->end() || !f->is_object()) {
-      return InvalidRequest("'tool_choice' must be {\"type\": \"function\", \"function\": "
-                            "{\"name\": ...}}",
-                            "tool_choice");
+      return InvalidRequest(
+          "'tool_choice' must be {\"type\": \"function\", \"function\": "
+          "{\"name\": ...}}",
+          "tool_choice");
     }
     if (auto e = GetString(*f, "name", "tool_choice.function", &named, true)) return e;
   } else {
@@ -161,9 +162,9 @@ MaybeError ParseToolChoice(const json& body, ChatRequest* out) {
     if (!named.empty()) break;
   }
   if (out->forced_tools.empty()) {
-    return InvalidRequest("'tool_choice' names the function '" + named +
-                              "', which is not in 'tools'",
-                          "tool_choice.function.name");
+    return InvalidRequest(
+        "'tool_choice' names the function '" + named + "', which is not in 'tools'",
+        "tool_choice.function.name");
   }
   return std::nullopt;
 }
@@ -212,8 +213,8 @@ MaybeError ParseResponseFormat(const json& body, ChatRequest* out) {
   if (auto e = GetString(*it, "type", "response_format", &type, true)) return e;
   if (type == "text") return std::nullopt;
   if (type == "json_object") {
-    out->json_grammar = std::make_shared<const sampling::JsonGrammar>(
-        sampling::JsonObjectGrammar());
+    out->json_grammar =
+        std::make_shared<const sampling::JsonGrammar>(sampling::JsonObjectGrammar());
     return std::nullopt;
   }
   if (type == "json_schema") {
@@ -377,9 +378,10 @@ MaybeError ParseChatRequest(const json& body, const ApiLimits& limits, ChatReque
   // The JSON constraint applies from the first generated token, which leaves no room for a
   // reasoning block (and the reasoning parser would take the JSON for reasoning).
   if (out->json_grammar && out->forced_tools.empty() && out->render.enable_thinking) {
-    return InvalidRequest("'response_format' json_object / json_schema cannot be combined with "
-                          "thinking",
-                          "response_format");
+    return InvalidRequest(
+        "'response_format' json_object / json_schema cannot be combined with "
+        "thinking",
+        "response_format");
   }
   // Likewise a forced tool call (as Anthropic: thinking may not be combined with forced tool
   // use); a forced call also replaces response_format (the reply has no content to format).
