@@ -1,9 +1,10 @@
 // Kernel lab: the machine's limits (streaming-read bandwidth, peak f32 FMA and int8 vpdpbusd
 // rates) and the matmul kernels measured against them.
 //
-// Usage: kernels_bench [--threads N] [--isa NAME] [--reps R] [what ...]
+// Usage: kernels_bench [--threads N] [--isa NAME] [--reps R] [--hot] [--packed] [what ...]
 //   what: bandwidth | peak | decode | batch | prefill (default: all of them)
-// Decode shapes cycle through >= 1 GiB of weight copies so every call streams from DRAM.
+// --packed: weights in the table's packed layout (KernelTable::pack_weight) where it has one,
+// as the model loader uses them. Decode shapes cycle through >= 1 GiB of weight copies so every call streams from DRAM.
 // Prints one line per measurement: "<name> key=value ...".
 #include <algorithm>
 #include <chrono>
@@ -33,6 +34,7 @@ struct Options {
   int reps = 3;
   std::string isa;   // empty: Kernels()
   bool hot = false;  // --hot: one weight copy (cache-resident): compute speed without DRAM
+  bool packed = false;  // --packed: the table's packed layout (model loader default)
   std::vector<std::string> what;
 };
 
@@ -75,10 +77,24 @@ double Peak(ThreadPool& pool, F probe) {
 }
 
 struct Weights {
-  std::vector<uint8_t> data;
-  int64_t copies = 0, bytes_per_copy = 0;
+  std::vector<uint8_t> data, packed;  // packed: empty unless --packed and the table packs t
+  int64_t copies = 0, bytes_per_copy = 0, packed_per_copy = 0;
   const void* Copy(int64_t c) const { return data.data() + (c % copies) * bytes_per_copy; }
+  const void* Packed(int64_t c) const {
+    return packed.empty() ? nullptr : packed.data() + (c % copies) * packed_per_copy;
+  }
 };
+
+// Adds the table's packed form of every copy (when it has one for t).
+void PackWeights(const KernelTable& kt, ThreadPool& pool, DType t, int64_t n, int64_t k,
+                 Weights* w) {
+  if (kt.packed_bytes == nullptr || kt.packed_bytes(t, n, k) == 0) return;
+  w->packed_per_copy = static_cast<int64_t>(kt.packed_bytes(t, n, k));
+  w->packed.resize(w->copies * w->packed_per_copy);
+  kt.pack_weight(t, w->data.data(), n, k, w->packed.data(), &pool);
+  for (int64_t c = 1; c < w->copies; ++c)
+    std::memcpy(w->packed.data() + c * w->packed_per_copy, w->packed.data(), w->packed_per_copy);
+}
 
 Weights MakeWeights(DType t, int64_t n, int64_t k, int64_t min_bytes) {
   std::mt19937 rng(7);
@@ -107,12 +123,14 @@ double TimeMatmul(const KernelTable& kt, ThreadPool& pool, const Weights& w, DTy
   for (auto& v : x) v = nd(rng);
   kernels::MatmulParams p{t, nullptr, x.data(), y.data(), m, n, k, k, n, false};
   p.w = w.Copy(0);
+  p.w_packed = w.Packed(0);
   kt.matmul(p, &pool);  // warm-up (buffers, page faults)
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
     const double t0 = Now();
     for (int64_t c = 0; c < calls; ++c) {
       p.w = w.Copy(c);
+      p.w_packed = w.Packed(c);
       kt.matmul(p, &pool);
     }
     best = std::min(best, (Now() - t0) / calls);
@@ -129,7 +147,8 @@ constexpr DType kTypes[] = {DType::kQ8_0, DType::kQ4_K};
 void RunDecode(const KernelTable& kt, ThreadPool& pool, const Options& o, double bw) {
   for (auto t : kTypes) {
     for (const Shape& s : kShapes) {
-      const Weights w = MakeWeights(t, s.n, s.k, o.hot ? 0 : int64_t{1} << 30);
+      Weights w = MakeWeights(t, s.n, s.k, o.hot ? 0 : int64_t{1} << 30);
+      if (o.packed) PackWeights(kt, pool, t, s.n, s.k, &w);
       const double sec =
           TimeMatmul(kt, pool, w, t, 1, s.n, s.k, o.reps, std::max<int64_t>(w.copies, 20));
       const double gbs = w.bytes_per_copy / sec / 1e9;
@@ -145,7 +164,8 @@ void RunDecode(const KernelTable& kt, ThreadPool& pool, const Options& o, double
 void RunBatch(const KernelTable& kt, ThreadPool& pool, const Options& o) {
   for (auto t : kTypes) {
     for (const Shape& s : kShapes) {
-      const Weights w = MakeWeights(t, s.n, s.k, int64_t{1} << 30);
+      Weights w = MakeWeights(t, s.n, s.k, int64_t{1} << 30);
+      if (o.packed) PackWeights(kt, pool, t, s.n, s.k, &w);
       const double t1 = TimeMatmul(kt, pool, w, t, 1, s.n, s.k, o.reps, w.copies);
       const double t16 = TimeMatmul(kt, pool, w, t, 16, s.n, s.k, o.reps, w.copies);
       std::printf(
@@ -161,7 +181,8 @@ void RunBatch(const KernelTable& kt, ThreadPool& pool, const Options& o) {
 void RunPrefill(const KernelTable& kt, ThreadPool& pool, const Options& o, double peak_int8) {
   for (auto t : kTypes) {
     for (const Shape& s : kShapes) {
-      const Weights w = MakeWeights(t, s.n, s.k, 0);
+      Weights w = MakeWeights(t, s.n, s.k, 0);
+      if (o.packed) PackWeights(kt, pool, t, s.n, s.k, &w);
       const double sec = TimeMatmul(kt, pool, w, t, 512, s.n, s.k, 1, 2);
       const double gflops = 2.0 * 512 * s.n * s.k / sec / 1e9;
       std::printf(
@@ -188,11 +209,13 @@ int Main(int argc, char** argv) {
       o.reps = std::atoi(argv[++i]);
     else if (a == "--isa" && i + 1 < argc)
       o.isa = argv[++i];
+    else if (a == "--packed")
+      o.packed = true;
     else if (a == "--hot")
       o.hot = true;
     else if (a == "--help" || a[0] == '-') {
       std::fprintf(stderr,
-                   "usage: kernels_bench [--threads N] [--isa NAME] [--reps R] [--hot] "
+                   "usage: kernels_bench [--threads N] [--isa NAME] [--reps R] [--hot] [--packed] "
                    "[bandwidth|peak|decode|batch|prefill ...]\n");
       return a == "--help" ? 0 : 2;
     } else

@@ -22,6 +22,7 @@
 // Adding a variant: docs/howto/add-a-kernel.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -43,6 +44,10 @@ struct MatmulParams {
   int64_t ldx = 0;  // >= k
   int64_t ldy = 0;  // >= n
   bool accumulate = false;  // y += x W^T instead of y = x W^T
+  // Optional: the same weight in the packed layout of the table that runs this matmul, made by
+  // its pack_weight() (w stays set: tables without that layout, and row lookups, use w). A
+  // table's result with w_packed is batch-invariant like without it, with that layout's bound.
+  const void* w_packed = nullptr;
 };
 
 // Rotary embedding applied in place to [n_tokens, n_heads, head_dim] rows of stride
@@ -105,6 +110,13 @@ struct KernelTable {
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
   // y[i] += x[i].
   void (*add)(float* y, const float* x, int64_t n);
+  // Optional packed weight layouts (nullptr when the table has none). packed_bytes: bytes of
+  // the packed form of an [n, k] weight of type t, or 0 when this table has none for that type
+  // and shape. pack_weight: writes it into dst (packed_bytes long, 64-byte aligned); pass dst as
+  // MatmulParams::w_packed to this same table's matmul. Packing costs one pass over the weight.
+  size_t (*packed_bytes)(DType t, int64_t n, int64_t k) = nullptr;
+  void (*pack_weight)(DType t, const void* w, int64_t n, int64_t k, void* dst,
+                      ThreadPool* pool) = nullptr;
 };
 
 // The table for this CPU's best ISA (computed once, thread-safe). CACHET_ISA=ref|avx2|avx512|

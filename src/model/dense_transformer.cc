@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "base/log.h"
+#include "kernels/packed_arena.h"
 #include "model/weights.h"
 
 namespace cachet::model {
@@ -28,6 +30,7 @@ class DenseModel final : public Model {
 
  private:
   Status LoadLayer(WeightLoader& wl, int64_t i, LayerWeights* lw);
+  void PackWeights();
   Status CheckBatch(std::span<const SeqBatch> batch, int64_t* n_tok, int64_t* n_out) const;
   void Resize(int64_t n_tok, int64_t n_out);
   void MatMul(const Weight& w, const float* x, int64_t m, float* y, bool acc, ThreadPool* pool);
@@ -46,6 +49,7 @@ class DenseModel final : public Model {
   std::vector<float> inv_freq_;
   float mscale_ = 1.0f;
   std::vector<std::vector<float>> owned_;
+  kernels::PackedArena packed_;  // the matrices in the kernel table's packed layout
   KvLayout kv_;
 
   // Activation buffers, grown to the largest step seen and reused (no per-token allocation).
@@ -98,6 +102,7 @@ Status DenseModel::LoadWeights() {
   for (int64_t i = 0; i < hp.n_layer; ++i) CACHET_RETURN_IF_ERROR(LoadLayer(wl, i, &layers_[i]));
   for (const auto& name : wl.Unused()) LOG_WARN << "unused tensor " << name;
   owned_ = wl.TakeOwned();
+  PackWeights();
   inv_freq_ = RopeInvFreq(hp, rope_freqs_.data, &mscale_);
   kv_.n_layer = hp.n_layer;
   kv_.n_kv_heads = hp.n_head_kv;
@@ -105,6 +110,25 @@ Status DenseModel::LoadWeights() {
   kv_.head_dim_v = hp.head_dim_v;
   kv_.type = DType::kF16;
   return Status::Ok();
+}
+
+// Every matrix into the kernel table's packed layout where it has one (kernels/packed_arena.h);
+// the token embedding rows keep being read from the file. Unpacked weights still work, so a
+// failure only costs speed.
+void DenseModel::PackWeights() {
+  if (!kernels::PackingEnabled() || k_.pack_weight == nullptr) return;
+  std::vector<kernels::PackRequest> reqs;
+  auto add = [&](Weight& w) {
+    if (w.present()) reqs.push_back({w.type, w.data, w.n, w.k, &w.packed});
+  };
+  for (LayerWeights& lw : layers_) {
+    for (Weight* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.gate, &lw.up, &lw.down}) add(*w);
+  }
+  add(output_);
+  ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  if (Status s = packed_.Pack(k_, reqs, &pool); !s.ok()) {
+    LOG_WARN << "weights not packed (" << s.ToString() << "); matmuls read the file layout";
+  }
 }
 
 KvLayout DenseModel::kv_layout() const { return kv_; }
@@ -136,6 +160,7 @@ void DenseModel::MatMul(const Weight& w, const float* x, int64_t m, float* y, bo
   kernels::MatmulParams p;
   p.w_type = w.type;
   p.w = w.data;
+  p.w_packed = w.packed;
   p.x = x;
   p.y = y;
   p.m = m;

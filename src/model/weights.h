@@ -22,6 +22,8 @@ struct Weight {
   int64_t k = 0;               // ne0
   int64_t n = 0;               // ne1
   const std::string* name = nullptr;
+  // The same matrix in the kernel table's packed layout (model/packed_weights.h), or nullptr.
+  const void* packed = nullptr;
   bool present() const { return data != nullptr; }
 };
 

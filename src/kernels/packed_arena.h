@@ -1,0 +1,54 @@
+// Weights repacked once at load into a kernel table's packed layout (KernelTable::pack_weight,
+// e.g. q8_0 interleaved by 16 rows for AVX-512 VNNI), so every matmul streams the layout its
+// kernel runs fastest on. The original bytes stay the source of truth: callers keep their
+// pointer into the mapped file (row lookups, tables without the layout) and pass the packed
+// copy as MatmulParams::w_packed.
+//
+// Memory: one anonymous mapping holding all packed matrices (huge pages advised), the size of
+// the packed weights; a model file's pages stay in the page cache, reclaimable. Packing is off
+// when CACHET_PACK=0 is set in the environment (benchmarks compare both).
+//
+// Thread-safety: Pack once; afterwards the packed bytes are read-only and shareable.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "kernels/kernels.h"
+
+namespace cachet::kernels {
+
+struct PackRequest {
+  DType type;
+  const void* w;        // [n, k] in `type`, rows of RowBytes(type, k)
+  int64_t n = 0, k = 0;
+  const void** out;     // receives the packed copy, or is left untouched when there is none
+};
+
+class PackedArena {
+ public:
+  PackedArena() = default;
+  ~PackedArena();
+  PackedArena(const PackedArena&) = delete;
+  PackedArena& operator=(const PackedArena&) = delete;
+
+  // Packs every request `kt` has a layout for (the others are skipped) and stores the copy's
+  // address in *out; runs on `pool` (nullptr: the caller). One call per arena.
+  // Errors: ResourceExhausted when the memory cannot be mapped (nothing is packed);
+  // Internal on a second call.
+  Status Pack(const KernelTable& kt, std::span<const PackRequest> reqs, ThreadPool* pool);
+  // Bytes held by the packed copies.
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* mem_ = nullptr;
+  size_t bytes_ = 0, mapped_ = 0;
+};
+
+// True unless CACHET_PACK=0 is set in the environment.
+bool PackingEnabled();
+
+}  // namespace cachet::kernels

@@ -1,0 +1,209 @@
+// Packed q8_0 matmul for AVX-512 VNNI; layout, method and error bound in avx512_packed.h.
+//
+// Register blocking: a kernel call takes NT tiles (16 rows each) against MT activation rows:
+// NT*MT int32 accumulators (one per tile and row, 16 weight rows in the lanes) collect a
+// block's 8 vpdpbusd, then one convert and one FMA per accumulator apply the block scales.
+// Each weight vector load feeds MT vpdpbusd and each activation broadcast NT, so prefill runs
+// mostly vpdpbusd; decode (M <= 2) takes 4 tiles at a time to keep 4 independent chains.
+#include "kernels/x86/avx512_packed.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/ref/ref_kernels.h"
+#include "tensor/dtype.h"
+
+namespace cachet::kernels::x86 {
+namespace {
+
+#define CACHET_INLINE_FN __attribute__((always_inline)) inline
+
+constexpr int64_t kTile = 16;     // weight rows per tile
+constexpr int64_t kQBytes = 512;  // quant bytes per tile and 32-value block
+constexpr int64_t kSBytes = 32;   // f16 scale bytes per tile and block
+constexpr int64_t kMChunk = 64;   // activation rows kept in L2 while the tiles pass over them
+
+struct PackedAct {
+  int64_t nb = 0;
+  std::vector<int8_t> q;      // [M, nb * 32]
+  std::vector<float> d;       // [M, nb] scale of each 32 values
+  std::vector<int32_t> s128;  // [M, nb] 128 * sum of the block's quants (the +128 weight offset)
+};
+
+void QuantizeRow32(const float* x, int64_t nb, int8_t* q, float* d, int32_t* s128) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
+    const float am = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    d[b] = am / 127.0f;
+    const __m512 id = _mm512_set1_ps(am > 0 ? 127.0f / am : 0.0f);
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id));  // round to nearest even
+    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b), _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b + 16), _mm512_cvtsepi32_epi8(q1));
+    s128[b] = 128 * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+  }
+}
+
+void QuantizeAct(const MatmulParams& p, PackedAct* a, ThreadPool* pool) {
+  a->nb = p.k / 32;
+  a->q.resize(p.m * p.k);
+  a->d.resize(p.m * a->nb);
+  a->s128.resize(p.m * a->nb);
+  ref::ParallelRange(p.m >= 64 ? pool : nullptr, p.m, 16, [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) {
+      QuantizeRow32(p.x + m * p.ldx, a->nb, a->q.data() + m * p.k, a->d.data() + m * a->nb,
+                    a->s128.data() + m * a->nb);
+    }
+  });
+}
+
+CACHET_INLINE_FN __m512i Bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+// Rows [m0, m0 + MT) against tiles [wt, wt + NT * tb): y[m][16j + r] for r < 16.
+template <int NT, int MT>
+void Kernel(const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_t m0, float* y,
+            int64_t ldy, bool accumulate) {
+  const int64_t nb = a.nb;
+  const int8_t* xq[MT];
+  const float* xd[MT];
+  const int32_t* xs[MT];
+  for (int i = 0; i < MT; ++i) {
+    xq[i] = a.q.data() + (m0 + i) * k;
+    xd[i] = a.d.data() + (m0 + i) * nb;
+    xs[i] = a.s128.data() + (m0 + i) * nb;
+  }
+  __m512 f[NT][MT];
+  for (int j = 0; j < NT; ++j)
+    for (int i = 0; i < MT; ++i) f[j][i] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i s[NT][MT];
+    for (int j = 0; j < NT; ++j)
+      for (int i = 0; i < MT; ++i) s[j][i] = _mm512_setzero_si512();
+    const uint8_t* wb = wt + b * kQBytes;
+#pragma GCC unroll 8
+    for (int t = 0; t < 8; ++t) {
+      __m512i w[NT];
+      for (int j = 0; j < NT; ++j) w[j] = _mm512_loadu_si512(wb + j * tb + 64 * t);
+      for (int i = 0; i < MT; ++i) {
+        const __m512i xb = Bcast4(xq[i] + 32 * b + 4 * t);
+        for (int j = 0; j < NT; ++j) s[j][i] = _mm512_dpbusd_epi32(s[j][i], w[j], xb);
+      }
+    }
+    for (int j = 0; j < NT; ++j) {
+      const __m512 wd = _mm512_cvtph_ps(_mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(wt + j * tb + nb * kQBytes + b * kSBytes)));
+      for (int i = 0; i < MT; ++i) {
+        const __m512 sc = _mm512_mul_ps(wd, _mm512_set1_ps(xd[i][b]));
+        const __m512i is = _mm512_sub_epi32(s[j][i], _mm512_set1_epi32(xs[i][b]));
+        f[j][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), sc, f[j][i]);
+      }
+    }
+  }
+  for (int j = 0; j < NT; ++j) {
+    for (int i = 0; i < MT; ++i) {
+      float* yy = y + (m0 + i) * ldy + kTile * j;
+      const __m512 v = accumulate ? _mm512_add_ps(_mm512_loadu_ps(yy), f[j][i]) : f[j][i];
+      _mm512_storeu_ps(yy, v);
+    }
+  }
+}
+
+template <int NT>
+void RunRows(int mt, const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_t m0,
+             float* y, int64_t ldy, bool acc) {
+  switch (mt) {
+    case 1:
+      return Kernel<NT, 1>(wt, tb, a, k, m0, y, ldy, acc);
+    case 2:
+      return Kernel<NT, 2>(wt, tb, a, k, m0, y, ldy, acc);
+    case 3:
+      return Kernel<NT, 3>(wt, tb, a, k, m0, y, ldy, acc);
+    case 4:
+      return Kernel<NT, 4>(wt, tb, a, k, m0, y, ldy, acc);
+    case 5:
+      return Kernel<NT, 5>(wt, tb, a, k, m0, y, ldy, acc);
+    default:
+      return Kernel<NT, 6>(wt, tb, a, k, m0, y, ldy, acc);
+  }
+}
+
+void Run(int nt, int mt, const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_t m0,
+         float* y, int64_t ldy, bool acc) {
+  switch (nt) {
+    case 1:
+      return RunRows<1>(mt, wt, tb, a, k, m0, y, ldy, acc);
+    case 2:
+      return RunRows<2>(mt, wt, tb, a, k, m0, y, ldy, acc);
+    case 3:
+      return Kernel<3, 1>(wt, tb, a, k, m0, y, ldy, acc);  // decode tails (mt == 1)
+    default:
+      return Kernel<4, 1>(wt, tb, a, k, m0, y, ldy, acc);
+  }
+}
+
+}  // namespace
+
+size_t PackedBytesVnni(DType t, int64_t n, int64_t k) {
+  if (t != DType::kQ8_0 || n <= 0 || k <= 0 || n % kTile != 0 || k % 32 != 0) return 0;
+  return static_cast<size_t>(n / kTile) * static_cast<size_t>(k / 32) * (kQBytes + kSBytes);
+}
+
+void PackWeightVnni(DType t, const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool) {
+  if (PackedBytesVnni(t, n, k) == 0) return;
+  const int64_t nb = k / 32, rb = RowBytes(t, k), tb = nb * (kQBytes + kSBytes);
+  ref::ParallelRange(pool, n / kTile, 1, [&](int64_t j0, int64_t j1) {
+    // Gathers of 4 bytes from the 16 rows of a tile (all reads stay inside the block).
+    const __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(static_cast<int>(rb)));
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+    for (int64_t j = j0; j < j1; ++j) {
+      const uint8_t* src = static_cast<const uint8_t*>(w) + j * kTile * rb;
+      uint8_t* out = static_cast<uint8_t*>(dst) + j * tb;
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* bp = src + b * static_cast<int64_t>(sizeof(BlockQ8_0));
+        const __m512i sw = _mm512_i32gather_epi32(idx, bp, 1);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + nb * kQBytes + b * kSBytes),
+                            _mm512_cvtepi32_epi16(sw));
+        for (int tq = 0; tq < 8; ++tq) {
+          const __m512i q = _mm512_i32gather_epi32(idx, bp + 2 + 4 * tq, 1);
+          _mm512_storeu_si512(out + b * kQBytes + 64 * tq, _mm512_xor_si512(q, bias));
+        }
+      }
+    }
+  });
+}
+
+void PackedMatmulVnni(const MatmulParams& p, ThreadPool* pool) {
+  // One activation buffer per calling thread, reached by the pool jobs through a pointer.
+  thread_local PackedAct act_buf;
+  PackedAct* const a = &act_buf;
+  QuantizeAct(p, a, pool);
+  const int64_t nb = p.k / 32, tiles = p.n / kTile, tb = nb * (kQBytes + kSBytes);
+  const int64_t nt = p.m <= 2 ? 4 : 2;  // tiles per kernel call
+  const int64_t units = (tiles + nt - 1) / nt;
+  const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
+  ref::ParallelRange(pool, units, 1, [&, a](int64_t u0, int64_t u1) {
+    for (int64_t mc = 0; mc < p.m; mc += kMChunk) {
+      const int64_t mend = std::min(p.m, mc + kMChunk);
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t j0 = u * nt;
+        const int ntile = static_cast<int>(std::min(nt, tiles - j0));
+        const int64_t mt_max = ntile > 2 ? 1 : 6;
+        for (int64_t m0 = mc; m0 < mend; m0 += mt_max) {
+          const int mt = static_cast<int>(std::min(mt_max, mend - m0));
+          Run(ntile, mt, wp + j0 * tb, tb, *a, p.k, m0, p.y + j0 * kTile, p.ldy, p.accumulate);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace cachet::kernels::x86

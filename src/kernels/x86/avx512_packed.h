@@ -1,0 +1,36 @@
+// Packed q8_0 weights for AVX-512 VNNI (KernelTable::pack_weight / MatmulParams::w_packed).
+//
+// Layout ("q8_0 x16"): the N rows are cut into tiles of 16; tile j holds, for each 32-value
+// block b, 512 bytes of quants interleaved for vpdpbusd (chunk t = 0..7 at b*512 + 64t: row r's
+// values 32b+4t..32b+4t+3 at bytes 4r..4r+3, stored as q + 128, unsigned), then the tile's
+// f16 scales (block b at nb*512 + 32b, row r at 2r). Same bytes per weight as q8_0 (34 per 32).
+// Needs N % 16 == 0 and K % 32 == 0 (PackedBytes returns 0 otherwise).
+//
+// The matmul quantizes each activation row to int8 with one scale per 32 values
+// (d = max|x|/127, round to nearest even), forms each block's exact int32 dot product with one
+// vpdpbusd per 4 values of 16 rows, and accumulates y = sum_b (isum_b * (w_d_b * x_d_b)) in
+// f32, one fused multiply-add per block in block order. Every row m takes the same sequence
+// of operations whatever M is and however rows are grouped or split over threads, so the result
+// is bitwise batch-invariant (and identical for M = 1 decode, 16-row batches and prefill).
+// Error vs exact: |dy| <= sum_b d_x,b/2 * sum_{k in b} |w_k| (activation rounding) plus f32
+// accumulation (~1e-6 relative).
+//
+// Thread-safety: reentrant; work split over tiles on `pool`.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/thread_pool.h"
+#include "kernels/kernels.h"
+
+namespace cachet::kernels::x86 {
+
+// Bytes of the packed form of an [n, k] weight of type t, or 0 when t/n/k has none.
+size_t PackedBytesVnni(DType t, int64_t n, int64_t k);
+// Writes the packed form of w into dst (PackedBytesVnni bytes; 64-byte alignment preferred).
+void PackWeightVnni(DType t, const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool);
+// y = x W^T using p.w_packed (must be PackWeightVnni's output for p.w_type, p.n, p.k).
+void PackedMatmulVnni(const MatmulParams& p, ThreadPool* pool);
+
+}  // namespace cachet::kernels::x86

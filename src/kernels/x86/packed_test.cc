@@ -1,0 +1,145 @@
+// Packed weight layouts (KernelTable::pack_weight, MatmulParams::w_packed) against the scalar
+// reference, for every table this CPU runs that packs. Bound (avx512_packed.h): the activations
+// are rounded to int8 with one scale d_b = max|x|/127 per 32 values, so
+// |y - ref| <= sum_b d_b/2 * sum_{k in b} |w_k| + 1e-5 * sum |w x|.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.h"
+
+namespace cachet::kernels {
+namespace {
+
+std::vector<float> Randn(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+struct Aligned {
+  explicit Aligned(size_t n) : p(static_cast<uint8_t*>(std::aligned_alloc(64, (n + 63) / 64 * 64))) {}
+  ~Aligned() { std::free(p); }
+  uint8_t* p;
+};
+
+class Packed : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    kt_ = KernelsFor(GetParam());
+    if (kt_ == nullptr) GTEST_SKIP() << GetParam() << " not supported on this CPU";
+    if (kt_->pack_weight == nullptr) GTEST_SKIP() << GetParam() << " has no packed layout";
+  }
+  // A q8_0 weight [n, k] from seeded normal values, and its packed form.
+  void MakeWeight(int64_t n, int64_t k, uint32_t seed) {
+    rb_ = RowBytes(DType::kQ8_0, k);
+    const auto wf = Randn(n * k, seed);
+    w_.assign(n * rb_, 0);
+    for (int64_t r = 0; r < n; ++r) {
+      ASSERT_TRUE(QuantizeRow(DType::kQ8_0, &wf[r * k], &w_[r * rb_], k).ok());
+    }
+    const size_t bytes = kt_->packed_bytes(DType::kQ8_0, n, k);
+    ASSERT_EQ(bytes, static_cast<size_t>(n * rb_));  // same bytes per weight as q8_0
+    packed_ = std::make_unique<Aligned>(bytes);
+    ThreadPool pool(2);
+    kt_->pack_weight(DType::kQ8_0, w_.data(), n, k, packed_->p, &pool);
+  }
+  MatmulParams Params(const float* x, float* y, int64_t m, int64_t n, int64_t k, int64_t ldx,
+                      int64_t ldy, bool acc) const {
+    MatmulParams p{DType::kQ8_0, w_.data(), x, y, m, n, k, ldx, ldy, acc};
+    p.w_packed = packed_->p;
+    return p;
+  }
+  const KernelTable* kt_ = nullptr;
+  int64_t rb_ = 0;
+  std::vector<uint8_t> w_;
+  std::unique_ptr<Aligned> packed_;
+};
+
+TEST_P(Packed, MatchesRefWithinActivationRoundingBound) {
+  for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 16, 32}, {2, 64, 96},
+                         {3, 80, 512}, {7, 48, 256}, {15, 32, 64}, {70, 48, 128}}) {
+    for (bool acc : {false, true}) {
+      SCOPED_TRACE("M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" +
+                   std::to_string(K) + " acc=" + std::to_string(acc));
+      MakeWeight(N, K, 31);
+      const int64_t ldx = K + 5, ldy = N + 3;
+      auto x = Randn(M * ldx, 32);
+      x[3] = 11.0f;  // an outlier sets its block's scale
+      std::vector<float> y(M * ldy, 0.5f), yr(M * ldy, 0.5f);
+      ThreadPool pool(2);
+      MatmulParams p = Params(x.data(), y.data(), M, N, K, ldx, ldy, acc);
+      kt_->matmul(p, &pool);
+      p.y = yr.data();
+      p.w_packed = nullptr;
+      RefKernels().matmul(p, nullptr);
+      std::vector<float> row(K);
+      for (int64_t n = 0; n < N; ++n) {
+        RefKernels().dequantize_row(DType::kQ8_0, &w_[n * rb_], row.data(), K);
+        for (int64_t m = 0; m < M; ++m) {
+          double bound = 0, sabs = 0;
+          for (int64_t b = 0; b < K; b += 32) {
+            double amax = 0, wsum = 0;
+            for (int64_t i = b; i < b + 32; ++i) {
+              amax = std::max(amax, std::fabs(static_cast<double>(x[m * ldx + i])));
+              wsum += std::fabs(row[i]);
+              sabs += std::fabs(row[i] * x[m * ldx + i]);
+            }
+            bound += amax / 127.0 / 2.0 * wsum;
+          }
+          bound += 1e-5 * sabs + 1e-6;
+          ASSERT_NEAR(y[m * ldy + n], yr[m * ldy + n], bound) << "m=" << m << " n=" << n;
+        }
+      }
+      // Padding between rows is untouched.
+      for (int64_t m = 0; m < M; ++m) ASSERT_EQ(y[m * ldy + N], 0.5f);
+    }
+  }
+}
+
+// The serving engine's determinism: each row's result is bitwise the same alone (M = 1, the
+// decode path) or among 16 or 40 rows (batched decode, prefill), on 1 or 2 threads.
+TEST_P(Packed, RowsDoNotDependOnBatchSize) {
+  if (kt_->isa == "amx") GTEST_SKIP() << "amx routes M >= 16 to bf16 tiles (opt-in, exempt)";
+  const int64_t N = 80, K = 320;
+  MakeWeight(N, K, 41);
+  for (int64_t M : {2, 16, 40}) {
+    const auto x = Randn(M * K, 42);
+    std::vector<float> batched(M * N), alone(N);
+    ThreadPool pool2(2), pool1(1);
+    kt_->matmul(Params(x.data(), batched.data(), M, N, K, K, N, false), &pool2);
+    for (int64_t m = 0; m < M; ++m) {
+      kt_->matmul(Params(&x[m * K], alone.data(), 1, N, K, K, N, false),
+                  m % 2 ? &pool1 : &pool2);
+      for (int64_t n = 0; n < N; ++n) {
+        ASSERT_EQ(batched[m * N + n], alone[n]) << "M=" << M << " m=" << m << " n=" << n;
+      }
+    }
+  }
+}
+
+TEST_P(Packed, RefusesShapesAndTypesWithoutLayout) {
+  EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 8, 64), 0u);    // rows not a multiple of 16
+  EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 32, 48), 0u);   // k not a multiple of 32
+  EXPECT_EQ(kt_->packed_bytes(DType::kQ4_K, 32, 256), 0u);  // no layout for this type
+  EXPECT_EQ(kt_->packed_bytes(DType::kF32, 32, 256), 0u);
+  EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 32, 64), 32u * 2 * 34);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, Packed, ::testing::Values("avx512_vnni", "amx"),
+                         [](const auto& info) { return info.param; });
+
+TEST(PackedTables, TablesWithoutLayoutSayNothing) {
+  EXPECT_EQ(RefKernels().packed_bytes, nullptr);
+  EXPECT_EQ(RefKernels().pack_weight, nullptr);
+}
+
+}  // namespace
+}  // namespace cachet::kernels
