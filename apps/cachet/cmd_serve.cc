@@ -60,6 +60,7 @@ struct ServeOptions {
   std::map<std::string, std::map<std::string, std::string>> config_prices;
   int64_t port = 8080, threads = 0, http_threads = 256, kv_cache_mb = 1024, max_running = 16;
   int64_t queue = 256, ctx = 0, max_body_mb = 8, drain_seconds = 30, queue_timeout_s = 60;
+  int64_t http_io_threads = 1, max_connections = 10000;
   bool no_auth = false;
 };
 
@@ -136,6 +137,8 @@ std::vector<OptionSpec> Specs(ServeOptions* o) {
           {"data-dir", str(&o->data_dir)},
           {"threads", num(&o->threads)},
           {"http-threads", num(&o->http_threads)},
+          {"http-io-threads", num(&o->http_io_threads)},
+          {"max-connections", num(&o->max_connections)},
           {"kv-cache-mb", num(&o->kv_cache_mb)},
           {"max-running", num(&o->max_running)},
           {"queue", num(&o->queue)},
@@ -372,6 +375,8 @@ int Serve(const ServeOptions& o) {
   h.host = o.host;
   h.port = static_cast<int>(o.port);
   h.threads = static_cast<int>(o.http_threads);
+  h.io_threads = static_cast<int>(o.http_io_threads);
+  h.max_connections = static_cast<int>(o.max_connections);
   h.payload_max_bytes = static_cast<size_t>(o.max_body_mb) << 20;
   http::HttpServer server(h, std::move(routes), auth, &registry, &metrics);
   if (Status s = server.Start(); !s.ok()) return Fail(s);
@@ -430,7 +435,11 @@ int RunServe(int argc, char** argv) {
              "compute every prompt in full (no prefix reuse, no disk tier; for benchmarks)");
   flags.Int("threads", &o.threads, "kernel threads per engine (default: all)");
   flags.Int("http-threads", &o.http_threads,
-            "connection threads (default 256; one per open connection)");
+            "HTTP worker threads: requests handled at once, streams included (default 256); "
+            "idle and slow connections take no thread");
+  flags.Int("http-io-threads", &o.http_io_threads, "threads running the sockets (default 1)");
+  flags.Int("max-connections", &o.max_connections,
+            "open connections before new ones get 503 (default 10000)");
   flags.Int("kv-cache-mb", &o.kv_cache_mb, "KV cache memory per model in MiB (default 1024)");
   flags.Int("max-running", &o.max_running, "sequences in a batch (default 16)");
   flags.Int("queue", &o.queue, "waiting requests before 503 (default 256)");
@@ -453,6 +462,8 @@ int RunServe(int argc, char** argv) {
   for (const Range& r :
        {Range{"--kv-cache-mb", o.kv_cache_mb, 1, int64_t{1} << 24},
         Range{"--http-threads", o.http_threads, 1, 100000},
+        Range{"--http-io-threads", o.http_io_threads, 1, 256},
+        Range{"--max-connections", o.max_connections, 1, 10000000},
         Range{"--max-body-mb", o.max_body_mb, 1, 4096}, Range{"--threads", o.threads, 0, 4096},
         Range{"--max-running", o.max_running, 1, 1 << 20}, Range{"--queue", o.queue, 1, 1 << 24},
         Range{"--ctx", o.ctx, 0, int64_t{1} << 30},

@@ -1,64 +1,105 @@
 #include "http/server.h"
 
-#include <httplib.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <thread>
 
 #include "base/log.h"
-#include "http/peer_socket.h"
+#include "http/connection.h"
+#include "http/worker_pool.h"
 
 namespace cachet::http {
 
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
 namespace {
 
-// api::ByteSink over the library's chunked sink.
-class ChunkSink final : public api::ByteSink {
- public:
-  explicit ChunkSink(httplib::DataSink& sink) : sink_(sink) {}
-  bool Write(std::string_view data) override {
-    if (failed_) return false;
-    if (!sink_.write(data.data(), data.size())) failed_ = true;
-    return !failed_;
-  }
-  bool failed() const { return failed_; }
+Reply FromApiReply(api::ApiReply r) {
+  Reply out;
+  out.status = r.status;
+  out.content_type = std::move(r.content_type);
+  out.body = std::move(r.body);
+  out.headers = std::move(r.headers);
+  return out;
+}
 
- private:
-  httplib::DataSink& sink_;
-  bool failed_ = false;
-};
+// So that thousands of sockets fit: the soft fd limit up to the hard one. Once per process.
+void RaiseFdLimit() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur < rl.rlim_max) {
+      const rlim_t before = rl.rlim_cur;
+      rl.rlim_cur = rl.rlim_max;
+      if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        LOG_WARN << "http: cannot raise the open-file limit from " << before;
+        return;
+      }
+    }
+    LOG_INFO << "http: open-file limit " << rl.rlim_cur;
+  });
+}
 
-void ApplyReply(const api::ApiReply& reply, httplib::Response& res) {
-  res.status = reply.status;
-  for (const auto& [k, v] : reply.headers) res.set_header(k, v);
-  if (!reply.stream) res.set_content(reply.body, reply.content_type);
+// A connection over the cap: a 503 if the socket takes it at once, then closed.
+void RejectBusy(tcp::socket socket) {
+  static const std::string kBusy =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: "
+      "1\r\nContent-Length: 67\r\nConnection: close\r\n\r\n"
+      R"({"error":{"message":"too many connections","type":"overloaded"}} )";
+  error_code ec;
+  socket.non_blocking(true, ec);
+  asio::const_buffer buf(kBusy.data(), kBusy.size());
+  socket.write_some(buf, ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
 }
 
 }  // namespace
 
-struct HttpServer::Impl {
+struct HttpServer::Impl final : ConnectionOwner {
   HttpOptions opts;
+  ConnectionLimits limits;
   std::vector<api::Route> routes;
   std::shared_ptr<Authenticator> auth;
-  const api::ModelRegistry* models;
-  api::Metrics* metrics;
-  httplib::Server svr;
-  std::thread thread;
+  const api::ModelRegistry* models = nullptr;
+  api::Metrics* metrics = nullptr;
   std::atomic<bool> ready{false};
   std::atomic<bool> draining{false};
   std::atomic<bool> running{false};
   std::atomic<int> inflight{0};
   int port = 0;
 
-  void Register();
-  void InstallHooks();
-  void Serve(const api::Route& route, const httplib::Request& req, httplib::Response& res);
+  std::shared_ptr<ConnectionRegistry> registry = std::make_shared<ConnectionRegistry>();
+  std::shared_ptr<asio::io_context> ioc;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::steady_timer> accept_retry;
+  std::vector<std::thread> io_threads;
+  std::unique_ptr<WorkerPool> workers;
+  std::atomic<uint64_t> next_id{1};
+
+  Status Bind();
+  void Accept();
+  void OnRequest(std::shared_ptr<Connection> conn, Request req) override;
+  void OnResponse(const std::string& path, int status) override {
+    metrics->CountRequest(RouteLabel(path), status);
+  }
+  Reply ErrorReply(const std::string& path, int status, const std::string& message) override;
+  bool AnswerInline(Connection& conn, const Request& req);
+  void Serve(const api::Route& route, const std::shared_ptr<Connection>& conn,
+             const std::shared_ptr<Request>& req);
+  void StopAll();
   std::string RouteLabel(const std::string& path) const {
     for (const auto& r : routes) {
       if (r.path == path) return path;
-      if (r.path.find('(') != std::string::npos &&
-          path.rfind(r.path.substr(0, r.path.find('(')), 0) == 0) {
+      if (r.path.find('(') != std::string::npos && RouteMatches(r.path, path)) {
         return r.path.substr(0, r.path.find('(')) + "{id}";
       }
     }
@@ -71,12 +112,98 @@ struct HttpServer::Impl {
   }
 };
 
-void HttpServer::Impl::Serve(const api::Route& route, const httplib::Request& req,
-                             httplib::Response& res) {
+Reply HttpServer::Impl::ErrorReply(const std::string& path, int status,
+                                   const std::string& message) {
+  api::ApiError e = api::InvalidRequest(message);
+  if (status == 413) e = {api::ErrorKind::kRequestTooLarge, message, "", "", 0};
+  Reply r = FromApiReply(api::ErrorReply(api::ProtocolForPath(path), e));
+  r.status = status;
+  return r;
+}
+
+// /health, /metrics and the server's own refusals: cheap, never blocking, so they are answered
+// on the I/O thread even while every worker is busy. True when answered.
+bool HttpServer::Impl::AnswerInline(Connection& conn, const Request& req) {
+  const bool get = req.method == "GET" || req.method == "HEAD";
+  if (req.path == "/health" && get) {
+    const bool ok = ready.load() && !draining.load();
+    Reply r;
+    r.status = ok ? 200 : 503;
+    r.content_type = "application/json";
+    r.body = ok ? R"({"status":"ok"})"
+                : (draining.load() ? R"({"status":"draining"})" : R"({"status":"loading"})");
+    conn.SendReply(std::move(r), nullptr);
+    return true;
+  }
+  if (req.path == "/metrics" && get) {
+    std::vector<std::pair<std::string, engine::EngineStats>> stats;
+    if (ready.load()) {
+      for (const auto& m : models->models()) stats.emplace_back(m->name, m->engine->stats());
+    }
+    Reply r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics->Render(stats);
+    conn.SendReply(std::move(r), nullptr);
+    return true;
+  }
+  const api::Protocol protocol = api::ProtocolForPath(req.path);
+  // Until the models are loaded (SetReady) the registry is not read by any request.
+  if (!ready.load() && !draining.load()) {
+    conn.SendReply(FromApiReply(api::ErrorReply(
+                       protocol, api::ApiError{api::ErrorKind::kOverloaded,
+                                               "the server is loading its models", "", "", 5})),
+                   nullptr);
+    return true;
+  }
+  if (draining.load()) {
+    Reply r = FromApiReply(api::ErrorReply(
+        protocol,
+        api::ApiError{api::ErrorKind::kOverloaded, "the server is shutting down", "", "", 1}));
+    r.close = true;
+    conn.SendReply(std::move(r), nullptr);
+    return true;
+  }
+  return false;
+}
+
+void HttpServer::Impl::OnRequest(std::shared_ptr<Connection> conn, Request req) {
+  if (AnswerInline(*conn, req)) return;
+  const std::string method = req.method == "HEAD" ? "GET" : req.method;
+  const api::Route* found = nullptr;
+  bool path_known = req.path == "/health" || req.path == "/metrics";
+  for (const api::Route& r : routes) {
+    if (!RouteMatches(r.path, req.path)) continue;
+    path_known = true;
+    if (r.method == method) {
+      found = &r;
+      break;
+    }
+  }
+  if (found == nullptr) {
+    const api::Protocol protocol = api::ProtocolForPath(req.path);
+    api::ApiError e = path_known ? api::InvalidRequest("method not allowed")
+                                 : api::ApiError{api::ErrorKind::kNotFound,
+                                                 "Unknown request URL: " + req.method + " " +
+                                                     req.path,
+                                                 "", "", 0};
+    Reply r = FromApiReply(api::ErrorReply(protocol, e));
+    r.status = path_known ? 405 : 404;
+    conn->SendReply(std::move(r), nullptr);
+    return;
+  }
+  auto shared = std::make_shared<Request>(std::move(req));
+  const api::Route& route = *found;
+  if (!workers->Submit([this, &route, conn, shared] { Serve(route, conn, shared); })) {
+    conn->SendReply(ErrorReply(shared->path, 503, "the server is shutting down"), nullptr);
+  }
+}
+
+// On a worker: authenticate, run the handler, hand the reply (or stream) to the connection.
+void HttpServer::Impl::Serve(const api::Route& route, const std::shared_ptr<Connection>& conn,
+                             const std::shared_ptr<Request>& req) {
   api::ApiCall call;
   if (route.needs_key) {
-    const std::string key =
-        ExtractApiKey(req.get_header_value("Authorization"), req.get_header_value("x-api-key"));
+    const std::string key = ExtractApiKey(req->Header("Authorization"), req->Header("x-api-key"));
     auto account = auth->Authenticate(key);
     if (!account.ok()) {
       api::ApiError e = api::FromStatus(account.status());
@@ -84,136 +211,84 @@ void HttpServer::Impl::Serve(const api::Route& route, const httplib::Request& re
         // From the authenticator this is the account's rate limit, not server load.
         e = api::ApiError{api::ErrorKind::kRateLimit, account.status().message(), "", "", 1};
       }
-      ApplyReply(api::ErrorReply(route.protocol, e), res);
+      conn->SendReply(FromApiReply(api::ErrorReply(route.protocol, e)), nullptr);
       return;
     }
     call.account_id = *account;
   }
-  call.path = req.path;
-  call.body = req.body;
-  call.query = [&req](const std::string& name) { return req.get_param_value(name.c_str()); };
-  call.header = [&req](const std::string& name) { return req.get_header_value(name); };
-  call.client_alive = [ip = req.remote_addr, port = req.remote_port, local = req.local_port] {
-    return ConnectionAlive(ip, port, local);
+  call.path = req->path;
+  call.body = std::move(req->body);
+  call.query = [req](const std::string& name) { return QueryParam(req->query, name); };
+  call.header = [req](const std::string& name) { return req->Header(name); };
+  call.client_alive = [weak = std::weak_ptr<Connection>(conn)] {
+    auto c = weak.lock();
+    return c && c->ClientAlive();
   };
   inflight.fetch_add(1);
   metrics->AddInflight(1);
-  api::ApiReply reply = route.handler(call);
-  ApplyReply(reply, res);
+  api::ApiReply reply;
+  try {
+    reply = route.handler(call);
+  } catch (const std::exception& e) {
+    LOG_ERROR << "handler for " << req->path << " threw: " << e.what();
+    reply = api::ErrorReply(route.protocol,
+                            api::ApiError{api::ErrorKind::kInternal, "internal error", "", "", 0});
+  }
   if (!reply.stream) {
-    InflightDone();
+    conn->SendReply(FromApiReply(std::move(reply)), [this] { InflightDone(); });
     return;
   }
-  auto stream = std::make_shared<std::function<void(api::ByteSink&)>>(std::move(reply.stream));
-  res.set_chunked_content_provider(
-      reply.content_type,
-      [stream](size_t, httplib::DataSink& sink) {
-        ChunkSink out(sink);
-        (*stream)(out);
-        if (out.failed()) return false;
-        sink.done();
-        return true;
-      },
-      // Runs once the response is over (sent, failed or never started): the stream function
-      // and with it the Generation are released here, which cancels an unfinished request.
-      [this, stream](bool) {
-        *stream = nullptr;
-        InflightDone();
-      });
-}
-
-void HttpServer::Impl::Register() {
-  for (const api::Route& route : routes) {
-    auto handler = [this, &route](const httplib::Request& req, httplib::Response& res) {
-      Serve(route, req, res);
-    };
-    if (route.method == "GET") {
-      svr.Get(route.path, handler);
-    } else {
-      svr.Post(route.path, handler);
-    }
+  auto stream = std::move(reply.stream);
+  auto sink = conn->StartStream(reply.status, std::move(reply.content_type),
+                                std::move(reply.headers), [this] { InflightDone(); });
+  try {
+    stream(*sink);
+  } catch (const std::exception& e) {
+    LOG_ERROR << "stream for " << req->path << " threw: " << e.what();
   }
-  svr.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    const bool ok = ready.load() && !draining.load();
-    res.status = ok ? 200 : 503;
-    std::string body =
-        ok ? R"({"status":"ok"})"
-           : (draining.load() ? R"({"status":"draining"})" : R"({"status":"loading"})");
-    res.set_content(body, "application/json");
-  });
-  svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    std::vector<std::pair<std::string, engine::EngineStats>> stats;
-    if (ready.load()) {
-      for (const auto& m : models->models()) stats.emplace_back(m->name, m->engine->stats());
-    }
-    res.set_content(metrics->Render(stats), "text/plain; version=0.0.4");
-  });
-  InstallHooks();
+  // Releasing the stream function releases its Generation, which cancels an unfinished request.
+  stream = nullptr;
+  sink->Finish();
 }
 
-// Pre-routing checks (limits the library does not enforce, loading, draining), protocol-shaped
-// bodies for the library's own errors, exceptions, request metrics.
-void HttpServer::Impl::InstallHooks() {
-  svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    size_t bytes = 0;
-    for (const auto& [k, v] : req.headers) bytes += k.size() + v.size() + 4;
-    const api::Protocol protocol = api::ProtocolForPath(req.path);
-    if (req.headers.size() > opts.header_max_count || bytes > opts.header_max_bytes) {
-      ApplyReply(api::ErrorReply(protocol, api::InvalidRequest("request headers too large")), res);
-      res.status = 431;
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    // Until the models are loaded (SetReady) the registry is not read by any request.
-    if (!ready.load() && !draining.load() && req.path != "/health" && req.path != "/metrics") {
-      ApplyReply(
-          api::ErrorReply(protocol, api::ApiError{api::ErrorKind::kOverloaded,
-                                                  "the server is loading its models", "", "", 5}),
-          res);
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (draining.load() && req.path != "/health" && req.path != "/metrics") {
-      ApplyReply(api::ErrorReply(protocol, api::ApiError{api::ErrorKind::kOverloaded,
-                                                         "the server is shutting down", "", "", 1}),
-                 res);
-      res.set_header("Connection", "close");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  // Errors the library produces itself (no route, body too large, bad request line) get the
-  // protocol's error body.
-  svr.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    const api::Protocol protocol = api::ProtocolForPath(req.path);
-    api::ApiError e;
-    switch (res.status) {
-      case 404:
-        e = {api::ErrorKind::kNotFound, "Unknown request URL: " + req.method + " " + req.path, "",
-             "", 0};
-        break;
-      case 413:
-        e = {api::ErrorKind::kRequestTooLarge, "request body is too large", "", "", 0};
-        break;
-      case 405:
-        e = api::InvalidRequest("method not allowed");
-        break;
-      default:
-        e = api::InvalidRequest("bad request");
-        break;
-    }
-    const int status = res.status;
-    ApplyReply(api::ErrorReply(protocol, e), res);
-    res.status = status;
-  });
-  svr.set_exception_handler(
-      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
-        ApplyReply(
-            api::ErrorReply(api::ProtocolForPath(req.path),
-                            api::ApiError{api::ErrorKind::kInternal, "internal error", "", "", 0}),
-            res);
+Status HttpServer::Impl::Bind() {
+  error_code ec;
+  auto address = asio::ip::make_address(opts.host == "localhost" ? "127.0.0.1" : opts.host, ec);
+  if (ec) return InvalidArgument("cannot parse host '" + opts.host + "': " + ec.message());
+  const tcp::endpoint endpoint(address, static_cast<uint16_t>(opts.port));
+  acceptor = std::make_unique<tcp::acceptor>(*ioc);
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return IoError("cannot bind " + opts.host + ":" + std::to_string(opts.port) + ": " +
+                   ec.message());
+  }
+  port = acceptor->local_endpoint().port();
+  return Status::Ok();
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor->async_accept(asio::make_strand(*ioc), [this](error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+    if (ec) {
+      // Out of fds (EMFILE) and the like: back off instead of spinning.
+      LOG_WARN << "http: accept failed: " << ec.message();
+      accept_retry->expires_after(std::chrono::milliseconds(100));
+      accept_retry->async_wait([this](error_code e) {
+        if (!e) Accept();
       });
-  svr.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    metrics->CountRequest(RouteLabel(req.path), res.status);
+      return;
+    }
+    if (registry->open() >= static_cast<size_t>(std::max(1, opts.max_connections))) {
+      RejectBusy(std::move(socket));
+    } else {
+      std::make_shared<Connection>(ioc, std::move(socket), limits, this, registry,
+                                   next_id.fetch_add(1))
+          ->Start();
+    }
+    Accept();
   });
 }
 
@@ -238,26 +313,30 @@ Status HttpServer::Start() {
   }
   // A client that disconnects mid-write must be an error value, not a signal.
   signal(SIGPIPE, SIG_IGN);
-  const size_t threads = static_cast<size_t>(std::max(1, s.opts.threads));
-  s.svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  s.svr.set_keep_alive_max_count(static_cast<size_t>(s.opts.keep_alive_max_count));
-  s.svr.set_keep_alive_timeout(s.opts.keep_alive_timeout_s);
-  s.svr.set_read_timeout(s.opts.read_timeout_s, 0);
-  s.svr.set_write_timeout(s.opts.write_timeout_s, 0);
-  s.svr.set_payload_max_length(s.opts.payload_max_bytes);
-  s.svr.set_tcp_nodelay(true);
-  s.Register();
-  if (s.opts.port == 0) {
-    s.port = s.svr.bind_to_any_port(s.opts.host);
-    if (s.port < 0) return IoError("cannot bind " + s.opts.host);
-  } else {
-    if (!s.svr.bind_to_port(s.opts.host, s.opts.port)) {
-      return IoError("cannot bind " + s.opts.host + ":" + std::to_string(s.opts.port));
-    }
-    s.port = s.opts.port;
+  RaiseFdLimit();
+  const HttpOptions& o = s.opts;
+  s.limits.payload_max_bytes = o.payload_max_bytes;
+  s.limits.header_max_count = o.header_max_count;
+  s.limits.header_max_bytes = o.header_max_bytes;
+  s.limits.header_timeout = std::chrono::seconds(std::max(1, o.read_timeout_s));
+  s.limits.body_timeout = std::chrono::seconds(std::max(1, o.read_timeout_s));
+  s.limits.keep_alive_timeout = std::chrono::seconds(std::max(1, o.keep_alive_timeout_s));
+  s.limits.write_timeout = std::chrono::seconds(std::max(1, o.write_timeout_s));
+  s.limits.keep_alive_max_count = std::max(1, o.keep_alive_max_count);
+  s.limits.stream_buffer_bytes = std::max<size_t>(1024, o.stream_buffer_bytes);
+  s.ioc = std::make_shared<asio::io_context>(std::max(1, o.io_threads));
+  if (Status st = s.Bind(); !st.ok()) {
+    s.acceptor.reset();
+    s.ioc.reset();
+    return st;
   }
+  s.accept_retry = std::make_unique<asio::steady_timer>(*s.ioc);
+  s.workers = std::make_unique<WorkerPool>(std::max(1, o.threads));
   s.running = true;
-  s.thread = std::thread([this] { impl_->svr.listen_after_bind(); });
+  s.Accept();
+  for (int i = 0; i < std::max(1, o.io_threads); ++i) {
+    s.io_threads.emplace_back([ioc = s.ioc] { ioc->run(); });
+  }
   return Status::Ok();
 }
 
@@ -266,6 +345,25 @@ int HttpServer::port() const { return impl_->port; }
 void HttpServer::SetReady(bool ready) { impl_->ready = ready; }
 
 int HttpServer::inflight() const { return impl_->inflight.load(); }
+
+// Stops the I/O threads, closes every connection (failing the streams, so blocked workers
+// return), joins the workers, then runs what the I/O queue still holds so every connection is
+// released before the io_context goes.
+void HttpServer::Impl::StopAll() {
+  ioc->stop();
+  for (auto& t : io_threads) t.join();
+  io_threads.clear();
+  error_code ec;
+  acceptor->close(ec);
+  accept_retry->cancel();
+  for (const auto& c : registry->Live()) c->ForceClose();
+  workers->Stop();
+  ioc->restart();
+  ioc->poll();
+  acceptor.reset();
+  accept_retry.reset();
+  ioc.reset();
+}
 
 void HttpServer::Shutdown(std::chrono::milliseconds grace) {
   Impl& s = *impl_;
@@ -279,8 +377,7 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace) {
     LOG_WARN << "shutdown: " << s.inflight.load()
              << " requests still running after the grace period";
   }
-  s.svr.stop();
-  if (s.thread.joinable()) s.thread.join();
+  s.StopAll();
 }
 
 }  // namespace cachet::http
