@@ -18,6 +18,8 @@ struct World {
     FakeEngineOptions o;
     o.n_ctx = 512;
     model = MakeFakeModel("fake", "fuzz <think>x</think> reply STOP", o);
+    // A tool-call syntax, so that forced tool_choice seeds reach the constraint builder.
+    model.entry.tool_format = parsers::ToolCallFormat::kQwen;
     if (!registry.Add(model.entry).ok()) std::abort();
     ctx.models = &registry;
     ctx.metrics = &metrics;
