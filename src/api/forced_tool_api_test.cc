@@ -155,6 +155,8 @@ TEST_F(ForcedToolApiTest, OpenAIErrorsNameTheField) {
       Chat({{"tool_choice", {{"type", "function"}, {"function", {{"name", "nope"}}}}}}),
       "tool_choice.function.name");
   ExpectOpenAIError(Chat({{"tool_choice", "sometimes"}}), "tool_choice");
+  ExpectOpenAIError(Chat({{"tool_choice", {{"type", "function"}, {"function", {{"name", ""}}}}}}),
+                    "tool_choice.function.name");
   ExpectOpenAIError(Chat({{"tool_choice", {{"type", "function"}}}}), "tool_choice");
   json no_tools = Chat({{"tool_choice", "required"}});
   no_tools.erase("tools");
@@ -246,6 +248,8 @@ TEST_F(ForcedToolApiTest, AnthropicErrorsNameTheField) {
   ExpectAnthropicError(Msg({{"tool_choice", {{"type", "tool"}, {"name", "nope"}}}}),
                        "tool_choice.name");
   ExpectAnthropicError(Msg({{"tool_choice", {{"type", "tool"}}}}), "tool_choice");
+  ExpectAnthropicError(Msg({{"tool_choice", {{"type", "tool"}, {"name", ""}}}}),
+                       "tool_choice.name");
   ExpectAnthropicError(Msg({{"tool_choice", {{"type", "sometimes"}}}}), "tool_choice.type");
   json no_tools = Msg({{"tool_choice", {{"type", "any"}}}});
   no_tools.erase("tools");

@@ -136,6 +136,9 @@ MaybeError ParseToolChoice(const json& body, ChatRequest* out) {
   if (type == "none" || type == "auto") return std::nullopt;
   if (type == "tool") {
     if (auto e = GetString(*choice, "name", "tool_choice", &named, true)) return e;
+    if (named.empty()) {
+      return InvalidRequest("tool_choice.name: must not be empty", "tool_choice.name");
+    }
   } else if (type != "any") {
     return InvalidRequest("tool_choice.type: must be auto, any, tool or none", "tool_choice.type");
   }

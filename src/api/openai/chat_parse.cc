@@ -145,6 +145,10 @@ MaybeError ParseToolChoice(const json& body, ChatRequest* out) {
           "tool_choice");
     }
     if (auto e = GetString(*f, "name", "tool_choice.function", &named, true)) return e;
+    if (named.empty()) {
+      return InvalidRequest("'tool_choice.function.name' must not be empty",
+                            "tool_choice.function.name");
+    }
   } else {
     return InvalidRequest("'tool_choice' must be a string or an object", "tool_choice");
   }
