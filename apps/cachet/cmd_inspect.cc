@@ -94,6 +94,10 @@ int RunInspect(int argc, char** argv) {
     std::printf("kv per token:   %.2f bytes amortised (compressed entries) + %lld bytes per "
                 "sequence (window, compressor state)\n",
                 c.bytes_per_token, static_cast<long long>(c.fixed_bytes));
+    const model::KvLayout kv = (*m)->kv_layout();
+    std::printf("kv pool:        %lld bytes per token in 64-token blocks (%s; entries only)\n",
+                static_cast<long long>(kv.bytes_per_token()),
+                std::string(DTypeName(kv.type)).c_str());
     return 0;
   }
   const model::KvLayout kv = (*m)->kv_layout();

@@ -1,10 +1,11 @@
 // deepseek4: hparams validation, ds4-tiny loading, cache bytes, prefill vs decode, batching.
+#include "model/arch/deepseek4.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdlib>
 
-#include "model/arch/deepseek4.h"
 #include "model/ds4_cache.h"
 #include "model/ds4_hparams.h"
 #include "model/model.h"
@@ -105,17 +106,14 @@ TEST(Ds4HParams, RejectsBadValues) {
   EXPECT_EQ(ReadWith(a + "attention.compress_ratios", std::vector<int32_t>{0, 4}).code(),
             StatusCode::kCorrupt);
   EXPECT_EQ(ReadWith(a + "expert_gating_func", uint32_t{2}).code(), StatusCode::kUnsupported);
-  EXPECT_EQ(ReadWith(a + "attention.head_count_kv", uint32_t{2}).code(),
-            StatusCode::kUnsupported);
-  EXPECT_EQ(ReadWith(a + "attention.output_group_count", uint32_t{3}).code(),
-            StatusCode::kCorrupt);
+  EXPECT_EQ(ReadWith(a + "attention.head_count_kv", uint32_t{2}).code(), StatusCode::kUnsupported);
+  EXPECT_EQ(ReadWith(a + "attention.output_group_count", uint32_t{3}).code(), StatusCode::kCorrupt);
   EXPECT_EQ(ReadWith(a + "rope.dimension_count", uint32_t{15}).code(), StatusCode::kCorrupt);
   EXPECT_EQ(ReadWith(a + "hash_layer_count", uint32_t{5}).code(), StatusCode::kCorrupt);
   EXPECT_EQ(ReadWith(a + "swiglu_clamp_exp", std::vector<float>{1.0f}).code(),
             StatusCode::kCorrupt);
   EXPECT_EQ(ReadWith(a + "expert_weights_norm", uint32_t{1}).code(), StatusCode::kCorrupt);
-  EXPECT_EQ(ReadWith(a + "attention.indexer.key_length", uint32_t{8}).code(),
-            StatusCode::kCorrupt);
+  EXPECT_EQ(ReadWith(a + "attention.indexer.key_length", uint32_t{8}).code(), StatusCode::kCorrupt);
   EXPECT_EQ(ReadWith(a + "nextn_predict_layers", uint32_t{4}).code(), StatusCode::kCorrupt);
 }
 
@@ -128,15 +126,15 @@ TEST(Ds4Load, MissingOrMisshapenTensorIsNamed) {
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("blk.2.attn_compressor_ape.weight"), std::string::npos);
   SyntheticModel sm2 = Make();
-  std::erase_if(sm2.tensors, [](const SyntheticTensor& t) {
-    return t.name == "blk.0.ffn_gate_tid2eid.weight";
-  });
+  std::erase_if(sm2.tensors,
+                [](const SyntheticTensor& t) { return t.name == "blk.0.ffn_gate_tid2eid.weight"; });
   auto m2 = LoadDeepSeek4(std::shared_ptr<const ModelFile>(InMemoryModelFile(std::move(sm2))));
   ASSERT_FALSE(m2.ok());
   EXPECT_NE(m2.status().message().find("tid2eid"), std::string::npos);
 }
 
-TEST(Ds4Load, PagedForwardIsRefusedClearly) {
+// The engine's paged call without the sequence's state is a clear error, not a crash.
+TEST(Ds4Load, PagedForwardWithoutStateIsRefusedClearly) {
   auto m = Load();
   ASSERT_NE(m, nullptr);
   SequenceKv kv(m->kv_layout());
@@ -145,7 +143,50 @@ TEST(Ds4Load, PagedForwardIsRefusedClearly) {
   SeqBatch b = MakeSeqBatch(kv, ids.data(), 4, 0);
   auto r = m->Forward(std::span<const SeqBatch>(&b, 1), nullptr);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("SeqBatch::state"), std::string::npos);
+  auto owned = Stateful(m.get())->NewState();  // an unpaged state does not fit either
+  b.state = owned->get();
+  EXPECT_EQ(m->Forward(std::span<const SeqBatch>(&b, 1), nullptr).status().code(),
+            StatusCode::kInvalidArgument);
+  auto paged = Stateful(m.get())->NewPagedState();
+  b.state = paged->get();
+  b.start_pos = 1;  // a state at 0 cannot serve a step at 1 (no rollback / skip)
+  EXPECT_EQ(m->Forward(std::span<const SeqBatch>(&b, 1), nullptr).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+// The paged form (entries in 64-token pool blocks, window + compressor state beside them) gives
+// the same logits as the self-contained state, chunk by chunk, and its pool geometry is the
+// documented one: per token sum_CSA (D + d_I) / 4 + sum_HCA D / 64 values.
+TEST(Ds4Paged, MatchesStatefulAndPoolBytes) {
+  auto m = Load();
+  ASSERT_NE(m, nullptr);
+  const KvLayout l = m->kv_layout();
+  EXPECT_EQ(l.n_layer, 1);
+  EXPECT_EQ(l.k_dim(), 2 * (64 + 32) / 4 + 64 / 64);
+  EXPECT_EQ(l.v_dim(), 0);
+  EXPECT_EQ(l.bytes_per_token(), 98);
+  std::vector<int32_t> ids = Prompt(300, 7);
+  const auto want = RunChunks(m.get(), ids, 300);
+  SequenceKv kv(l);
+  ASSERT_TRUE(kv.Reserve(300).ok());
+  EXPECT_EQ(kv.n_blocks(), 5);
+  auto st = Stateful(m.get())->NewPagedState();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ((*st)->allocated_bytes(), Stateful(m.get())->kv_cost().fixed_bytes);
+  const int64_t V = m->hparams().n_vocab;
+  std::vector<float> got(300 * V);
+  for (int64_t s = 0; s < 300; s += 64) {
+    const int64_t len = std::min<int64_t>(64, 300 - s);
+    SeqBatch b = MakeSeqBatch(kv, ids.data() + s, len, s, true);
+    b.state = st->get();
+    auto r = m->Forward(std::span<const SeqBatch>(&b, 1), nullptr);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    std::copy_n(*r, len * V, got.data() + s * V);
+    kv.set_n_tokens(s + len);
+  }
+  EXPECT_EQ(MaxRel(got, want), 0.0f);
 }
 
 TEST(Ds4Load, BadInputsAreErrorsAndLeaveStateUnchanged) {

@@ -88,8 +88,8 @@ struct Scratch {
 };
 
 // Gathers the keys query position P attends to into s->keys [n, D]; returns n.
-int64_t GatherKeys(const Ds4LayerParams& p, Ds4Cache* c, int64_t start, int64_t P,
-                   const float* kv, const float* qi, const float* wi, Scratch* s, int32_t* sel) {
+int64_t GatherKeys(const Ds4LayerParams& p, Ds4Cache* c, int64_t start, int64_t P, const float* kv,
+                   const float* qi, const float* wi, Scratch* s, int32_t* sel) {
   const int64_t D = p.D;
   const DType t = c->dims().type;
   const int64_t lo = std::max<int64_t>(0, P - p.n_swa + 1);
@@ -151,8 +151,7 @@ void AttendOne(const Ds4LayerParams& p, int64_t P, const float* q, int64_t n, Sc
 
 }  // namespace
 
-void Ds4RopeLast(float* v, int64_t D, int64_t r, const float* inv_freq, int64_t pos,
-                 bool inverse) {
+void Ds4RopeLast(float* v, int64_t D, int64_t r, const float* inv_freq, int64_t pos, bool inverse) {
   float* x = v + (D - r);
   for (int64_t j = 0; j < r / 2; ++j) {
     const double th = static_cast<double>(pos) * inv_freq[j] * (inverse ? -1.0 : 1.0);

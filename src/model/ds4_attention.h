@@ -16,8 +16,8 @@
 namespace cachet::model {
 
 struct Ds4LayerParams {
-  int64_t layer = 0, ratio = 0;      // ratio 0 / 4 / 128
-  int64_t D = 0, r = 0, H = 0;       // head dim (K = V), rope dims (last r), heads
+  int64_t layer = 0, ratio = 0;  // ratio 0 / 4 / 128
+  int64_t D = 0, r = 0, H = 0;   // head dim (K = V), rope dims (last r), heads
   int64_t n_swa = 0;
   int64_t idx_heads = 0, idx_dim = 0, idx_top_k = 0;  // CSA only
   float norm_eps = 1e-6f;

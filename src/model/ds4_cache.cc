@@ -36,12 +36,44 @@ double Ds4CacheDims::BytesPerToken() const {
   return b * elem_bytes();
 }
 
-Result<std::unique_ptr<Ds4Cache>> Ds4Cache::Create(const Ds4CacheDims& dims) {
+bool Ds4CacheDims::PagedFits() const {
+  for (int64_t r : ratios) {
+    if (r == 4 && (head_dim + indexer_dim) % 4 != 0) return false;
+    if (r == 128 && head_dim % 64 != 0) return false;
+  }
+  return true;
+}
+
+int64_t Ds4CacheDims::PagedValuesPerToken() const {
+  int64_t v = 0;
+  for (int64_t r : ratios) {
+    if (r == 4) v += (head_dim + indexer_dim) / 4;
+    if (r == 128) v += head_dim / 64;
+  }
+  return v;
+}
+
+int64_t Ds4CacheDims::PagedLayerOffset(int64_t l) const {
+  int64_t v = 0;
+  for (int64_t i = 0; i < l; ++i) {
+    if (ratios[i] == 4) v += 16 * (head_dim + indexer_dim);
+    if (ratios[i] == 128) v += head_dim;
+  }
+  return v * elem_bytes();
+}
+
+Result<std::unique_ptr<Ds4Cache>> Ds4Cache::Create(const Ds4CacheDims& dims, bool paged) {
   if (dims.type != DType::kF16 && dims.type != DType::kF32) {
     return InvalidArgument("deepseek4 cache type must be f16 or f32");
   }
-  std::unique_ptr<Ds4Cache> c(new Ds4Cache(dims));
+  if (paged && !dims.PagedFits()) {
+    return Unsupported("deepseek4: entry sizes do not fill 64-token pool blocks evenly");
+  }
+  std::unique_ptr<Ds4Cache> c(new Ds4Cache(dims, paged));
   const int64_t L = static_cast<int64_t>(dims.ratios.size());
+  if (paged) {
+    for (int64_t l = 0; l < L; ++l) c->layer_off_.push_back(dims.PagedLayerOffset(l));
+  }
   c->raw_.resize(L);
   c->main_state_.resize(L);
   c->idx_state_.resize(L);
@@ -70,12 +102,14 @@ int64_t Ds4Cache::ChunkBytes(int64_t ratio) const {
 int64_t Ds4Cache::allocated_bytes() const {
   int64_t bytes = d_.FixedBytes();
   for (size_t l = 0; l < chunks_.size(); ++l) {
-    if (d_.ratios[l] != 0) bytes += static_cast<int64_t>(chunks_[l].size()) * ChunkBytes(d_.ratios[l]);
+    if (d_.ratios[l] != 0)
+      bytes += static_cast<int64_t>(chunks_[l].size()) * ChunkBytes(d_.ratios[l]);
   }
   return bytes;
 }
 
 Status Ds4Cache::Reserve(int64_t n_tokens) {
+  if (paged_) return Status::Ok();
   for (size_t l = 0; l < chunks_.size(); ++l) {
     const int64_t r = d_.ratios[l];
     if (r == 0) continue;
@@ -100,13 +134,25 @@ float* Ds4Cache::IndexerState(int64_t l, int64_t p) {
   return idx_state_[l].get() + (p % 8) * d_.StateWidth(4, d_.indexer_dim);
 }
 
+uint8_t* Ds4Cache::PagedEntry(int64_t l, int64_t b, bool indexer) const {
+  const int64_t eb = d_.elem_bytes();
+  if (d_.ratios[l] == 128) {
+    return static_cast<uint8_t*>(blocks_[2 * b + 1]) + layer_off_[l];
+  }
+  auto* blk = static_cast<uint8_t*>(blocks_[b / 16]) + layer_off_[l];
+  if (!indexer) return blk + (b % 16) * d_.head_dim * eb;
+  return blk + 16 * d_.head_dim * eb + (b % 16) * d_.indexer_dim * eb;
+}
+
 // CSA chunk layout: 16 main entries (D each), then 16 indexer entries (d_I each).
 uint8_t* Ds4Cache::MainEntry(int64_t l, int64_t b) {
+  if (paged_) return PagedEntry(l, b, false);
   const int64_t r = d_.ratios[l], per = Ds4CacheDims::ChunkTokens(r) / r;
   return chunks_[l][b / per].get() + (b % per) * d_.head_dim * d_.elem_bytes();
 }
 
 uint8_t* Ds4Cache::IndexerEntry(int64_t l, int64_t b) {
+  if (paged_) return PagedEntry(l, b, true);
   const int64_t per = 16;
   return chunks_[l][b / per].get() + per * d_.head_dim * d_.elem_bytes() +
          (b % per) * d_.indexer_dim * d_.elem_bytes();

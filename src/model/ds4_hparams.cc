@@ -20,7 +20,8 @@ Result<int64_t> Int(const ModelFile& f, const char* suffix, std::optional<int64_
   }
   auto v = f.GetInt(key);
   if (!v) return Corrupt("key " + key + " is not an integer");
-  if (*v < lo || *v > kMaxDim) return Corrupt("key " + key + " out of range: " + std::to_string(*v));
+  if (*v < lo || *v > kMaxDim)
+    return Corrupt("key " + key + " out of range: " + std::to_string(*v));
   return *v;
 }
 
@@ -113,7 +114,8 @@ Status ReadMoe(const ModelFile& f, Ds4HParams* ds) {
   CACHET_ASSIGN_OR_RETURN(ds->n_expert_used, Int(f, "expert_used_count", std::nullopt));
   CACHET_ASSIGN_OR_RETURN(ds->n_expert_shared, Int(f, "expert_shared_count", 0, 0));
   CACHET_ASSIGN_OR_RETURN(ds->n_ff_exp, Int(f, "expert_feed_forward_length", std::nullopt));
-  if (ds->n_expert_used > ds->n_expert) return Corrupt(Key("expert_used_count") + " > expert_count");
+  if (ds->n_expert_used > ds->n_expert)
+    return Corrupt(Key("expert_used_count") + " > expert_count");
   CACHET_ASSIGN_OR_RETURN(ds->n_hash, Int(f, "hash_layer_count", 0, 0));
   if (ds->n_hash > ds->base.n_layer) return Corrupt(Key("hash_layer_count") + " > trunk layers");
   int64_t gating = 0;

@@ -21,24 +21,24 @@ struct Ds4HParams {
   // base.rope_base = rope.freq_base (SWA layers, no YaRN); base.rope_scaling / rope_factor /
   // rope_orig_ctx = the YaRN regime of the compressed layers (C.5).
   HParams base;
-  int64_t n_layer_all = 0;  // block_count (MTP blocks included)
-  int64_t n_mtp = 0;        // nextn_predict_layers
-  int64_t q_lora_rank = 0;  // r_q
-  int64_t n_swa = 0;        // attention.sliding_window (raw window, the query included)
-  int64_t out_groups = 0;   // G_o (attention.output_group_count)
-  int64_t out_rank = 0;     // r_o (attention.output_lora_rank)
-  float compress_rope_base = 0;       // attention.compress_rope_freq_base
-  std::vector<int64_t> ratios;        // compress_ratios[i] in {0, 4, 128}, i < n_layer_all
+  int64_t n_layer_all = 0;       // block_count (MTP blocks included)
+  int64_t n_mtp = 0;             // nextn_predict_layers
+  int64_t q_lora_rank = 0;       // r_q
+  int64_t n_swa = 0;             // attention.sliding_window (raw window, the query included)
+  int64_t out_groups = 0;        // G_o (attention.output_group_count)
+  int64_t out_rank = 0;          // r_o (attention.output_lora_rank)
+  float compress_rope_base = 0;  // attention.compress_rope_freq_base
+  std::vector<int64_t> ratios;   // compress_ratios[i] in {0, 4, 128}, i < n_layer_all
   int64_t indexer_heads = 0, indexer_dim = 0, indexer_top_k = 0;  // H_I, d_I, k_I (CSA)
-  int64_t hc = 4;                     // hyper_connection.count
-  int64_t n_sinkhorn = 20;            // hyper_connection.sinkhorn_iterations
-  float eps_hc = 1e-6f;               // hyper_connection.epsilon
-  int64_t n_hash = 0;                 // hash_layer_count: layers 0..n_hash-1 route by token id
+  int64_t hc = 4;                                                 // hyper_connection.count
+  int64_t n_sinkhorn = 20;  // hyper_connection.sinkhorn_iterations
+  float eps_hc = 1e-6f;     // hyper_connection.epsilon
+  int64_t n_hash = 0;       // hash_layer_count: layers 0..n_hash-1 route by token id
   int64_t n_expert = 0, n_expert_used = 0, n_expert_shared = 0, n_ff_exp = 0;
-  float weights_scale = 1.0f;         // expert_weights_scale (gamma)
-  bool weights_norm = true;           // expert_weights_norm
-  std::vector<float> clamp_exp;       // swiglu_clamp_exp[i] (0 = no clamp), per block
-  std::vector<float> clamp_shexp;     // swiglu_clamp_shexp[i] (defaults to clamp_exp)
+  float weights_scale = 1.0f;      // expert_weights_scale (gamma)
+  bool weights_norm = true;        // expert_weights_norm
+  std::vector<float> clamp_exp;    // swiglu_clamp_exp[i] (0 = no clamp), per block
+  std::vector<float> clamp_shexp;  // swiglu_clamp_shexp[i] (defaults to clamp_exp)
 
   int64_t head_dim() const { return base.head_dim; }  // D
   int64_t rope_dim() const { return base.n_rot; }     // r

@@ -22,6 +22,7 @@
 #include "model/hparams.h"
 #include "model/kv_store.h"
 #include "model/model_file.h"
+#include "model/sequence_state.h"
 
 namespace cachet::model {
 
@@ -33,6 +34,10 @@ struct SeqBatch {
   void* const* v_blocks = nullptr;  // [n_layer * n_blocks]
   int64_t n_blocks = 0;             // n_blocks * block_tokens >= start_pos + n_tokens
   bool all_logits = false;          // logits for every token (else the last one only)
+  // Per-sequence state kept beside the blocks, for models that need one (deepseek4: sliding
+  // window and compressor state; made by StatefulModel::NewPagedState, at position start_pos);
+  // nullptr for the others. Not owned.
+  SequenceState* state = nullptr;
 };
 
 // Convenience: a SeqBatch over a SequenceKv (reserve room first).

@@ -2,9 +2,10 @@
 // (deepseek4: sliding window, compressor state, compressed entries; docs/models/deepseek.md).
 //
 // Such a Model also implements StatefulModel (dynamic_cast). Its Model::Forward() fails with
-// Unsupported (the block-pool contract cannot carry the state), so callers that know only the
-// paged path (the serving engine today) get a clear error; `cachet logits` / `cachet run` and
-// tests use ForwardState().
+// InvalidArgument unless each SeqBatch carries its sequence's state (SeqBatch::state, made by
+// NewPagedState): the compressed entries then live in the paged pool blocks and the state holds
+// the rest. Callers that pass no state (the serving engine today) get that clear error.
+// `cachet logits` / `cachet run` and tests use ForwardState() (entries in the state itself).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +48,9 @@ class StatefulModel {
   virtual ~StatefulModel() = default;
   // A fresh, empty sequence state. ResourceExhausted when its fixed part cannot be allocated.
   virtual Result<std::unique_ptr<SequenceState>> NewState() const = 0;
+  // A state for Model::Forward: it holds only what cannot live in pool blocks; the blocks
+  // (Model::kv_layout) hold the rest. Unsupported when the model's entries do not fit blocks.
+  virtual Result<std::unique_ptr<SequenceState>> NewPagedState() const = 0;
   // Runs one step: every state advances by its n_tokens (on success only; on error the states
   // are unchanged when the error is about the input, InvalidArgument naming the sequence).
   // Returns logits [n_rows, n_vocab] in batch order, valid until the next call.

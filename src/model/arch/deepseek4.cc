@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 
 #include "base/log.h"
 #include "kernels/kernels.h"
@@ -27,10 +27,10 @@ struct MhcWeights {  // C.4: fn [(2+hc)*hc rows of hc*d] (F32), base, scale
   VecF32 base, scale;
 };
 
-struct CompressorWeights {  // C.6
-  Weight kv, gate;          // [d, kappa*W]
+struct CompressorWeights {     // C.6
+  Weight kv, gate;             // [d, kappa*W]
   const float* ape = nullptr;  // [R rows of kappa*W] (F32)
-  VecF32 norm;              // [W]
+  VecF32 norm;                 // [W]
 };
 
 struct Ds4Layer {
@@ -41,7 +41,7 @@ struct Ds4Layer {
   CompressorWeights comp, icomp;  // icomp: CSA only
   Weight iq_b, iproj;             // indexer.attn_q_b [r_q, H_I*d_I], indexer.proj [d, H_I]
   MoeWeights moe;
-  std::vector<float> inv_freq;    // the layer's RoPE regime (C.5)
+  std::vector<float> inv_freq;  // the layer's RoPE regime (C.5)
 };
 
 struct Buffers {
@@ -61,13 +61,9 @@ class DeepSeek4Model final : public Model, public StatefulModel {
 
   Status LoadWeights();
   KvLayout kv_layout() const override;
-  Result<const float*> Forward(std::span<const SeqBatch>, ThreadPool*) override {
-    return Unsupported(
-        "deepseek4 keeps a per-sequence compressed cache (sliding window, compressor state, "
-        "compressed entries) that the paged KV block pool cannot hold yet; use a StatefulModel "
-        "caller (cachet logits / run)");
-  }
+  Result<const float*> Forward(std::span<const SeqBatch> batch, ThreadPool* pool) override;
   Result<std::unique_ptr<SequenceState>> NewState() const override;
+  Result<std::unique_ptr<SequenceState>> NewPagedState() const override;
   Result<const float*> ForwardState(std::span<const StateBatch> batch, ThreadPool* pool) override;
   StateKvCost kv_cost() const override;
 
@@ -81,7 +77,10 @@ class DeepSeek4Model final : public Model, public StatefulModel {
                         CompressorWeights* c);
   Status LoadAttention(WeightLoader& wl, int64_t i, Ds4Layer* lw);
   Status LoadMoe(WeightLoader& wl, int64_t i, Ds4Layer* lw);
-  Status CheckBatch(std::span<const StateBatch> batch, int64_t* n_tok, int64_t* n_out) const;
+  Status CheckBatch(std::span<const StateBatch> batch, bool paged, int64_t* n_tok,
+                    int64_t* n_out) const;
+  const float* Run(std::span<const StateBatch> batch, int64_t n_tok, int64_t n_out,
+                   ThreadPool* pool);
   void Resize(int64_t n_tok, int64_t n_out);
   void MatMul(const Weight& w, const float* x, int64_t m, float* y, ThreadPool* pool,
               int64_t ldx = 0, int64_t ldy = 0);
@@ -104,7 +103,7 @@ class DeepSeek4Model final : public Model, public StatefulModel {
   VecF32 output_norm_;
   MhcWeights out_hc_;
   std::vector<std::vector<float>> owned_;
-  std::vector<float> ones_;  // the per-head q RMSNorm has no weight
+  std::vector<float> ones_;    // the per-head q RMSNorm has no weight
   int64_t n_tok_ = 0, T_ = 0;  // buffer capacity, tokens of the current step
   std::vector<int32_t> pos_;
   Buffers b_;
@@ -140,13 +139,15 @@ MhcDims DeepSeek4Model::Mhc() const {
   return m;
 }
 
-// The KV "layout" the paged engine would see: nominal (one D-wide row per token and layer);
-// the real cost is kv_cost(). Forward() refuses to run.
+// The pool geometry of the paged path: one "layer" row per block holding every compressed
+// layer's entries (Ds4CacheDims paged layout). Nominal (one D-wide row) when entries do not
+// fill blocks evenly; Forward() then refuses.
 KvLayout DeepSeek4Model::kv_layout() const {
+  const Ds4CacheDims d = CacheDims();
   KvLayout l;
-  l.n_layer = ds_.base.n_layer;
+  l.n_layer = 1;
   l.n_kv_heads = 1;
-  l.head_dim_k = ds_.head_dim();
+  l.head_dim_k = d.PagedFits() ? d.PagedValuesPerToken() : ds_.head_dim();
   l.head_dim_v = 0;
   l.type = opt_.cache_type;
   return l;
@@ -162,8 +163,13 @@ Result<std::unique_ptr<SequenceState>> DeepSeek4Model::NewState() const {
   return std::unique_ptr<SequenceState>(std::move(c));
 }
 
-Result<const float*> DeepSeek4Model::F32Matrix(WeightLoader& wl, const std::string& name,
-                                               int64_t k, int64_t n) {
+Result<std::unique_ptr<SequenceState>> DeepSeek4Model::NewPagedState() const {
+  CACHET_ASSIGN_OR_RETURN(std::unique_ptr<Ds4Cache> c, Ds4Cache::Create(CacheDims(), true));
+  return std::unique_ptr<SequenceState>(std::move(c));
+}
+
+Result<const float*> DeepSeek4Model::F32Matrix(WeightLoader& wl, const std::string& name, int64_t k,
+                                               int64_t n) {
   CACHET_ASSIGN_OR_RETURN(Weight w, wl.Matrix(name, k, n));
   if (w.type != DType::kF32) return Corrupt("tensor " + name + " must be F32");
   return static_cast<const float*>(w.data);
@@ -289,7 +295,7 @@ Status DeepSeek4Model::LoadWeights() {
   return Status::Ok();
 }
 
-Status DeepSeek4Model::CheckBatch(std::span<const StateBatch> batch, int64_t* n_tok,
+Status DeepSeek4Model::CheckBatch(std::span<const StateBatch> batch, bool paged, int64_t* n_tok,
                                   int64_t* n_out) const {
   *n_tok = *n_out = 0;
   if (batch.empty()) return InvalidArgument("deepseek4: empty batch");
@@ -299,6 +305,10 @@ Status DeepSeek4Model::CheckBatch(std::span<const StateBatch> batch, int64_t* n_
     const std::string where = "batch[" + std::to_string(i) + "]: ";
     auto* c = dynamic_cast<Ds4Cache*>(b.state);
     if (c == nullptr) return InvalidArgument(where + "state is not a deepseek4 cache");
+    if (c->paged() != paged) {
+      return InvalidArgument(where + (paged ? "Forward needs a state from NewPagedState"
+                                            : "ForwardState needs a state from NewState"));
+    }
     if (c->dims().ratios.size() != static_cast<size_t>(ds_.base.n_layer) ||
         c->dims().type != opt_.cache_type) {
       return InvalidArgument(where + "state was made by another model");
@@ -351,8 +361,8 @@ void DeepSeek4Model::Resize(int64_t T, int64_t n_out) {
   }
 }
 
-void DeepSeek4Model::MatMul(const Weight& w, const float* x, int64_t m, float* y,
-                            ThreadPool* pool, int64_t ldx, int64_t ldy) {
+void DeepSeek4Model::MatMul(const Weight& w, const float* x, int64_t m, float* y, ThreadPool* pool,
+                            int64_t ldx, int64_t ldy) {
   kernels::MatmulParams p;
   p.w_type = w.type;
   p.w = w.data;
@@ -472,8 +482,8 @@ void DeepSeek4Model::Attention(const Ds4Layer& lw, int64_t l, std::span<const St
     Ds4Compress(p, c, start, b.n_tokens, b_.ca.data() + row * kw, b_.cz.data() + row * kw,
                 b_.ia.data() + row * kwi, b_.iz.data() + row * kwi);
     Ds4Attend(p, c, start, b.n_tokens, b_.q.data() + row * HD, b_.kv.data() + row * p.D,
-              b_.qi.data() + row * hi, b_.wi.data() + row * p.idx_heads,
-              b_.att.data() + row * HD, pool);
+              b_.qi.data() + row * hi, b_.wi.data() + row * p.idx_heads, b_.att.data() + row * HD,
+              pool);
     row += b.n_tokens;
   }
   GroupedOutput(lw, pool);
@@ -525,11 +535,49 @@ void DeepSeek4Model::Logits(std::span<const StateBatch> batch, int64_t n_out, Th
 Result<const float*> DeepSeek4Model::ForwardState(std::span<const StateBatch> batch,
                                                   ThreadPool* pool) {
   int64_t n_tok = 0, n_out = 0;
-  CACHET_RETURN_IF_ERROR(CheckBatch(batch, &n_tok, &n_out));
+  CACHET_RETURN_IF_ERROR(CheckBatch(batch, /*paged=*/false, &n_tok, &n_out));
   for (const StateBatch& b : batch) {  // the only failure point after validation
     auto* c = static_cast<Ds4Cache*>(b.state);
     CACHET_RETURN_IF_ERROR(c->Reserve(c->n_tokens() + b.n_tokens));
   }
+  return Run(batch, n_tok, n_out, pool);
+}
+
+// The paged path: entries in the sequence's pool blocks (layer row 0 of each block), window
+// and compressor state in SeqBatch::state, which must be at start_pos (no rollback).
+Result<const float*> DeepSeek4Model::Forward(std::span<const SeqBatch> batch, ThreadPool* pool) {
+  if (!CacheDims().PagedFits()) {
+    return Unsupported("deepseek4: this model's entries do not fill 64-token pool blocks");
+  }
+  int64_t n_tok = 0, n_out = 0;
+  CACHET_RETURN_IF_ERROR(CheckSeqBatches(batch, kv_layout(), hparams_.n_vocab, &n_tok, &n_out));
+  std::vector<StateBatch> sb(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const SeqBatch& b = batch[i];
+    const std::string where = "batch[" + std::to_string(i) + "]: ";
+    if (b.state == nullptr) {
+      return InvalidArgument(where +
+                             "deepseek4 needs the sequence's state (SeqBatch::state, "
+                             "from StatefulModel::NewPagedState) beside its KV blocks");
+    }
+    if (b.state->n_tokens() != b.start_pos) {
+      return InvalidArgument(where + "the state is at position " +
+                             std::to_string(b.state->n_tokens()) + ", the step starts at " +
+                             std::to_string(b.start_pos) + " (deepseek4 cannot roll back)");
+    }
+    sb[i] = StateBatch{b.state, b.tokens, b.n_tokens, b.all_logits};
+  }
+  CACHET_RETURN_IF_ERROR(CheckBatch(sb, /*paged=*/true, &n_tok, &n_out));
+  for (size_t i = 0; i < batch.size(); ++i) {
+    static_cast<Ds4Cache*>(sb[i].state)->BindBlocks(batch[i].k_blocks, batch[i].n_blocks);
+  }
+  const float* logits = Run(sb, n_tok, n_out, pool);
+  for (const StateBatch& b : sb) static_cast<Ds4Cache*>(b.state)->UnbindBlocks();
+  return logits;
+}
+
+const float* DeepSeek4Model::Run(std::span<const StateBatch> batch, int64_t n_tok, int64_t n_out,
+                                 ThreadPool* pool) {
   Resize(n_tok, std::max(n_out, n_tok));
   T_ = n_tok;
   Embed(batch);
@@ -542,7 +590,7 @@ Result<const float*> DeepSeek4Model::ForwardState(std::span<const StateBatch> ba
     auto* c = static_cast<Ds4Cache*>(b.state);
     c->set_n_tokens(c->n_tokens() + b.n_tokens);
   }
-  return static_cast<const float*>(b_.logits.data());
+  return b_.logits.data();
 }
 
 }  // namespace

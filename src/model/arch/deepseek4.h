@@ -4,9 +4,12 @@
 // indexer top-k; HCA: ratio-128 pooling, all entries), attention sinks, grouped low-rank
 // output, MoE with sqrt-softplus scores, hash routing on the first layers, clamped SwiGLU.
 //
-// The cache is per-sequence state (Ds4Cache, model/ds4_cache.h) outside the engine's block
-// pool: the model implements StatefulModel, and Model::Forward() returns Unsupported. MTP
-// blocks in the file are not run (their tensors are left unused).
+// The cache (Ds4Cache, model/ds4_cache.h) has two forms. StatefulModel::ForwardState: one
+// object per sequence holds everything. Model::Forward (the paged contract): the compressed
+// entries live in the pool blocks (kv_layout(): one row per block with every compressed
+// layer's entries) and SeqBatch::state (from NewPagedState) holds the window rings and the
+// compressor state; a SeqBatch without it is InvalidArgument. MTP blocks in the file are not
+// run (their tensors are left unused).
 #pragma once
 
 #include <memory>
