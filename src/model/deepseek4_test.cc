@@ -1,4 +1,5 @@
 // deepseek4: hparams validation, ds4-tiny loading, cache bytes, prefill vs decode, batching.
+#include "base/thread_pool.h"
 #include "model/arch/deepseek4.h"
 
 #include <gtest/gtest.h>
@@ -43,7 +44,8 @@ std::vector<int32_t> Prompt(int n, int salt) {
 }
 
 // Logits for every position of `ids`, fed in chunks of `chunk` tokens.
-std::vector<float> RunChunks(Model* m, const std::vector<int32_t>& ids, int64_t chunk) {
+std::vector<float> RunChunks(Model* m, const std::vector<int32_t>& ids, int64_t chunk,
+                             ThreadPool* pool = nullptr) {
   StatefulModel* sm = Stateful(m);
   auto st = sm->NewState();
   EXPECT_TRUE(st.ok());
@@ -52,7 +54,7 @@ std::vector<float> RunChunks(Model* m, const std::vector<int32_t>& ids, int64_t 
   for (int64_t s = 0; s < n; s += chunk) {
     const int64_t len = std::min(chunk, n - s);
     StateBatch b{st->get(), ids.data() + s, len, true};
-    auto r = sm->ForwardState(std::span<const StateBatch>(&b, 1), nullptr);
+    auto r = sm->ForwardState(std::span<const StateBatch>(&b, 1), pool);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     if (!r.ok()) return out;
     std::copy_n(*r, len * V, out.data() + s * V);
@@ -241,6 +243,17 @@ TEST(Ds4Forward, PrefillMatchesIncrementalDecode) {
   const auto tokens = RunChunks(m.get(), ids, 1);
   EXPECT_LT(MaxRel(chunks, whole), 1e-5);
   EXPECT_LT(MaxRel(tokens, whole), 1e-5);
+}
+
+// Queries split over a thread pool (attention, compressors stay sequential) change nothing.
+TEST(Ds4Forward, ThreadPoolGivesTheSameLogits) {
+  auto m = Load();
+  ASSERT_NE(m, nullptr);
+  std::vector<int32_t> ids = Prompt(140, 8);
+  ThreadPool pool(3);
+  const auto one = RunChunks(m.get(), ids, 70);
+  const auto three = RunChunks(m.get(), ids, 70, &pool);
+  EXPECT_EQ(MaxRel(three, one), 0.0f);
 }
 
 // Two sequences in one step give the same logits as each alone.
