@@ -108,6 +108,8 @@ void JsonTokenConstraint::Walk(int32_t node, int depth, std::span<uint8_t> mask,
 
 bool JsonTokenConstraint::Allowed(std::span<uint8_t> mask) {
   size_t n = std::min(mask.size(), static_cast<size_t>(trie_->n_vocab()));
+  // Ids past the tokenizer's vocabulary (a model's padded rows) have no bytes: never allowed.
+  std::memset(mask.data() + n, 0, mask.size() - n);
   std::span<uint8_t> m = mask.first(n);
   if (finished_ || matcher_.Done()) {
     std::memset(m.data(), 0, n);

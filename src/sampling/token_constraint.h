@@ -60,9 +60,9 @@ class JsonTokenConstraint {
   JsonTokenConstraint(std::shared_ptr<const JsonGrammar> grammar,
                       std::shared_ptr<const TokenTrie> trie, std::vector<int32_t> eog_ids);
 
-  // mask.size() must be the vocabulary size (extra entries are left as they are). Sets
-  // mask[id] = 0 for every token whose bytes cannot continue the output; returns false when
-  // no token at all is allowed.
+  // mask.size() is the model's vocabulary size; entries past the tokenizer's vocabulary (padded
+  // rows) are set to 0. Sets mask[id] = 0 for every token whose bytes cannot continue the
+  // output; returns false when no token at all is allowed.
   bool Allowed(std::span<uint8_t> mask);
   // Advances over token `id`'s bytes. An id the mask did not allow (or an end-of-generation
   // id) leaves the constraint finished: Done() turns true so the engine stops.

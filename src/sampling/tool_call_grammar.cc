@@ -156,8 +156,8 @@ void ToolCallTokenConstraint::Walk(int32_t node, int depth, std::span<uint8_t> m
 
 bool ToolCallTokenConstraint::Allowed(std::span<uint8_t> mask) {
   size_t n = std::min(mask.size(), static_cast<size_t>(trie_->n_vocab()));
+  std::memset(mask.data(), 0, mask.size());  // ids past the vocabulary (padding): never
   std::span<uint8_t> m = mask.first(n);
-  std::memset(m.data(), 0, n);
   bool any = false;
   if (Done()) {
     for (int32_t id : eog_ids_) {

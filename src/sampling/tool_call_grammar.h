@@ -102,6 +102,8 @@ class ToolCallTokenConstraint {
   ToolCallTokenConstraint(std::shared_ptr<const ToolCallGrammar> grammar,
                           std::shared_ptr<const TokenTrie> trie, std::vector<int32_t> eog_ids);
 
+  // As JsonTokenConstraint::Allowed: mask.size() is the model's vocabulary size, ids past the
+  // tokenizer's are set to 0; after Done() only the end-of-generation ids are allowed.
   bool Allowed(std::span<uint8_t> mask);
   // An id the mask did not allow finishes the constraint (Done() turns true).
   void Accept(int32_t id);

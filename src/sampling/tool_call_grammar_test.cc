@@ -168,6 +168,20 @@ TEST_F(ToolCallConstraintTest, TokensSpanHeadArgumentsAndTail) {
   for (int32_t id = 0; id < 102; ++id) EXPECT_EQ(m[id], id == 101 ? 1 : 0) << id;
 }
 
+TEST_F(ToolCallConstraintTest, PaddedIdsPastTheVocabularyAreNeverAllowed) {
+  ToolCallTokenConstraint c(grammar_, trie_, {101});
+  c.Accept(kBegin);
+  std::vector<uint8_t> m(110, 1);  // a model with 8 padded rows
+  ASSERT_TRUE(c.Allowed(m));
+  for (size_t id = 102; id < m.size(); ++id) EXPECT_EQ(m[id], 0) << id;
+  JsonGrammar any = JsonObjectGrammar();
+  JsonTokenConstraint j(std::shared_ptr<const JsonGrammar>(&any, [](const JsonGrammar*) {}), trie_,
+                        {101});
+  std::fill(m.begin(), m.end(), 1);
+  ASSERT_TRUE(j.Allowed(m));
+  for (size_t id = 102; id < m.size(); ++id) EXPECT_EQ(m[id], 0) << id;
+}
+
 TEST_F(ToolCallConstraintTest, AnUnallowedTokenFinishes) {
   ToolCallTokenConstraint c(grammar_, trie_, {101});
   c.Accept(Id('<'));  // the begin marker's text, not the marker
