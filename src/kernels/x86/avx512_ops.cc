@@ -41,66 +41,6 @@ inline __m512 LoadKv(DType t, const void* row, int64_t i, __mmask16 m) {
   return _mm512_cvtph_ps(h);
 }
 
-const void* KvRow(const AttentionParams& p, const void* const* blocks, int64_t j, int64_t kvh,
-                  int64_t dim) {
-  const int64_t esize = p.kv_type == DType::kF32 ? 4 : 2;
-  const auto* blk = static_cast<const uint8_t*>(blocks[j / p.block_tokens]);
-  return blk + ((j % p.block_tokens) * p.n_kv_heads + kvh) * dim * esize;
-}
-
-// One query head: scores, softmax, weighted sum of values (acc has head_dim_v floats + slack).
-void OneHead(const AttentionParams& p, int64_t t, int64_t h, std::vector<float>& sc,
-             std::vector<float>& acc) {
-  const int64_t kvh = h / (p.n_heads / p.n_kv_heads);
-  const float* q = p.q + t * p.q_stride + h * p.head_dim;
-  float* o = p.out + t * p.out_stride + h * p.head_dim_v;
-  const int64_t nk = std::min<int64_t>(static_cast<int64_t>(p.q_pos[t]) + 1, p.n_kv);
-  if (nk <= 0) {
-    std::fill(o, o + p.head_dim_v, 0.0f);
-    return;
-  }
-  sc.resize(nk);
-  float mx = -INFINITY;
-  for (int64_t j = 0; j < nk; ++j) {
-    const void* k = KvRow(p, p.k_blocks, j, kvh, p.head_dim);
-    __m512 s = _mm512_setzero_ps();
-    for (int64_t d = 0; d < p.head_dim; d += 16) {
-      const __mmask16 m = Mask(p.head_dim - d);
-      s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), LoadKv(p.kv_type, k, d, m), s);
-    }
-    sc[j] = _mm512_reduce_add_ps(s) * p.scale;
-    mx = std::max(mx, sc[j]);
-  }
-  float sum = 0;
-  int64_t j = 0;
-  __m512 vsum = _mm512_setzero_ps();
-  for (; j + 16 <= nk; j += 16) {
-    const __m512 e = Exp(_mm512_sub_ps(_mm512_loadu_ps(&sc[j]), _mm512_set1_ps(mx)));
-    _mm512_storeu_ps(&sc[j], e);
-    vsum = _mm512_add_ps(vsum, e);
-  }
-  sum = _mm512_reduce_add_ps(vsum);
-  for (; j < nk; ++j) {
-    sc[j] = std::exp(sc[j] - mx);
-    sum += sc[j];
-  }
-  acc.assign(p.head_dim_v + 16, 0.0f);
-  for (int64_t jj = 0; jj < nk; ++jj) {
-    const void* v = KvRow(p, p.v_blocks, jj, kvh, p.head_dim_v);
-    const __m512 w = _mm512_set1_ps(sc[jj]);
-    for (int64_t d = 0; d < p.head_dim_v; d += 16) {
-      const __mmask16 m = Mask(p.head_dim_v - d);
-      _mm512_storeu_ps(&acc[d],
-                       _mm512_fmadd_ps(w, LoadKv(p.kv_type, v, d, m), _mm512_loadu_ps(&acc[d])));
-    }
-  }
-  const __m512 inv = _mm512_set1_ps(1.0f / sum);
-  for (int64_t d = 0; d < p.head_dim_v; d += 16) {
-    _mm512_mask_storeu_ps(o + d, Mask(p.head_dim_v - d),
-                          _mm512_mul_ps(_mm512_loadu_ps(&acc[d]), inv));
-  }
-}
-
 }  // namespace
 
 void DequantizeRowAvx512(DType t, const void* src, float* dst, int64_t n) {
@@ -132,13 +72,6 @@ void RmsNormAvx512(const float* x, int64_t x_stride, const float* w, float* y, i
       _mm512_mask_storeu_ps(yr + i, m, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + i)));
     }
   }
-}
-
-void AttentionAvx512(const AttentionParams& p, ThreadPool* pool) {
-  ref::ParallelRange(pool, p.n_q * p.n_heads, 4, [&](int64_t i0, int64_t i1) {
-    std::vector<float> sc, acc;
-    for (int64_t i = i0; i < i1; ++i) OneHead(p, i / p.n_heads, i % p.n_heads, sc, acc);
-  });
 }
 
 void SwigluAvx512(const float* gate, const float* up, float* out, int64_t n) {

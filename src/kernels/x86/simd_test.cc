@@ -219,6 +219,58 @@ TEST_P(Simd, AttentionMatchesRef) {
   }
 }
 
+// The engine's determinism: a query's attention output is bitwise the same whether it is
+// computed in a prefill chunk with other tokens or alone (decode, or a 1-token chunk after a
+// cache hit), on 1 or 2 threads.
+TEST_P(Simd, AttentionQueryDoesNotDependOnChunk) {
+  const int64_t nkvh = 2, nh = 8, hd = 64, n_kv = 150, n_q = 11, bt = 64;
+  const int64_t nb = (n_kv + bt - 1) / bt;
+  std::vector<std::vector<uint8_t>> kb(nb), vb(nb);
+  std::vector<const void*> kp(nb), vp(nb);
+  for (int64_t b = 0; b < nb; ++b) {
+    const auto kf = Randn(bt * nkvh * hd, 60 + b), vf = Randn(bt * nkvh * hd, 70 + b);
+    kb[b].resize(kf.size() * 2);
+    vb[b].resize(vf.size() * 2);
+    ASSERT_TRUE(QuantizeRow(DType::kF16, kf.data(), kb[b].data(), kf.size()).ok());
+    ASSERT_TRUE(QuantizeRow(DType::kF16, vf.data(), vb[b].data(), vf.size()).ok());
+    kp[b] = kb[b].data();
+    vp[b] = vb[b].data();
+  }
+  const auto q = Randn(n_q * nh * hd, 59);
+  std::vector<int32_t> pos(n_q);
+  for (int64_t t = 0; t < n_q; ++t) pos[t] = static_cast<int32_t>(n_kv - n_q + t);
+  AttentionParams p;
+  p.k_blocks = kp.data();
+  p.v_blocks = vp.data();
+  p.kv_type = DType::kF16;
+  p.n_kv = n_kv;
+  p.block_tokens = bt;
+  p.n_heads = nh;
+  p.n_kv_heads = nkvh;
+  p.head_dim = hd;
+  p.head_dim_v = hd;
+  p.q_stride = nh * hd;
+  p.out_stride = nh * hd;
+  p.scale = 0.125f;
+  std::vector<float> chunk(n_q * nh * hd), alone(nh * hd);
+  ThreadPool pool2(2), pool1(1);
+  p.q = q.data();
+  p.out = chunk.data();
+  p.q_pos = pos.data();
+  p.n_q = n_q;
+  kt_->attention(p, &pool2);
+  for (int64_t t = 0; t < n_q; ++t) {
+    p.q = &q[t * nh * hd];
+    p.out = alone.data();
+    p.q_pos = &pos[t];
+    p.n_q = 1;
+    kt_->attention(p, t % 2 ? &pool1 : &pool2);
+    for (int64_t i = 0; i < nh * hd; ++i) {
+      ASSERT_EQ(chunk[t * nh * hd + i], alone[i]) << "token " << t << " element " << i;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, Simd, ::testing::Values("avx2", "avx512", "avx512_vnni", "amx"));
 
 }  // namespace

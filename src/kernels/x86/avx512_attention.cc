@@ -1,0 +1,219 @@
+// AVX-512 causal attention over the paged KV cache (AttentionParams, kernels.h).
+//
+// Method: work items are (KV head, tile of query tokens); a tile holds the tile's tokens times
+// the query heads that share the KV head (GQA), so each 16-key block of K and V is loaded and
+// converted to f32 once per tile and reused by up to ~64 queries. K is transposed into
+// [head_dim][16 keys], so one query's 16 scores come out of head_dim FMAs with no horizontal
+// sums; softmax is online (running max and sum per query, the accumulator rescaled when the
+// max grows), and the weighted sum of the 16 value rows goes into the query's accumulator.
+//
+// Determinism: every query walks the key blocks 0, 16, 32, ... of its own visible range with
+// the same operations whatever tile, chunk or thread it lands in, so a query's output is
+// bitwise the same computed alone (decode), in any prefill chunk, or on any thread count.
+// Error vs the reference (two-pass softmax): f32 sums in another order, ~1e-6 relative.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/x86/avx512_ops.h"
+
+namespace cachet::kernels::x86 {
+namespace {
+
+constexpr int64_t kKeys = 16;        // keys per block (one zmm of scores)
+constexpr int64_t kTileQueries = 64;  // queries per work item (tokens x heads of a KV head)
+
+__mmask16 Mask(int64_t rem) {
+  return rem >= 16 ? static_cast<__mmask16>(0xFFFF)
+         : rem <= 0 ? static_cast<__mmask16>(0)
+                    : static_cast<__mmask16>((1u << rem) - 1);
+}
+
+// e^x as in avx512_ops.cc (degree-6 polynomial after range reduction), defined here so the
+// attention file stays self-contained.
+inline __m512 Exp(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+  x = _mm512_min_ps(x, _mm512_set1_ps(89.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+inline __m512 LoadKv(DType t, const void* row, int64_t i, __mmask16 m) {
+  if (t == DType::kF32) return _mm512_maskz_loadu_ps(m, static_cast<const float*>(row) + i);
+  const __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(row) + i);
+  if (t == DType::kBF16) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  return _mm512_cvtph_ps(h);
+}
+
+const void* KvRow(const AttentionParams& p, const void* const* blocks, int64_t j, int64_t kvh,
+                  int64_t dim) {
+  const int64_t esize = p.kv_type == DType::kF32 ? 4 : 2;
+  const auto* blk = static_cast<const uint8_t*>(blocks[j / p.block_tokens]);
+  return blk + ((j % p.block_tokens) * p.n_kv_heads + kvh) * dim * esize;
+}
+
+inline int64_t Pad16(int64_t n) { return (n + 15) / 16 * 16; }
+
+struct Tile {
+  // Per query of the tile.
+  std::vector<const float*> q;
+  std::vector<float*> out;
+  std::vector<int64_t> nk;  // visible keys
+  std::vector<float> m, l;  // running max and sum
+  std::vector<float> acc;   // [queries][Pad16(head_dim_v)]
+  // Per key block.
+  std::vector<float> kt;   // [head_dim][16] transposed keys (zero beyond the block's keys)
+  std::vector<float> vf;   // [16][Pad16(head_dim_v)]
+  std::vector<float> row;  // one converted key row
+  alignas(64) float p[4][kKeys];  // softmax weights of the block, per query of a group
+};
+
+// Converts keys j0..j0+nb-1 of KV head kvh into t->kt (transposed) and values into t->vf.
+void LoadBlock(const AttentionParams& p, int64_t kvh, int64_t j0, int64_t nb, Tile* t) {
+  const int64_t dk = p.head_dim, dv = p.head_dim_v, dvp = Pad16(dv);
+  std::fill(t->kt.begin(), t->kt.end(), 0.0f);
+  for (int64_t j = 0; j < nb; ++j) {
+    const void* k = KvRow(p, p.k_blocks, j0 + j, kvh, dk);
+    for (int64_t d = 0; d < dk; d += 16) {
+      _mm512_storeu_ps(&t->row[d], LoadKv(p.kv_type, k, d, Mask(dk - d)));
+    }
+    for (int64_t d = 0; d < dk; ++d) t->kt[d * kKeys + j] = t->row[d];
+    const void* v = KvRow(p, p.v_blocks, j0 + j, kvh, dv);
+    for (int64_t d = 0; d < dvp; d += 16) {
+      _mm512_storeu_ps(&t->vf[j * dvp + d], LoadKv(p.kv_type, v, d, Mask(dv - d)));
+    }
+  }
+}
+
+// acc[i][c0 .. c0 + CN) = acc * corr[i] + sum_j p[i][j] * v[j][c0 .. c0 + CN) (16-float chunks)
+// for the QN queries starting at i0; each value row chunk is loaded once for all of them.
+template <int QN, int CN>
+inline void Pv(Tile* t, int64_t i0, int64_t c0, int64_t valid, int64_t dvp, const float* corr) {
+  __m512 a[QN][CN];
+  for (int q = 0; q < QN; ++q) {
+    const __m512 c = _mm512_set1_ps(corr[q]);
+    for (int k = 0; k < CN; ++k) {
+      a[q][k] = _mm512_mul_ps(_mm512_loadu_ps(&t->acc[(i0 + q) * dvp + 16 * (c0 + k)]), c);
+    }
+  }
+  for (int64_t j = 0; j < valid; ++j) {
+    for (int k = 0; k < CN; ++k) {
+      const __m512 v = _mm512_loadu_ps(&t->vf[j * dvp + 16 * (c0 + k)]);
+      for (int q = 0; q < QN; ++q) a[q][k] = _mm512_fmadd_ps(_mm512_set1_ps(t->p[q][j]), v, a[q][k]);
+    }
+  }
+  for (int q = 0; q < QN; ++q) {
+    for (int k = 0; k < CN; ++k) _mm512_storeu_ps(&t->acc[(i0 + q) * dvp + 16 * (c0 + k)], a[q][k]);
+  }
+}
+
+// Folds key block [j0, j0 + 16) into the running softmax and accumulators of queries
+// i0 .. i0 + QN - 1, which see the same keys. Each transposed key row is loaded once for all
+// of them; every query's own arithmetic is the same as alone.
+template <int QN>
+void Update(const AttentionParams& p, int64_t i0, int64_t j0, Tile* t) {
+  const int64_t dk = p.head_dim, dvp = Pad16(p.head_dim_v);
+  const int64_t valid = std::min(kKeys, t->nk[i0] - j0);
+  const __mmask16 mask = Mask(valid);
+  __m512 s[QN];
+  for (int q = 0; q < QN; ++q) s[q] = _mm512_setzero_ps();
+  for (int64_t d = 0; d < dk; ++d) {
+    const __m512 k = _mm512_loadu_ps(&t->kt[d * kKeys]);
+    for (int q = 0; q < QN; ++q) s[q] = _mm512_fmadd_ps(_mm512_set1_ps(t->q[i0 + q][d]), k, s[q]);
+  }
+  float corr[QN];
+  for (int q = 0; q < QN; ++q) {
+    const int64_t i = i0 + q;
+    const __m512 sc = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), mask,
+                                         _mm512_mul_ps(s[q], _mm512_set1_ps(p.scale)));
+    const float m_old = t->m[i];
+    const float m_new = std::max(m_old, _mm512_reduce_max_ps(sc));
+    corr[q] = std::exp(m_old - m_new);  // 0 for the first block (m_old = -inf)
+    const __m512 e = _mm512_maskz_mov_ps(mask, Exp(_mm512_sub_ps(sc, _mm512_set1_ps(m_new))));
+    t->l[i] = t->l[i] * corr[q] + _mm512_reduce_add_ps(e);
+    t->m[i] = m_new;
+    _mm512_store_ps(t->p[q], e);
+  }
+  int64_t c = 0;
+  for (; c + 4 <= dvp / 16; c += 4) Pv<QN, 4>(t, i0, c, valid, dvp, corr);
+  for (; c < dvp / 16; ++c) Pv<QN, 1>(t, i0, c, valid, dvp, corr);
+}
+
+// Query tokens [t0, t0 + nt) of every head that reads KV head kvh.
+void AttendTile(const AttentionParams& p, int64_t kvh, int64_t t0, int64_t nt, Tile* t) {
+  const int64_t g = p.n_heads / p.n_kv_heads, nq = nt * g, dv = p.head_dim_v, dvp = Pad16(dv);
+  t->q.resize(nq);
+  t->out.resize(nq);
+  t->nk.resize(nq);
+  t->m.assign(nq, -INFINITY);
+  t->l.assign(nq, 0.0f);
+  t->acc.assign(nq * dvp, 0.0f);
+  int64_t max_nk = 0;
+  for (int64_t i = 0; i < nq; ++i) {
+    const int64_t tok = t0 + i / g, h = kvh * g + i % g;
+    t->q[i] = p.q + tok * p.q_stride + h * p.head_dim;
+    t->out[i] = p.out + tok * p.out_stride + h * dv;
+    t->nk[i] = std::min<int64_t>(static_cast<int64_t>(p.q_pos[tok]) + 1, p.n_kv);
+    max_nk = std::max(max_nk, t->nk[i]);
+  }
+  for (int64_t j0 = 0; j0 < max_nk; j0 += kKeys) {
+    LoadBlock(p, kvh, j0, std::min(kKeys, max_nk - j0), t);
+    // Groups of up to 4 consecutive queries with the same visible keys (the heads of a token).
+    for (int64_t i = 0; i < nq;) {
+      int64_t n = 1;
+      while (n < 4 && i + n < nq && t->nk[i + n] == t->nk[i]) ++n;
+      if (t->nk[i] > j0) {
+        switch (n) {
+          case 1: Update<1>(p, i, j0, t); break;
+          case 2: Update<2>(p, i, j0, t); break;
+          case 3: Update<3>(p, i, j0, t); break;
+          default: Update<4>(p, i, j0, t); break;
+        }
+      }
+      i += n;
+    }
+  }
+  for (int64_t i = 0; i < nq; ++i) {
+    const __m512 inv = _mm512_set1_ps(t->nk[i] > 0 ? 1.0f / t->l[i] : 0.0f);
+    for (int64_t d = 0; d < dv; d += 16) {
+      _mm512_mask_storeu_ps(t->out[i] + d, Mask(dv - d),
+                            _mm512_mul_ps(_mm512_loadu_ps(&t->acc[i * dvp + d]), inv));
+    }
+  }
+}
+
+}  // namespace
+
+void AttentionAvx512(const AttentionParams& p, ThreadPool* pool) {
+  if (p.n_q <= 0 || p.n_heads <= 0 || p.n_kv_heads <= 0) return;
+  const int64_t g = p.n_heads / p.n_kv_heads;
+  const int64_t tq = std::max<int64_t>(1, kTileQueries / g);  // tokens per tile
+  const int64_t tiles = (p.n_q + tq - 1) / tq;
+  ref::ParallelRange(pool, p.n_kv_heads * tiles, 1, [&](int64_t i0, int64_t i1) {
+    Tile t;
+    t.kt.resize(p.head_dim * kKeys);
+    t.vf.resize(kKeys * Pad16(p.head_dim_v));
+    t.row.resize(Pad16(p.head_dim));
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t kvh = i / tiles, t0 = (i % tiles) * tq;
+      AttendTile(p, kvh, t0, std::min(tq, p.n_q - t0), &t);
+    }
+  });
+}
+
+}  // namespace cachet::kernels::x86
