@@ -1,5 +1,4 @@
 // deepseek4: hparams validation, ds4-tiny loading, cache bytes, prefill vs decode, batching.
-#include "base/thread_pool.h"
 #include "model/arch/deepseek4.h"
 
 #include <gtest/gtest.h>
@@ -7,9 +6,11 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "base/thread_pool.h"
 #include "model/ds4_cache.h"
 #include "model/ds4_hparams.h"
 #include "model/model.h"
+#include "model/sequence_runner.h"
 #include "model/sequence_state.h"
 #include "model/synthetic.h"
 
@@ -158,6 +159,16 @@ TEST(Ds4Load, PagedForwardWithoutStateIsRefusedClearly) {
             StatusCode::kInvalidArgument);
 }
 
+TEST(Ds4Paged, OtherModelsNeedNoState) {
+  auto sm = MakeSyntheticModel(*FindPreset("llama-tiny"), DType::kF32, 1, 0, nullptr);
+  ASSERT_TRUE(sm.ok());
+  auto m = LoadModel(std::shared_ptr<const ModelFile>(InMemoryModelFile(std::move(*sm))));
+  ASSERT_TRUE(m.ok());
+  auto st = NewPagedSequenceState(**m);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(*st, nullptr);
+}
+
 // The paged form (entries in 64-token pool blocks, window + compressor state beside them) gives
 // the same logits as the self-contained state, chunk by chunk, and its pool geometry is the
 // documented one: per token sum_CSA (D + d_I) / 4 + sum_HCA D / 64 values.
@@ -174,8 +185,9 @@ TEST(Ds4Paged, MatchesStatefulAndPoolBytes) {
   SequenceKv kv(l);
   ASSERT_TRUE(kv.Reserve(300).ok());
   EXPECT_EQ(kv.n_blocks(), 5);
-  auto st = Stateful(m.get())->NewPagedState();
+  auto st = NewPagedSequenceState(*m);  // what the engine would call
   ASSERT_TRUE(st.ok());
+  ASSERT_NE(*st, nullptr);
   EXPECT_EQ((*st)->allocated_bytes(), Stateful(m.get())->kv_cost().fixed_bytes);
   const int64_t V = m->hparams().n_vocab;
   std::vector<float> got(300 * V);

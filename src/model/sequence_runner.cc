@@ -2,6 +2,12 @@
 
 namespace cachet::model {
 
+Result<std::unique_ptr<SequenceState>> NewPagedSequenceState(Model& m) {
+  auto* sm = dynamic_cast<StatefulModel*>(&m);
+  if (sm == nullptr) return std::unique_ptr<SequenceState>();
+  return sm->NewPagedState();
+}
+
 Result<std::unique_ptr<SequenceRunner>> SequenceRunner::Create(Model& m) {
   std::unique_ptr<SequenceRunner> r(new SequenceRunner(m));
   r->stateful_ = dynamic_cast<StatefulModel*>(&m);

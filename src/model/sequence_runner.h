@@ -16,6 +16,14 @@
 
 namespace cachet::model {
 
+// For the serving engine: the state a sequence of `m` needs beside its pool blocks in
+// Model::Forward (SeqBatch::state), or nullptr when the model needs none (every paged model but
+// deepseek4). Create one per request when it starts at position 0 (after a preemption too:
+// a state cannot roll back) and keep it with the request. Errors: those of NewPagedState.
+// Models that need one also cannot reuse prefix-cache blocks (the state at the block boundary
+// is not in the blocks).
+Result<std::unique_ptr<SequenceState>> NewPagedSequenceState(Model& m);
+
 class SequenceRunner {
  public:
   // ResourceExhausted when a stateful model cannot allocate the sequence's state.
