@@ -1,9 +1,10 @@
 // Kernel lab: the machine's limits (streaming-read bandwidth, peak f32 FMA and int8 vpdpbusd
 // rates) and the matmul kernels measured against them.
 //
-// Usage: kernels_bench [--threads N] [--isa NAME] [--reps R] [--hot] [--packed] [what ...]
+// Usage: kernels_bench [--threads N] [--isa NAME] [--reps R] [--hot] [--packed] [--cpu-time] [what ...]
 //   what: bandwidth | peak | decode | batch | prefill (default: all of them)
-// --packed: weights in the table's packed layout (KernelTable::pack_weight) where it has one,
+// --cpu-time (with --threads 1): time by the thread's CPU clock, which a busy machine's
+// preemption does not inflate. --packed: weights in the table's packed layout (KernelTable::pack_weight) where it has one,
 // as the model loader uses them. Decode shapes cycle through >= 1 GiB of weight copies so every call streams from DRAM.
 // Prints one line per measurement: "<name> key=value ...".
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -25,7 +27,14 @@ namespace {
 
 using kernels::KernelTable;
 
+bool g_cpu_time = false;  // --cpu-time: the calling thread's CPU time (with --threads 1)
+
 double Now() {
+  if (g_cpu_time) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+  }
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
@@ -209,6 +218,8 @@ int Main(int argc, char** argv) {
       o.reps = std::atoi(argv[++i]);
     else if (a == "--isa" && i + 1 < argc)
       o.isa = argv[++i];
+    else if (a == "--cpu-time")
+      g_cpu_time = true;
     else if (a == "--packed")
       o.packed = true;
     else if (a == "--hot")

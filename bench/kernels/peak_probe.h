@@ -6,7 +6,7 @@
 
 namespace cachet::bench {
 
-// Runs `iters` iterations of 8 independent zmm FMAs (f32) and returns the flops done (2 per lane).
+// Runs `iters` iterations of 12 independent zmm FMAs (f32) and returns the flops done (2 per lane).
 double FmaF32Probe(int64_t iters);
 // Same with vpdpbusd (u8 x s8 -> s32): 2 ops per byte product.
 double DpbusdProbe(int64_t iters);

@@ -98,10 +98,10 @@ std::string_view IsaName(IsaLevel level) { return kNames[static_cast<int>(level)
 
 IsaLevel ChooseIsa(const CpuInfo& info, const char* cap_env, bool* unknown_cap) {
   *unknown_cap = false;
-  IsaLevel cap = IsaLevel::kAvx512Vnni;  // batch-invariant by default (cpu_features.h)
+  IsaLevel cap = IsaLevel::kAmx;  // every table is batch-invariant (cpu_features.h)
   if (cap_env != nullptr && *cap_env != '\0' && !ParseIsa(cap_env, &cap)) {
     *unknown_cap = true;
-    cap = IsaLevel::kAvx512Vnni;
+    cap = IsaLevel::kAmx;
   }
   for (int l = static_cast<int>(cap); l > 0; --l) {
     if (IsaSupported(info, static_cast<IsaLevel>(l))) return static_cast<IsaLevel>(l);

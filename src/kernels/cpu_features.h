@@ -35,10 +35,11 @@ bool ParseIsa(std::string_view name, IsaLevel* level);
 
 // The level Kernels() uses: the highest level <= the cap named by `cap_env` (the CACHET_ISA
 // value) that `info` supports. *unknown_cap is set when cap_env names no level (the caller
-// warns). Without a cap (null, empty or unknown) the cap is avx512_vnni: every table up to it is
+// warns). Without a cap (null, empty or unknown) the best level is used: every table is
 // batch-invariant (a row's result does not depend on how many rows share the call), which the
-// serving engine's determinism rests on (same tokens alone or in a batch, cached or not). The AMX
-// table changes the arithmetic for M >= 16 and is used only when asked for (CACHET_ISA=amx).
+// serving engine's determinism rests on (same tokens alone or in a batch, cached or not); the
+// AMX table's int8 tiles give bitwise the VNNI kernel's results. (Its bf16 tiles, which change
+// the rounding with M, run only with CACHET_AMX_BF16=1.)
 IsaLevel ChooseIsa(const CpuInfo& info, const char* cap_env, bool* unknown_cap);
 
 }  // namespace cachet::kernels

@@ -86,9 +86,10 @@ TEST(ChooseIsa, AmxNeedsThePermission) {
   EXPECT_EQ(ChooseIsa(c, "amx", &unknown), IsaLevel::kAvx512Vnni);
   c.amx_permitted = true;
   EXPECT_EQ(ChooseIsa(c, "amx", &unknown), IsaLevel::kAmx);
-  // Not batch-invariant, so never chosen without being asked for.
-  EXPECT_EQ(ChooseIsa(c, nullptr, &unknown), IsaLevel::kAvx512Vnni);
-  EXPECT_EQ(ChooseIsa(c, "sse9", &unknown), IsaLevel::kAvx512Vnni);
+  // Batch-invariant like the others, so the default when the CPU and the OS allow it.
+  EXPECT_EQ(ChooseIsa(c, nullptr, &unknown), IsaLevel::kAmx);
+  EXPECT_EQ(ChooseIsa(c, "sse9", &unknown), IsaLevel::kAmx);
+  EXPECT_EQ(ChooseIsa(c, "avx512_vnni", &unknown), IsaLevel::kAvx512Vnni);
 }
 
 }  // namespace

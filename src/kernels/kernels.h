@@ -17,7 +17,9 @@
 // x86/simd_test.cc): f32/f16/bf16 weights are multiplied in f32 (never through bf16/AMX), so
 // only the summation order differs from ref; quantized weights may be multiplied against
 // activations rounded to int8 with one scale per 256 values (x86/avx512_matmul.h gives the
-// bound), and the AMX table uses bf16 tiles for M >= 16 (x86/amx_matmul.h).
+// bound); packed q8_0 (x86/avx512_packed.h) uses one activation scale per 32 values, and the
+// AMX table's int8 tiles reproduce it bitwise (x86/amx_packed.h). Only CACHET_AMX_BF16=1 routes
+// other types through AMX bf16 tiles for M >= 16 (x86/amx_matmul.h), not batch-invariant.
 //
 // Adding a variant: docs/howto/add-a-kernel.md.
 #pragma once

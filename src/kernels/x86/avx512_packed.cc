@@ -21,17 +21,11 @@ namespace {
 
 #define CACHET_INLINE_FN __attribute__((always_inline)) inline
 
-constexpr int64_t kTile = 16;     // weight rows per tile
-constexpr int64_t kQBytes = 512;  // quant bytes per tile and 32-value block
-constexpr int64_t kSBytes = 32;   // f16 scale bytes per tile and block
-constexpr int64_t kMChunk = 64;   // activation rows kept in L2 while the tiles pass over them
-
-struct PackedAct {
-  int64_t nb = 0;
-  std::vector<int8_t> q;      // [M, nb * 32]
-  std::vector<float> d;       // [M, nb] scale of each 32 values
-  std::vector<int32_t> s128;  // [M, nb] 128 * sum of the block's quants (the +128 weight offset)
-};
+using packed::kQBytes;
+using packed::kSBytes;
+using packed::kTile;
+using PackedAct = packed::Act;
+constexpr int64_t kMChunk = 64;  // activation rows kept in L2 while the tiles pass over them
 
 void QuantizeRow32(const float* x, int64_t nb, int8_t* q, float* d, int32_t* s128) {
   for (int64_t b = 0; b < nb; ++b) {
@@ -47,11 +41,17 @@ void QuantizeRow32(const float* x, int64_t nb, int8_t* q, float* d, int32_t* s12
   }
 }
 
-void QuantizeAct(const MatmulParams& p, PackedAct* a, ThreadPool* pool) {
+}  // namespace
+
+void packed::QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadPool* pool) {
+  const int64_t rows = (p.m + row_pad - 1) / row_pad * row_pad;
   a->nb = p.k / 32;
-  a->q.resize(p.m * p.k);
-  a->d.resize(p.m * a->nb);
-  a->s128.resize(p.m * a->nb);
+  a->q.resize(rows * p.k);
+  a->d.resize(rows * a->nb);
+  a->s128.resize(rows * a->nb);
+  std::fill(a->q.begin() + p.m * p.k, a->q.end(), 0);
+  std::fill(a->d.begin() + p.m * a->nb, a->d.end(), 0.0f);
+  std::fill(a->s128.begin() + p.m * a->nb, a->s128.end(), 0);
   ref::ParallelRange(p.m >= 64 ? pool : nullptr, p.m, 16, [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m) {
       QuantizeRow32(p.x + m * p.ldx, a->nb, a->q.data() + m * p.k, a->d.data() + m * a->nb,
@@ -59,6 +59,8 @@ void QuantizeAct(const MatmulParams& p, PackedAct* a, ThreadPool* pool) {
     }
   });
 }
+
+namespace {
 
 CACHET_INLINE_FN __m512i Bcast4(const int8_t* p) {
   int32_t v;
@@ -185,7 +187,7 @@ void PackedMatmulVnni(const MatmulParams& p, ThreadPool* pool) {
   // One activation buffer per calling thread, reached by the pool jobs through a pointer.
   thread_local PackedAct act_buf;
   PackedAct* const a = &act_buf;
-  QuantizeAct(p, a, pool);
+  packed::QuantizeAct(p, 1, a, pool);
   const int64_t nb = p.k / 32, tiles = p.n / kTile, tb = nb * (kQBytes + kSBytes);
   const int64_t nt = p.m <= 2 ? 4 : 2;  // tiles per kernel call
   const int64_t units = (tiles + nt - 1) / nt;

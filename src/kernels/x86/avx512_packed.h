@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "base/thread_pool.h"
 #include "kernels/kernels.h"
@@ -32,5 +33,21 @@ size_t PackedBytesVnni(DType t, int64_t n, int64_t k);
 void PackWeightVnni(DType t, const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool);
 // y = x W^T using p.w_packed (must be PackWeightVnni's output for p.w_type, p.n, p.k).
 void PackedMatmulVnni(const MatmulParams& p, ThreadPool* pool);
+
+// Shared with the AMX int8 kernel over the same layout (amx_packed.h), which must produce
+// bitwise the same results.
+namespace packed {
+constexpr int64_t kTile = 16;     // weight rows per tile
+constexpr int64_t kQBytes = 512;  // quant bytes per tile and 32-value block
+constexpr int64_t kSBytes = 32;   // f16 scale bytes per tile and block
+struct Act {
+  int64_t nb = 0;
+  std::vector<int8_t> q;      // [rows, nb * 32]
+  std::vector<float> d;       // [rows, nb] scale of each 32 values
+  std::vector<int32_t> s128;  // [rows, nb] 128 * sum of the block's quants (+128 weight offset)
+};
+// Quantizes the p.m rows of p.x into a; rows up to a multiple of row_pad are zero.
+void QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadPool* pool);
+}  // namespace packed
 
 }  // namespace cachet::kernels::x86

@@ -1,7 +1,11 @@
 // The AVX-512 tables (with and without VNNI) and the AMX table, which adds tile matmuls for
 // prefill-sized quantized/half products on top of AVX-512 VNNI.
 #include "kernels/ref/ref_kernels.h"
+#include <cstdlib>
+#include <cstring>
+
 #include "kernels/x86/amx_matmul.h"
+#include "kernels/x86/amx_packed.h"
 #include "kernels/x86/avx512_matmul.h"
 #include "kernels/x86/avx512_ops.h"
 #include "kernels/x86/avx512_packed.h"
@@ -18,13 +22,32 @@ void MatmulVnni(const MatmulParams& p, ThreadPool* pool) {
   MatmulAvx512Vnni(p, pool);
 }
 
-// AMX for M >= 16 (its packing pays off from there on). f32 weights never go through AMX: its
-// bf16 rounding would break the f32 accuracy contract.
+constexpr int64_t kAmxPackedMinM = 8;
+
+// CACHET_AMX_BF16=1: unpacked quantized and half weights go through bf16 tiles at M >= 16
+// (faster prefill of types without a packed layout, but the rounding then depends on M).
+bool AmxBf16() {
+  static const bool on = [] {
+    const char* v = std::getenv("CACHET_AMX_BF16");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  return on;
+}
+
+// Packed q8_0: AMX int8 tiles from M >= 8, the VNNI kernel below; both give bitwise the same
+// rows (amx_packed.h), so the table stays batch-invariant. Unpacked weights: the VNNI path (or
+// bf16 tiles with CACHET_AMX_BF16=1). f32 weights never go through AMX: bf16 rounding would
+// break the f32 accuracy contract.
 void MatmulAmx(const MatmulParams& p, ThreadPool* pool) {
-  if (p.m >= kAmxMinM && p.w_type != DType::kF32 && AmxMatmulSupported(p.w_type) && p.k % 32 == 0) {
+  if (p.w_packed != nullptr) {
+    if (p.m >= kAmxPackedMinM) return PackedMatmulAmx(p, pool);
+    return PackedMatmulVnni(p, pool);
+  }
+  if (AmxBf16() && p.m >= kAmxMinM && p.w_type != DType::kF32 && AmxMatmulSupported(p.w_type) &&
+      p.k % 32 == 0) {
     AmxMatmul(p, pool);
   } else {
-    MatmulVnni(p, pool);
+    MatmulAvx512Vnni(p, pool);
   }
 }
 

@@ -107,7 +107,6 @@ TEST_P(Packed, MatchesRefWithinActivationRoundingBound) {
 // The serving engine's determinism: each row's result is bitwise the same alone (M = 1, the
 // decode path) or among 16 or 40 rows (batched decode, prefill), on 1 or 2 threads.
 TEST_P(Packed, RowsDoNotDependOnBatchSize) {
-  if (kt_->isa == "amx") GTEST_SKIP() << "amx routes M >= 16 to bf16 tiles (opt-in, exempt)";
   const int64_t N = 80, K = 320;
   MakeWeight(N, K, 41);
   for (int64_t M : {2, 16, 40}) {
@@ -121,6 +120,27 @@ TEST_P(Packed, RowsDoNotDependOnBatchSize) {
       for (int64_t n = 0; n < N; ++n) {
         ASSERT_EQ(batched[m * N + n], alone[n]) << "M=" << M << " m=" << m << " n=" << n;
       }
+    }
+  }
+}
+
+// The AMX table runs AMX int8 tiles from M = 8 and the VNNI kernel below: the two must agree
+// bitwise (exact int32 block sums, the same f32 steps), including padded partial tiles.
+TEST_P(Packed, AmxTilesEqualVnniBitwise) {
+  if (kt_->isa != "amx") GTEST_SKIP() << "compares the amx table with avx512_vnni";
+  const KernelTable* vnni = KernelsFor("avx512_vnni");
+  ASSERT_NE(vnni, nullptr);
+  const int64_t N = 48, K = 256;
+  MakeWeight(N, K, 51);
+  for (int64_t M : {8, 16, 17, 40, 70}) {
+    for (bool acc : {false, true}) {
+      auto x = Randn(M * K, 52);
+      x[7] = -13.0f;
+      std::vector<float> ya(M * N, 0.25f), yv(M * N, 0.25f);
+      ThreadPool pool(2);
+      kt_->matmul(Params(x.data(), ya.data(), M, N, K, K, N, acc), &pool);
+      vnni->matmul(Params(x.data(), yv.data(), M, N, K, K, N, acc), &pool);
+      for (int64_t i = 0; i < M * N; ++i) ASSERT_EQ(ya[i], yv[i]) << "M=" << M << " i=" << i;
     }
   }
 }
