@@ -111,6 +111,11 @@ void Connection::Start() {
   asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->WaitForRequest(); });
 }
 
+int Connection::KeepAliveSeconds() const {
+  return static_cast<int>(
+      std::chrono::duration_cast<std::chrono::seconds>(limits_.keep_alive_timeout).count());
+}
+
 bool Connection::closed() const {
   std::lock_guard<std::mutex> l(fd_mu_);
   return fd_closed_;
@@ -355,6 +360,7 @@ void Connection::WriteReply(Reply reply, std::function<void()> on_done) {
   head.headers = &reply.headers;
   head.content_length = reply.body.size();
   head.keep_alive = !close_after_;
+  head.keep_alive_timeout_s = KeepAliveSeconds();
   write_buf_ = FormatHead(head);
   if (!head_only_) write_buf_ += reply.body;
   if (closed()) {
@@ -383,6 +389,7 @@ std::shared_ptr<StreamSink> Connection::StartStream(int status, std::string cont
   head.headers = &headers;
   head.framing = chunked ? BodyFraming::kChunked : BodyFraming::kClose;
   head.keep_alive = chunked && !close_after_;
+  head.keep_alive_timeout_s = KeepAliveSeconds();
   std::shared_ptr<StreamSink> sink(
       new StreamSink(shared_from_this(), limits_.stream_buffer_bytes, chunked));
   asio::post(socket_.get_executor(), [self = shared_from_this(), sink, status,

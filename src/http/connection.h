@@ -187,6 +187,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ArmWrite();
   void DisarmWrite();
   bool closed() const;
+  int KeepAliveSeconds() const;
 
   std::shared_ptr<boost::asio::io_context> ioc_;
   boost::asio::ip::tcp::socket socket_;

@@ -115,6 +115,9 @@ std::string FormatHead(const ResponseHead& head) {
       break;
   }
   out += head.keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  if (head.keep_alive && head.keep_alive_timeout_s > 0) {
+    out += "Keep-Alive: timeout=" + std::to_string(head.keep_alive_timeout_s) + "\r\n";
+  }
   out += "\r\n";
   return out;
 }

@@ -45,6 +45,9 @@ struct ResponseHead {
   BodyFraming framing = BodyFraming::kLength;
   uint64_t content_length = 0;
   bool keep_alive = true;  // false: "Connection: close"
+  // With keep_alive and > 0: "Keep-Alive: timeout=N", so clients retire idle connections before
+  // the server closes them (instead of racing the close with their next request).
+  int keep_alive_timeout_s = 0;
 };
 
 // "HTTP/1.1 <status> <reason>\r\n" + headers + "\r\n".

@@ -48,9 +48,10 @@ TEST(Wire, FormatHeadAndChunks) {
   head.headers = nullptr;
   head.framing = BodyFraming::kChunked;
   head.keep_alive = true;
+  head.keep_alive_timeout_s = 5;
   EXPECT_EQ(FormatHead(head),
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-            "Connection: keep-alive\r\n\r\n");
+            "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n");
   std::string out;
   AppendChunk("", &out);
   EXPECT_EQ(out, "");
