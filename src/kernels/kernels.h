@@ -116,6 +116,9 @@ struct KernelTable {
   // the packed form of an [n, k] weight of type t, or 0 when this table has none for that type
   // and shape. pack_weight: writes it into dst (packed_bytes long, 64-byte aligned); pass dst as
   // MatmulParams::w_packed to this same table's matmul. Packing costs one pass over the weight.
+  // Layouts are row-group-major: the packed form of rows [0, r) is a prefix of
+  // packed_bytes(t, r, k) bytes, so rows [r0, r1) of a packed weight, when packed_bytes is
+  // non-zero for both r0 and r1 - r0, are the packed weight of those rows at that offset.
   size_t (*packed_bytes)(DType t, int64_t n, int64_t k) = nullptr;
   void (*pack_weight)(DType t, const void* w, int64_t n, int64_t k, void* dst,
                       ThreadPool* pool) = nullptr;

@@ -6,9 +6,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <list>
+#include <thread>
 
 #include "base/log.h"
 #include "kernels/kernels.h"
+#include "kernels/packed_arena.h"
 #include "model/arch/arch.h"
 #include "model/dsa_indexer.h"
 #include "model/mla_attention.h"
@@ -82,6 +84,9 @@ class DeepSeek2Model final : public Model, public MtpSource {
         moe_(MakeRouterConfig(ds_), ds_.base.n_embd, ds_.n_ff_exp) {}
 
   Status LoadWeights();
+  // The matrices read through MatMul / MatMulRows in the kernel table's packed layout
+  // (kernels/packed_arena.h); the per-head MLA blocks (wk_b, wv_b) stay in the file layout.
+  void PackWeights();
   KvLayout kv_layout() const override { return kv_; }
   Result<const float*> Forward(std::span<const SeqBatch> batch, ThreadPool* pool) override;
 
@@ -136,6 +141,7 @@ class DeepSeek2Model final : public Model, public MtpSource {
   VecF32 output_norm_;
   std::vector<float> inv_freq_;
   std::vector<std::vector<float>> owned_;
+  kernels::PackedArena packed_;  // the matrices in the kernel table's packed layout
   std::list<std::vector<float>> legacy_f32_;  // Kb built from attn_kv_b (stable addresses)
   std::list<std::vector<uint8_t>> legacy_q_;
   KvLayout kv_;
@@ -280,6 +286,33 @@ Status DeepSeek2Model::LoadMtp(WeightLoader& wl, int64_t i, MtpWeights* mw) {
   return Status::Ok();
 }
 
+void DeepSeek2Model::PackWeights() {
+  if (!kernels::PackingEnabled() || k_.pack_weight == nullptr) return;
+  std::vector<kernels::PackRequest> reqs;
+  auto add = [&](Weight& w) {
+    if (w.present()) reqs.push_back({w.type, w.data, w.n, w.k, &w.packed});
+  };
+  auto add_layer = [&](LayerWeights& l) {
+    MlaWeights& a = l.attn;
+    for (Weight* w : {&a.wq, &a.wq_a, &a.wq_b, &a.wkv_a, &a.wo, &a.idx.wq_b, &a.idx.wk,
+                      &a.idx.proj, &l.gate, &l.up, &l.down, &l.moe.router, &l.moe.gate_exps,
+                      &l.moe.up_exps, &l.moe.down_exps, &l.moe.gate_shexp, &l.moe.up_shexp,
+                      &l.moe.down_shexp}) {
+      add(*w);
+    }
+  };
+  for (LayerWeights& l : layers_) add_layer(l);
+  for (MtpWeights& m : mtp_) {
+    add_layer(m.layer);
+    add(m.eh_proj);
+  }
+  add(output_);
+  ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  if (Status s = packed_.Pack(k_, reqs, &pool); !s.ok()) {
+    LOG_WARN << "weights not packed (" << s.ToString() << "); matmuls read the file layout";
+  }
+}
+
 Status DeepSeek2Model::LoadWeights() {
   HParams& hp = hparams_;
   const TensorInfo* emb = file_->FindTensor("token_embd.weight");
@@ -299,6 +332,7 @@ Status DeepSeek2Model::LoadWeights() {
   }
   for (const auto& name : wl.Unused()) LOG_WARN << "unused tensor " << name;
   owned_ = wl.TakeOwned();
+  PackWeights();
   float mscale = 1.0f;
   inv_freq_ = RopeInvFreq(hp, nullptr, &mscale);  // magnitude is 1 for deepseek2 (A.6)
   kv_.n_layer = hp.n_layer;
@@ -341,6 +375,7 @@ void DeepSeek2Model::MatMul(const Weight& w, const float* x, int64_t m, float* y
   kernels::MatmulParams p;
   p.w_type = w.type;
   p.w = w.data;
+  p.w_packed = w.packed;
   p.x = x;
   p.y = y;
   p.m = m;
