@@ -209,10 +209,9 @@ void Connection::ReadHeader() {
       static_cast<uint32_t>(limits_.header_max_bytes + 2 * limits_.line_max_bytes + 1024));
   parser_->body_limit(limits_.payload_max_bytes);
   ArmRead(limits_.header_timeout);
-  bhttp::async_read_header(socket_, buffer_, *parser_,
-                           [self = shared_from_this()](error_code ec, size_t) {
-                             self->OnHeader(ec);
-                           });
+  bhttp::async_read_header(
+      socket_, buffer_, *parser_,
+      [self = shared_from_this()](error_code ec, size_t) { self->OnHeader(ec); });
 }
 
 void Connection::OnHeader(error_code ec) {
@@ -338,10 +337,10 @@ void Connection::Dispatch() {
 // ---- writing a reply -------------------------------------------------------------------------
 
 void Connection::SendReply(Reply reply, std::function<void()> on_done) {
-  asio::dispatch(socket_.get_executor(),
-                 [self = shared_from_this(), r = std::move(reply), d = std::move(on_done)]() mutable {
-                   self->WriteReply(std::move(r), std::move(d));
-                 });
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this(), r = std::move(reply),
+                                          d = std::move(on_done)]() mutable {
+    self->WriteReply(std::move(r), std::move(d));
+  });
 }
 
 void Connection::SendError(int status, const std::string& message) {
@@ -392,8 +391,8 @@ std::shared_ptr<StreamSink> Connection::StartStream(int status, std::string cont
   head.keep_alive_timeout_s = KeepAliveSeconds();
   std::shared_ptr<StreamSink> sink(
       new StreamSink(shared_from_this(), limits_.stream_buffer_bytes, chunked));
-  asio::post(socket_.get_executor(), [self = shared_from_this(), sink, status,
-                                      h = FormatHead(head), d = std::move(on_done)]() mutable {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), sink, status, h = FormatHead(head),
+                                      d = std::move(on_done)]() mutable {
     self->status_ = status;
     self->BeginStream(sink, std::move(h), std::move(d));
   });
@@ -436,10 +435,9 @@ void Connection::FlushStream() {
   }
   stream_writing_ = true;
   ArmWrite();
-  asio::async_write(socket_, asio::buffer(stream_buf_),
-                    [self = shared_from_this()](error_code ec, size_t) {
-                      self->OnStreamWritten(ec);
-                    });
+  asio::async_write(
+      socket_, asio::buffer(stream_buf_),
+      [self = shared_from_this()](error_code ec, size_t) { self->OnStreamWritten(ec); });
 }
 
 void Connection::OnStreamWritten(error_code ec) {

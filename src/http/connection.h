@@ -122,11 +122,11 @@ class StreamSink final : public api::ByteSink {
   const bool chunked_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::string pending_;       // GUARDED_BY(mu_) framed bytes not yet handed to the socket
-  size_t in_flight_ = 0;      // GUARDED_BY(mu_) bytes of the write now in progress
-  bool failed_ = false;       // GUARDED_BY(mu_)
-  bool finished_ = false;     // GUARDED_BY(mu_)
-  bool flush_posted_ = false; // GUARDED_BY(mu_)
+  std::string pending_;        // GUARDED_BY(mu_) framed bytes not yet handed to the socket
+  size_t in_flight_ = 0;       // GUARDED_BY(mu_) bytes of the write now in progress
+  bool failed_ = false;        // GUARDED_BY(mu_)
+  bool finished_ = false;      // GUARDED_BY(mu_)
+  bool flush_posted_ = false;  // GUARDED_BY(mu_)
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -150,8 +150,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Starts a streaming reply to the current request (any thread): the head goes out now, chunked
   // for HTTP/1.1 clients (close-delimited for HTTP/1.0). Write the body to the returned sink and
   // call Finish() on it; `on_done` runs on the strand once the body is fully written or failed.
-  std::shared_ptr<StreamSink> StartStream(int status, std::string content_type,
-                                          HeaderList headers, std::function<void()> on_done);
+  std::shared_ptr<StreamSink> StartStream(int status, std::string content_type, HeaderList headers,
+                                          std::function<void()> on_done);
 
   // False once the peer has closed or reset the connection, or the connection was closed
   // (any thread; never blocks).

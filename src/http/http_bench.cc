@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
     }
   }
   const int ok = http::testing::ReadResponses(conns, 1, std::chrono::steady_clock::now() + 120s);
-  const double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double open_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (auto& c : conns) c.response = std::string();  // keep only the fd
   std::this_thread::sleep_for(200ms);
   const long rss1 = StatusField("VmRSS"), threads1 = StatusField("Threads");
@@ -108,20 +109,20 @@ int main(int argc, char** argv) {
   fresh[0].fd = http::testing::Connect(server.port());
   http::testing::SendAll(fresh[0].fd, http::testing::GetRequest("/v1/models"));
   http::testing::ReadResponses(fresh, 1, t1 + 10s);
-  std::printf("new request with %d idle connections open: %.2f ms (%s)\n", n,
-              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1)
-                  .count(),
-              fresh[0].response.substr(0, 15).c_str());
+  std::printf(
+      "new request with %d idle connections open: %.2f ms (%s)\n", n,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count(),
+      fresh[0].response.substr(0, 15).c_str());
   close(fresh[0].fd);
 
-  std::printf("GET /health     (I/O thread):  %.0f requests/s, %d client threads\n",
-              RequestsPerSecond(server.port(), http::testing::GetRequest("/health"), threads,
-                                seconds),
-              threads);
-  std::printf("GET /v1/models  (worker pool): %.0f requests/s, %d client threads\n",
-              RequestsPerSecond(server.port(), http::testing::GetRequest("/v1/models"), threads,
-                                seconds),
-              threads);
+  std::printf(
+      "GET /health     (I/O thread):  %.0f requests/s, %d client threads\n",
+      RequestsPerSecond(server.port(), http::testing::GetRequest("/health"), threads, seconds),
+      threads);
+  std::printf(
+      "GET /v1/models  (worker pool): %.0f requests/s, %d client threads\n",
+      RequestsPerSecond(server.port(), http::testing::GetRequest("/v1/models"), threads, seconds),
+      threads);
   for (auto& c : conns) close(c.fd);
   server.Shutdown(1s);
   return 0;

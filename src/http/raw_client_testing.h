@@ -90,10 +90,10 @@ inline size_t ResponseEnd(const std::string& in, bool eof) {
 // One connection as the poll loop sees it.
 struct RawConn {
   int fd = -1;
-  std::string in;         // bytes received and not yet taken as a response
-  std::string response;   // the last complete response taken
-  int responses = 0;      // complete responses taken (interim 1xx ones skipped)
-  bool eof = false;       // the server closed
+  std::string in;        // bytes received and not yet taken as a response
+  std::string response;  // the last complete response taken
+  int responses = 0;     // complete responses taken (interim 1xx ones skipped)
+  bool eof = false;      // the server closed
 };
 
 // Takes complete responses out of c.in while c has fewer than `want`.

@@ -181,11 +181,11 @@ void HttpServer::Impl::OnRequest(std::shared_ptr<Connection> conn, Request req) 
   }
   if (found == nullptr) {
     const api::Protocol protocol = api::ProtocolForPath(req.path);
-    api::ApiError e = path_known ? api::InvalidRequest("method not allowed")
-                                 : api::ApiError{api::ErrorKind::kNotFound,
-                                                 "Unknown request URL: " + req.method + " " +
-                                                     req.path,
-                                                 "", "", 0};
+    api::ApiError e =
+        path_known
+            ? api::InvalidRequest("method not allowed")
+            : api::ApiError{api::ErrorKind::kNotFound,
+                            "Unknown request URL: " + req.method + " " + req.path, "", "", 0};
     Reply r = FromApiReply(api::ErrorReply(protocol, e));
     r.status = path_known ? 405 : 404;
     conn->SendReply(std::move(r), nullptr);

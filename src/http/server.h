@@ -44,9 +44,9 @@ namespace cachet::http {
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;  // 0: any free port (see HttpServer::port())
-  int threads = 256;     // worker threads: requests handled at once (not connections)
-  int io_threads = 1;    // threads running the sockets
+  int port = 8080;     // 0: any free port (see HttpServer::port())
+  int threads = 256;   // worker threads: requests handled at once (not connections)
+  int io_threads = 1;  // threads running the sockets
   int max_connections = 10000;
   int keep_alive_max_count = 1000;  // requests per connection
   int keep_alive_timeout_s = 5;     // idle time between requests on a connection

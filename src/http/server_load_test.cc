@@ -29,8 +29,8 @@ class LoadTest : public ::testing::Test {
     ctx_.keepalive_interval = 50ms;
     h.host = "127.0.0.1";
     h.port = 0;
-    server_ = std::make_unique<HttpServer>(h, api::ApiRoutes(&ctx_), MakeNoAuth(), &registry_,
-                                           &metrics_);
+    server_ =
+        std::make_unique<HttpServer>(h, api::ApiRoutes(&ctx_), MakeNoAuth(), &registry_, &metrics_);
     ASSERT_TRUE(server_->Start().ok());
     server_->SetReady(true);
   }
@@ -117,6 +117,53 @@ TEST_F(LoadTest, SlowStreamingClientsOutnumberingWorkersAreAllServed) {
   EXPECT_EQ(complete, kConns);
   EXPECT_EQ(model_.engine->submitted(), kConns);
   EXPECT_EQ(model_.engine->cancelled(), 0);
+}
+
+// A stream much larger than the connection's buffer, read slowly: Write blocks while the buffer
+// is full and resumes as the client drains it; every byte arrives, in order, exactly once.
+TEST_F(LoadTest, SlowReaderOfALongStreamGetsEveryByte) {
+  constexpr int kTokens = 3000;  // ~450 KB of SSE events, ~7x the stream buffer
+  api::testing::FakeEngineOptions o;
+  o.script = [](const engine::GenerateRequest&) {
+    std::vector<int32_t> ids;
+    for (int i = 0; i < kTokens; ++i) ids.push_back('a' + i % 26);
+    return ids;
+  };
+  HttpOptions h;
+  h.threads = 2;
+  h.stream_buffer_bytes = 16 << 10;
+  Start("", o, h);
+  OpenConnections(1, /*rcvbuf=*/4096);
+  SendOnAll(testing::PostRequest("/v1/chat/completions", kChatStream));
+  ASSERT_EQ(testing::ReadResponses(conns_, 1, std::chrono::steady_clock::now() + 60s,
+                                   /*max_read=*/2048, /*pause=*/1ms),
+            1);
+  // Reassemble the chunked body, then the content deltas.
+  const std::string& r = conns_[0].response;
+  size_t pos = r.find("\r\n\r\n") + 4;
+  std::string body;
+  while (true) {
+    const size_t eol = r.find("\r\n", pos);
+    ASSERT_NE(eol, std::string::npos);
+    const size_t n = std::stoul(r.substr(pos, eol - pos), nullptr, 16);
+    if (n == 0) break;
+    body += r.substr(eol + 2, n);
+    pos = eol + 2 + n + 2;
+  }
+  std::string text;
+  const std::string key = "\"content\":\"";
+  for (size_t p = body.find(key); p != std::string::npos; p = body.find(key, p + 1)) {
+    const size_t end = body.find('"', p + key.size());
+    text += body.substr(p + key.size(), end - p - key.size());
+  }
+  ASSERT_EQ(text.size(), static_cast<size_t>(kTokens));
+  for (int i = 0; i < kTokens; ++i) ASSERT_EQ(text[i], 'a' + i % 26) << i;
+  EXPECT_NE(body.find("data: [DONE]"), std::string::npos);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (server_->inflight() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(server_->inflight(), 0);
 }
 
 TEST_F(LoadTest, StalledStreamReaderIsDroppedAndFreesItsWorker) {

@@ -29,8 +29,8 @@ class ProtocolTest : public ::testing::Test {
     h.port = 0;
     h.threads = 4;
     if (h.payload_max_bytes == HttpOptions{}.payload_max_bytes) h.payload_max_bytes = 1 << 16;
-    server_ = std::make_unique<HttpServer>(h, api::ApiRoutes(&ctx_), MakeNoAuth(), &registry_,
-                                           &metrics_);
+    server_ =
+        std::make_unique<HttpServer>(h, api::ApiRoutes(&ctx_), MakeNoAuth(), &registry_, &metrics_);
     ASSERT_TRUE(server_->Start().ok());
     server_->SetReady(true);
   }
@@ -88,8 +88,9 @@ TEST_F(ProtocolTest, OversizedBodiesAre413AndClose) {
   EXPECT_NE(got.find("\"error\""), std::string::npos);
   EXPECT_TRUE(closed);
   // Chunked body growing over the limit.
-  std::string chunked = "POST /anthropic/v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
-                        "chunked\r\n\r\n";
+  std::string chunked =
+      "POST /anthropic/v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n";
   for (int i = 0; i < 80; ++i) chunked += "400\r\n" + std::string(1024, ' ') + "\r\n";
   chunked += "0\r\n\r\n";
   got = Exchange(chunked, &closed);
@@ -118,9 +119,9 @@ TEST_F(ProtocolTest, MalformedRequestsAre400) {
     EXPECT_TRUE(closed) << raw;
   }
   // Bad JSON is the API layer's 400, on a connection that stays usable.
-  const auto r = Responses(testing::PostRequest("/v1/chat/completions", "{not json") +
-                               testing::GetRequest("/health"),
-                           2);
+  const auto r = Responses(
+      testing::PostRequest("/v1/chat/completions", "{not json") + testing::GetRequest("/health"),
+      2);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_TRUE(StartsWith(r[0], "HTTP/1.1 400")) << r[0];
   EXPECT_TRUE(StartsWith(r[1], "HTTP/1.1 200")) << r[1];
@@ -135,15 +136,16 @@ TEST_F(ProtocolTest, HeaderLimits) {
   for (int i = 0; i < 21; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
   EXPECT_TRUE(StartsWith(Exchange(testing::GetRequest("/v1/models", many)), "HTTP/1.1 431"));
   std::string big;
-  for (int i = 0; i < 5; ++i) big += "X-B" + std::to_string(i) + ": " + std::string(900, 'b') + "\r\n";
+  for (int i = 0; i < 5; ++i)
+    big += "X-B" + std::to_string(i) + ": " + std::string(900, 'b') + "\r\n";
   EXPECT_TRUE(StartsWith(Exchange(testing::GetRequest("/v1/models", big)), "HTTP/1.1 431"));
   // Far over every limit: refused while reading, before the headers end.
   std::string huge = "GET /v1/models HTTP/1.1\r\n";
-  for (int i = 0; i < 400; ++i) huge += "X-Y" + std::to_string(i) + ": " + std::string(500, 'y') + "\r\n";
+  for (int i = 0; i < 400; ++i)
+    huge += "X-Y" + std::to_string(i) + ": " + std::string(500, 'y') + "\r\n";
   EXPECT_TRUE(StartsWith(Exchange(huge + "\r\n"), "HTTP/1.1 431"));
-  EXPECT_TRUE(
-      StartsWith(Exchange("GET /v1/models?" + std::string(9000, 'q') + " HTTP/1.1\r\n\r\n"),
-                 "HTTP/1.1 414"));
+  EXPECT_TRUE(StartsWith(Exchange("GET /v1/models?" + std::string(9000, 'q') + " HTTP/1.1\r\n\r\n"),
+                         "HTTP/1.1 414"));
   // Just under: served.
   std::string fine;
   for (int i = 0; i < 19; ++i) fine += "X-H" + std::to_string(i) + ": v\r\n";
@@ -199,7 +201,8 @@ TEST_F(ProtocolTest, ConnectionCloseAndKeepAliveMaxCount) {
                  &closed);
   EXPECT_TRUE(closed);
   size_t replies = 0;
-  for (size_t p = got.find("HTTP/1.1 200"); p != std::string::npos; p = got.find("HTTP/1.1 200", p + 1)) {
+  for (size_t p = got.find("HTTP/1.1 200"); p != std::string::npos;
+       p = got.find("HTTP/1.1 200", p + 1)) {
     ++replies;
   }
   EXPECT_EQ(replies, 2u) << got;
@@ -225,9 +228,9 @@ TEST_F(ProtocolTest, ExpectContinue) {
   Start();
   const int fd = testing::Connect(server_->port());
   ASSERT_GE(fd, 0);
-  ASSERT_TRUE(testing::SendAll(fd, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                                       std::to_string(kChat.size()) +
-                                       "\r\nExpect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      testing::SendAll(fd, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                               std::to_string(kChat.size()) + "\r\nExpect: 100-continue\r\n\r\n"));
   std::vector<RawConn> c(1);
   c[0].fd = fd;
   // The interim response arrives before any body byte is sent.

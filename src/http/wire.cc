@@ -1,9 +1,8 @@
 #include "http/wire.h"
 
-#include <ostream>  // boost/utility/string_view.hpp needs it complete
-
 #include <boost/beast/http/status.hpp>
 #include <cstdio>
+#include <ostream>  // boost/utility/string_view.hpp needs it complete
 
 namespace cachet::http {
 

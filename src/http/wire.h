@@ -39,7 +39,7 @@ enum class BodyFraming {
 
 struct ResponseHead {
   int status = 200;
-  std::string_view content_type;  // omitted when empty
+  std::string_view content_type;        // omitted when empty
   const HeaderList* headers = nullptr;  // extra headers; Content-Length, Transfer-Encoding and
                                         // Connection in it are ignored (the server sets them)
   BodyFraming framing = BodyFraming::kLength;
