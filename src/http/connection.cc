@@ -202,6 +202,8 @@ void Connection::WaitForRequest() {
 }
 
 void Connection::ReadHeader() {
+  http10_ = false;
+  head_only_ = false;
   parser_.emplace();
   // Beast's header limit covers the whole head (request line included); our own byte count
   // below (431) is exact, this one only bounds what is buffered.
