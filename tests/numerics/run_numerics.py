@@ -19,8 +19,9 @@ Cases (--case, default all):
             Note: with the f16 latent cache a ~1e-7 difference can flip an f16 rounding, so the
             deepseek f32 errors (3e-5..7e-5) sit closer to 1e-4 than the llama family's.
   deepseek4 ds4-tiny (V4: mHC, SWA/CSA/HCA layers, indexer, sinks, hash + score routing,
-            clamps) x {f32, q8_0}, 5/100/300-token sequences, bounds as `presets`; f32 also with
-            the f32 cache; 32-token greedy determinism (case_deepseek4).
+            clamps) x {f32, q8_0}, 5/100/300-token sequences: f32 within 1e-4 (f16 and f32 cache);
+            q8_0 within 1e-4 with the scalar kernels, a sanity bound with the SIMD ones (routing
+            flips: ds4_quantized); 32-token greedy determinism (case_deepseek4).
   greedy    32-token greedy continuation by cachet (through `cachet logits --top 1`, one line per
             step): identical run to run, identical between --threads 1 and 2, and for F32
             identical to the reference's greedy ids.
@@ -189,7 +190,7 @@ def case_deepseek(ctx, tmp):
             os.remove(path)
 
 
-DS4_Q8_SANITY = 0.3
+DS4_Q8_SANITY = 0.5
 DS4_LENGTHS = (5, 100, 300)  # 300: 2 HCA entries, 75 CSA entries (top-k 8 of them)
 
 
@@ -233,10 +234,12 @@ def ds4_quantized(ctx, path, seqs, refs):
     exact f32 activations) the f32 bound applies: this checks the q8_0 weight path of every
     deepseek4 tensor. (2) With the SIMD kernels (8-bit activations) the emulated bound of
     `presets` is not reliable for V4: sqrt-softplus routing (E 8, k 2, score gaps down to
-    ~0.002) and the CSA top-8 selection flip on single decisions, and one flipped expert moves
-    the logits by 5-20% (measured: 1-2.5% on unflipped 5-token sequences, 20% on one that
-    flips). So (2) asserts only a sanity bound of DS4_Q8_SANITY x max|logit| and reports the
-    error next to the emulated bound."""
+    ~0.002) and the CSA top-8 selection flip on single decisions, and a flip moves the logits
+    far more than the rounding itself. Measured on the 5-token sequence: the emulation re-run
+    with same-size random jitter gives 4-5% without a flip and 30% in the runs where 1-3
+    routing decisions flip; cachet's SIMD run gives 20% (1-2.5% on other 5-token sequences).
+    So (2) asserts only a sanity bound of DS4_Q8_SANITY x max|logit| and reports the error
+    next to the emulated bound."""
     tops = cachet_logits(ctx, path, seqs, env={"CACHET_ISA": "ref"})
     for s, top, (ref, _) in zip(seqs, tops, refs):
         compare(ctx, f"ds4-tiny/q8_0/ref-kernels/len{len(s)}", top, ref, F32_TOL)
