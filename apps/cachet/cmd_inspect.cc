@@ -91,9 +91,10 @@ int RunInspect(int argc, char** argv) {
   if (auto* sm = dynamic_cast<model::StatefulModel*>(m->get())) {
     // deepseek4: per-sequence compressed cache (docs/models/deepseek.md, "KV bytes per token").
     const model::StateKvCost c = sm->kv_cost();
-    std::printf("kv per token:   %.2f bytes amortised (compressed entries) + %lld bytes per "
-                "sequence (window, compressor state)\n",
-                c.bytes_per_token, static_cast<long long>(c.fixed_bytes));
+    std::printf(
+        "kv per token:   %.2f bytes amortised (compressed entries) + %lld bytes per "
+        "sequence (window, compressor state)\n",
+        c.bytes_per_token, static_cast<long long>(c.fixed_bytes));
     const model::KvLayout kv = (*m)->kv_layout();
     std::printf("kv pool:        %lld bytes per token in 64-token blocks (%s; entries only)\n",
                 static_cast<long long>(kv.bytes_per_token()),

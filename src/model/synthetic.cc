@@ -1,11 +1,11 @@
 #include "model/synthetic.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <map>
-#include <algorithm>
 
 #include "kernels/kernels.h"
 
@@ -175,7 +175,6 @@ Preset Make(std::string name, std::string arch, std::string tok, int64_t d, int6
   p.n_ff = ff;
   return p;
 }
-
 
 // ---- deepseek2 (deepseek.md A.2-A.4, A.9) ----
 
@@ -420,8 +419,7 @@ Status AddDs4Mhc(const Preset& p, const std::string& pre, Builder* b) {
 }
 
 // A compressor of ratio R over entries of width W (kappa = 2 overlapping halves when R = 4).
-Status AddDs4Compressor(const Preset& p, const std::string& pre, int64_t R, int64_t W,
-                        Builder* b) {
+Status AddDs4Compressor(const Preset& p, const std::string& pre, int64_t R, int64_t W, Builder* b) {
   const int64_t kw = (R == 4 ? 2 : 1) * W;
   CACHET_RETURN_IF_ERROR(b->Add(pre + "kv.weight", {p.n_embd, kw}, Init::kMatrix));
   CACHET_RETURN_IF_ERROR(b->Add(pre + "gate.weight", {p.n_embd, kw}, Init::kMatrix));
@@ -463,14 +461,15 @@ void AddDs4HashTable(const Preset& p, int64_t i, int64_t n_vocab, const std::str
   for (int64_t v = 0; v < n_vocab; ++v) {
     for (int64_t j = 0; j < k; ++j) ids[v * k + j] = static_cast<int32_t>((v + i + j * step) % E);
   }
-  SyntheticTensor st{pre + "ffn_gate_tid2eid.weight", DType::kI32, {k, n_vocab},
+  SyntheticTensor st{pre + "ffn_gate_tid2eid.weight",
+                     DType::kI32,
+                     {k, n_vocab},
                      std::vector<uint8_t>(ids.size() * 4)};
   std::memcpy(st.data.data(), ids.data(), st.data.size());
   b->AddTensor(std::move(st));
 }
 
-Status AddDs4Ffn(const Preset& p, int64_t i, int64_t n_vocab, const std::string& pre,
-                 Builder* b) {
+Status AddDs4Ffn(const Preset& p, int64_t i, int64_t n_vocab, const std::string& pre, Builder* b) {
   const Ds4Dims& x = p.ds4;
   const int64_t d = p.n_embd, E = x.n_expert, f = x.n_ff_exp, fs = f * x.n_expert_shared;
   CACHET_RETURN_IF_ERROR(b->Add(pre + "ffn_norm.weight", {d}, Init::kNorm));

@@ -35,8 +35,8 @@ struct DeepSeekDims {
   uint32_t gating = 1;  // 1 softmax, 2 sigmoid
   bool weights_norm = false;
   float weights_scale = 1.0f;
-  bool score_bias = false;     // exp_probs_b.bias
-  float yarn_factor = 0.0f;    // 0: no rope scaling
+  bool score_bias = false;   // exp_probs_b.bias
+  float yarn_factor = 0.0f;  // 0: no rope scaling
   int64_t yarn_orig_ctx = 4096;
   float mscale_all_dim = 1.0f;  // written as yarn_log_multiplier = 0.1 * M
   int64_t n_mtp = 0;            // MTP (nextn) blocks after the trunk
@@ -82,8 +82,8 @@ struct Preset {
 const std::vector<Preset>& Presets();
 const Preset* FindPreset(const std::string& name);
 
-using MetaValue = std::variant<uint32_t, float, bool, std::string, std::vector<int32_t>,
-                               std::vector<float>>;
+using MetaValue =
+    std::variant<uint32_t, float, bool, std::string, std::vector<int32_t>, std::vector<float>>;
 
 struct SyntheticTensor {
   std::string name;
