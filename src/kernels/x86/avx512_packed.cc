@@ -27,7 +27,7 @@ using packed::kTile;
 using PackedAct = packed::Act;
 constexpr int64_t kMChunk = 64;  // activation rows kept in L2 while the tiles pass over them
 
-void QuantizeRow32(const float* x, int64_t nb, int8_t* q, float* d, int32_t* s128) {
+void QuantizeRow32(const float* x, int64_t nb, int8_t* q, float* d, int32_t* s128, float* dsum) {
   for (int64_t b = 0; b < nb; ++b) {
     const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
     const float am = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
@@ -37,7 +37,9 @@ void QuantizeRow32(const float* x, int64_t nb, int8_t* q, float* d, int32_t* s12
     const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b), _mm512_cvtsepi32_epi8(q0));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b + 16), _mm512_cvtsepi32_epi8(q1));
-    s128[b] = 128 * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    s128[b] = 128 * sum;
+    dsum[b] = d[b] * static_cast<float>(sum);
   }
 }
 
@@ -49,13 +51,15 @@ void packed::QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadP
   a->q.resize(rows * p.k);
   a->d.resize(rows * a->nb);
   a->s128.resize(rows * a->nb);
+  a->dsum.resize(rows * a->nb);
   std::fill(a->q.begin() + p.m * p.k, a->q.end(), 0);
+  std::fill(a->dsum.begin() + p.m * a->nb, a->dsum.end(), 0.0f);
   std::fill(a->d.begin() + p.m * a->nb, a->d.end(), 0.0f);
   std::fill(a->s128.begin() + p.m * a->nb, a->s128.end(), 0);
   ref::ParallelRange(p.m >= 64 ? pool : nullptr, p.m, 16, [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m) {
       QuantizeRow32(p.x + m * p.ldx, a->nb, a->q.data() + m * p.k, a->d.data() + m * a->nb,
-                    a->s128.data() + m * a->nb);
+                    a->s128.data() + m * a->nb, a->dsum.data() + m * a->nb);
     }
   });
 }
@@ -153,12 +157,14 @@ void Run(int nt, int mt, const uint8_t* wt, int64_t tb, const PackedAct& a, int6
 }  // namespace
 
 size_t PackedBytesVnni(DType t, int64_t n, int64_t k) {
+  if (t == DType::kQ4_K) return packed::Q4kBytes(n, k);
   if (t != DType::kQ8_0 || n <= 0 || k <= 0 || n % kTile != 0 || k % 32 != 0) return 0;
   return static_cast<size_t>(n / kTile) * static_cast<size_t>(k / 32) * (kQBytes + kSBytes);
 }
 
 void PackWeightVnni(DType t, const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool) {
   if (PackedBytesVnni(t, n, k) == 0) return;
+  if (t == DType::kQ4_K) return packed::PackQ4k(w, n, k, dst, pool);
   const int64_t nb = k / 32, rb = RowBytes(t, k), tb = nb * (kQBytes + kSBytes);
   ref::ParallelRange(pool, n / kTile, 1, [&](int64_t j0, int64_t j1) {
     // Gathers of 4 bytes from the 16 rows of a tile (all reads stay inside the block).
@@ -184,6 +190,7 @@ void PackWeightVnni(DType t, const void* w, int64_t n, int64_t k, void* dst, Thr
 }
 
 void PackedMatmulVnni(const MatmulParams& p, ThreadPool* pool) {
+  if (p.w_type == DType::kQ4_K) return packed::MatmulQ4k(p, pool);
   // One activation buffer per calling thread, reached by the pool jobs through a pointer.
   thread_local PackedAct act_buf;
   PackedAct* const a = &act_buf;

@@ -45,9 +45,21 @@ struct Act {
   std::vector<int8_t> q;      // [rows, nb * 32]
   std::vector<float> d;       // [rows, nb] scale of each 32 values
   std::vector<int32_t> s128;  // [rows, nb] 128 * sum of the block's quants (+128 weight offset)
+  std::vector<float> dsum;    // [rows, nb] d * sum of the block's quants (q4_k minimums)
 };
 // Quantizes the p.m rows of p.x into a; rows up to a multiple of row_pad are zero.
 void QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadPool* pool);
+
+// q4_k ("q4_k x16", avx512_packed_q4k.cc): per tile of 16 rows, for each 256-value super-block
+// sb: 2048 bytes of quants (sub-block pair c = 0..3, chunk t = 0..7 at sb*2048 + c*512 + 64t:
+// row r's 4 bytes at 4r, low nibbles = sub-block 2c values 4t..4t+3, high nibbles = sub-block
+// 2c+1), then after all super-blocks, per sb 320 bytes: d[16], dmin[16] (f16), sc[8][16] and
+// m[8][16] (the 6-bit scales and minimums, u8). 2,368 bytes per 16 x 256 (q4_k: 2,304).
+// y = sum_j (isum_j * (d*sc_j * x_d_j)) - (dmin*m_j) * (x_d_j * xsum_j), f32 per sub-block j of
+// 32 values in order, isum_j exact: batch-invariant like q8_0.
+size_t Q4kBytes(int64_t n, int64_t k);
+void PackQ4k(const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool);
+void MatmulQ4k(const MatmulParams& p, ThreadPool* pool);
 }  // namespace packed
 
 }  // namespace cachet::kernels::x86

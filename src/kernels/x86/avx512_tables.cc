@@ -34,13 +34,13 @@ bool AmxBf16() {
   return on;
 }
 
-// Packed q8_0: AMX int8 tiles from M >= 8, the VNNI kernel below; both give bitwise the same
+// Packed q8_0: AMX int8 tiles from M >= 8, the VNNI kernel below (packed q4_k: VNNI); both give bitwise the same
 // rows (amx_packed.h), so the table stays batch-invariant. Unpacked weights: the VNNI path (or
 // bf16 tiles with CACHET_AMX_BF16=1). f32 weights never go through AMX: bf16 rounding would
 // break the f32 accuracy contract.
 void MatmulAmx(const MatmulParams& p, ThreadPool* pool) {
   if (p.w_packed != nullptr) {
-    if (p.m >= kAmxPackedMinM) return PackedMatmulAmx(p, pool);
+    if (p.m >= kAmxPackedMinM && p.w_type == DType::kQ8_0) return PackedMatmulAmx(p, pool);
     return PackedMatmulVnni(p, pool);
   }
   if (AmxBf16() && p.m >= kAmxMinM && p.w_type != DType::kF32 && AmxMatmulSupported(p.w_type) &&

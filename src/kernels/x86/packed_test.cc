@@ -37,26 +37,30 @@ class Packed : public ::testing::TestWithParam<std::string> {
     if (kt_ == nullptr) GTEST_SKIP() << GetParam() << " not supported on this CPU";
     if (kt_->pack_weight == nullptr) GTEST_SKIP() << GetParam() << " has no packed layout";
   }
-  // A q8_0 weight [n, k] from seeded normal values, and its packed form.
-  void MakeWeight(int64_t n, int64_t k, uint32_t seed) {
-    rb_ = RowBytes(DType::kQ8_0, k);
+  // A weight [n, k] of type t from seeded normal values, and its packed form.
+  void MakeWeight(int64_t n, int64_t k, uint32_t seed, DType t = DType::kQ8_0) {
+    t_ = t;
+    rb_ = RowBytes(t, k);
     const auto wf = Randn(n * k, seed);
     w_.assign(n * rb_, 0);
-    for (int64_t r = 0; r < n; ++r) {
-      ASSERT_TRUE(QuantizeRow(DType::kQ8_0, &wf[r * k], &w_[r * rb_], k).ok());
+    for (int64_t r = 0; r < n; ++r) ASSERT_TRUE(QuantizeRow(t, &wf[r * k], &w_[r * rb_], k).ok());
+    const size_t bytes = kt_->packed_bytes(t, n, k);
+    if (t == DType::kQ8_0) {
+      ASSERT_EQ(bytes, static_cast<size_t>(n * rb_));  // same bytes per weight as q8_0
+    } else {
+      ASSERT_EQ(bytes, static_cast<size_t>(n / 16 * (k / 256) * 2368));  // q4_k: +2.8%
     }
-    const size_t bytes = kt_->packed_bytes(DType::kQ8_0, n, k);
-    ASSERT_EQ(bytes, static_cast<size_t>(n * rb_));  // same bytes per weight as q8_0
     packed_ = std::make_unique<Aligned>(bytes);
     ThreadPool pool(2);
-    kt_->pack_weight(DType::kQ8_0, w_.data(), n, k, packed_->p, &pool);
+    kt_->pack_weight(t, w_.data(), n, k, packed_->p, &pool);
   }
   MatmulParams Params(const float* x, float* y, int64_t m, int64_t n, int64_t k, int64_t ldx,
                       int64_t ldy, bool acc) const {
-    MatmulParams p{DType::kQ8_0, w_.data(), x, y, m, n, k, ldx, ldy, acc};
+    MatmulParams p{t_, w_.data(), x, y, m, n, k, ldx, ldy, acc};
     p.w_packed = packed_->p;
     return p;
   }
+  DType t_ = DType::kQ8_0;
   const KernelTable* kt_ = nullptr;
   int64_t rb_ = 0;
   std::vector<uint8_t> w_;
@@ -64,12 +68,16 @@ class Packed : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(Packed, MatchesRefWithinActivationRoundingBound) {
-  for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 16, 32}, {2, 64, 96},
-                         {3, 80, 512}, {7, 48, 256}, {15, 32, 64}, {70, 48, 128}}) {
+  using Case = std::tuple<DType, int64_t, int64_t, int64_t>;
+  const DType q8 = DType::kQ8_0, q4 = DType::kQ4_K;
+  for (auto [T, M, N, K] : {Case{q8, 1, 16, 32}, {q8, 2, 64, 96}, {q8, 3, 80, 512},
+                            {q8, 7, 48, 256}, {q8, 15, 32, 64}, {q8, 70, 48, 128},
+                            {q4, 1, 16, 256}, {q4, 2, 64, 512}, {q4, 5, 48, 256},
+                            {q4, 19, 80, 768}}) {
     for (bool acc : {false, true}) {
-      SCOPED_TRACE("M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" +
-                   std::to_string(K) + " acc=" + std::to_string(acc));
-      MakeWeight(N, K, 31);
+      SCOPED_TRACE(std::string(DTypeName(T)) + " M=" + std::to_string(M) + " N=" +
+                   std::to_string(N) + " K=" + std::to_string(K) + " acc=" + std::to_string(acc));
+      MakeWeight(N, K, 31, T);
       const int64_t ldx = K + 5, ldy = N + 3;
       auto x = Randn(M * ldx, 32);
       x[3] = 11.0f;  // an outlier sets its block's scale
@@ -82,7 +90,7 @@ TEST_P(Packed, MatchesRefWithinActivationRoundingBound) {
       RefKernels().matmul(p, nullptr);
       std::vector<float> row(K);
       for (int64_t n = 0; n < N; ++n) {
-        RefKernels().dequantize_row(DType::kQ8_0, &w_[n * rb_], row.data(), K);
+        RefKernels().dequantize_row(T, &w_[n * rb_], row.data(), K);
         for (int64_t m = 0; m < M; ++m) {
           double bound = 0, sabs = 0;
           for (int64_t b = 0; b < K; b += 32) {
@@ -107,8 +115,10 @@ TEST_P(Packed, MatchesRefWithinActivationRoundingBound) {
 // The serving engine's determinism: each row's result is bitwise the same alone (M = 1, the
 // decode path) or among 16 or 40 rows (batched decode, prefill), on 1 or 2 threads.
 TEST_P(Packed, RowsDoNotDependOnBatchSize) {
-  const int64_t N = 80, K = 320;
-  MakeWeight(N, K, 41);
+  for (auto [T, K] : {std::pair<DType, int64_t>{DType::kQ8_0, 320}, {DType::kQ4_K, 512}}) {
+  SCOPED_TRACE(DTypeName(T));
+  const int64_t N = 80;
+  MakeWeight(N, K, 41, T);
   for (int64_t M : {2, 16, 40}) {
     const auto x = Randn(M * K, 42);
     std::vector<float> batched(M * N), alone(N);
@@ -121,6 +131,7 @@ TEST_P(Packed, RowsDoNotDependOnBatchSize) {
         ASSERT_EQ(batched[m * N + n], alone[n]) << "M=" << M << " m=" << m << " n=" << n;
       }
     }
+  }
   }
 }
 
@@ -148,7 +159,8 @@ TEST_P(Packed, AmxTilesEqualVnniBitwise) {
 TEST_P(Packed, RefusesShapesAndTypesWithoutLayout) {
   EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 8, 64), 0u);    // rows not a multiple of 16
   EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 32, 48), 0u);   // k not a multiple of 32
-  EXPECT_EQ(kt_->packed_bytes(DType::kQ4_K, 32, 256), 0u);  // no layout for this type
+  EXPECT_EQ(kt_->packed_bytes(DType::kQ4_K, 32, 128), 0u);  // k not a multiple of 256
+  EXPECT_EQ(kt_->packed_bytes(DType::kQ6_K, 32, 256), 0u);  // no layout for this type
   EXPECT_EQ(kt_->packed_bytes(DType::kF32, 32, 256), 0u);
   EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 32, 64), 32u * 2 * 34);
 }

@@ -1,0 +1,195 @@
+// Packed q4_k for AVX-512 VNNI; layout and arithmetic in avx512_packed.h (namespace packed).
+//
+// The 4-bit quants are unsigned, so they are vpdpbusd's unsigned operand as they are (no +128
+// offset); the activations are broadcast signed bytes as for q8_0. Per sub-block of 32 values:
+// 8 vpdpbusd per (tile, row), then convert, scale FMA and minimum FNMADD; the tile's scale and
+// minimum vectors are decoded once per sub-block and shared by all rows of the call.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/x86/avx512_packed.h"
+#include "tensor/dtype.h"
+
+namespace cachet::kernels::x86::packed {
+namespace {
+
+constexpr int64_t kSbQBytes = 2048;  // quant bytes per tile and super-block
+constexpr int64_t kSbMBytes = 320;   // d, dmin, sc, m per tile and super-block
+constexpr int64_t kMChunk = 64;
+
+inline int64_t TileBytes(int64_t nsb) { return nsb * (kSbQBytes + kSbMBytes); }
+
+inline __m512i Bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+// The 16 rows' d * u8[16] as f32 (u8 = the 6-bit scales or minimums of one sub-block).
+inline __m512 Scale16(const uint8_t* meta, int which_half, const uint8_t* u8) {
+  const __m512 d = _mm512_cvtph_ps(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(meta + 32 * which_half)));
+  const __m512 v = _mm512_cvtepi32_ps(
+      _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u8))));
+  return _mm512_mul_ps(d, v);
+}
+
+template <int NT, int MT>
+void Kernel(const uint8_t* wt, int64_t tb, const Act& a, int64_t k, int64_t m0, float* y,
+            int64_t ldy, bool accumulate) {
+  const int64_t nsb = k / 256, nb = a.nb;
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 f[NT][MT];
+  for (int j = 0; j < NT; ++j)
+    for (int i = 0; i < MT; ++i) f[j][i] = _mm512_setzero_ps();
+  for (int64_t sb = 0; sb < nsb; ++sb) {
+    for (int sub = 0; sub < 8; ++sub) {
+      const int64_t b = sb * 8 + sub;  // 32-value block index of the activations
+      const uint8_t* qb = wt + sb * kSbQBytes + (sub / 2) * 512;
+      __m512i s[NT][MT];
+      for (int j = 0; j < NT; ++j)
+        for (int i = 0; i < MT; ++i) s[j][i] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int t = 0; t < 8; ++t) {
+        __m512i w[NT];
+        for (int j = 0; j < NT; ++j) {
+          const __m512i v = _mm512_loadu_si512(qb + j * tb + 64 * t);
+          w[j] = _mm512_and_si512(sub % 2 ? _mm512_srli_epi16(v, 4) : v, m4);
+        }
+        for (int i = 0; i < MT; ++i) {
+          const __m512i xb = Bcast4(a.q.data() + (m0 + i) * k + 32 * b + 4 * t);
+          for (int j = 0; j < NT; ++j) s[j][i] = _mm512_dpbusd_epi32(s[j][i], w[j], xb);
+        }
+      }
+      for (int j = 0; j < NT; ++j) {
+        const uint8_t* meta = wt + j * tb + nsb * kSbQBytes + sb * kSbMBytes;
+        const __m512 ws = Scale16(meta, 0, meta + 64 + 16 * sub);
+        const __m512 wm = Scale16(meta, 1, meta + 192 + 16 * sub);
+        for (int i = 0; i < MT; ++i) {
+          const int64_t ab = (m0 + i) * nb + b;
+          const __m512 sc = _mm512_mul_ps(ws, _mm512_set1_ps(a.d[ab]));
+          f[j][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[j][i]), sc, f[j][i]);
+          f[j][i] = _mm512_fnmadd_ps(wm, _mm512_set1_ps(a.dsum[ab]), f[j][i]);
+        }
+      }
+    }
+  }
+  for (int j = 0; j < NT; ++j) {
+    for (int i = 0; i < MT; ++i) {
+      float* yy = y + (m0 + i) * ldy + 16 * j;
+      _mm512_storeu_ps(yy, accumulate ? _mm512_add_ps(_mm512_loadu_ps(yy), f[j][i]) : f[j][i]);
+    }
+  }
+}
+
+template <int NT>
+void RunRows(int mt, const uint8_t* wt, int64_t tb, const Act& a, int64_t k, int64_t m0,
+             float* y, int64_t ldy, bool acc) {
+  switch (mt) {
+    case 1:
+      return Kernel<NT, 1>(wt, tb, a, k, m0, y, ldy, acc);
+    case 2:
+      return Kernel<NT, 2>(wt, tb, a, k, m0, y, ldy, acc);
+    case 3:
+      return Kernel<NT, 3>(wt, tb, a, k, m0, y, ldy, acc);
+    case 4:
+      return Kernel<NT, 4>(wt, tb, a, k, m0, y, ldy, acc);
+    case 5:
+      return Kernel<NT, 5>(wt, tb, a, k, m0, y, ldy, acc);
+    default:
+      return Kernel<NT, 6>(wt, tb, a, k, m0, y, ldy, acc);
+  }
+}
+
+// The 6-bit scale and minimum of sub-block j of a q4_k block (gguf.md §6.5).
+inline void ScaleMin(const uint8_t* s, int j, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = s[j] & 63;
+    *m = s[j + 4] & 63;
+  } else {
+    *sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+    *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
+}  // namespace
+
+size_t Q4kBytes(int64_t n, int64_t k) {
+  if (n <= 0 || k <= 0 || n % 16 != 0 || k % 256 != 0) return 0;
+  return static_cast<size_t>(n / 16) * static_cast<size_t>(TileBytes(k / 256));
+}
+
+void PackQ4k(const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool) {
+  const int64_t nsb = k / 256, rb = RowBytes(DType::kQ4_K, k), tb = TileBytes(nsb);
+  ref::ParallelRange(pool, n / 16, 1, [&](int64_t j0, int64_t j1) {
+    const __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(static_cast<int>(rb)));
+    for (int64_t j = j0; j < j1; ++j) {
+      const uint8_t* src = static_cast<const uint8_t*>(w) + j * 16 * rb;
+      uint8_t* out = static_cast<uint8_t*>(dst) + j * tb;
+      for (int64_t sb = 0; sb < nsb; ++sb) {
+        const uint8_t* bp = src + sb * static_cast<int64_t>(sizeof(BlockQ4_K));
+        for (int c = 0; c < 4; ++c) {
+          for (int t = 0; t < 8; ++t) {
+            const __m512i q = _mm512_i32gather_epi32(idx, bp + 16 + 32 * c + 4 * t, 1);
+            _mm512_storeu_si512(out + sb * kSbQBytes + c * 512 + 64 * t, q);
+          }
+        }
+        uint8_t* meta = out + nsb * kSbQBytes + sb * kSbMBytes;
+        for (int r = 0; r < 16; ++r) {
+          const auto* blk = reinterpret_cast<const BlockQ4_K*>(bp + r * rb);
+          std::memcpy(meta + 2 * r, &blk->d, 2);
+          std::memcpy(meta + 32 + 2 * r, &blk->dmin, 2);
+          for (int sub = 0; sub < 8; ++sub) {
+            ScaleMin(blk->scales, sub, meta + 64 + 16 * sub + r, meta + 192 + 16 * sub + r);
+          }
+        }
+      }
+    }
+  });
+}
+
+void MatmulQ4k(const MatmulParams& p, ThreadPool* pool) {
+  thread_local Act act_buf;  // the caller's; jobs reach it through the pointer
+  Act* const a = &act_buf;
+  QuantizeAct(p, 1, a, pool);
+  const int64_t tiles = p.n / 16, tb = TileBytes(p.k / 256);
+  const int64_t nt = p.m <= 2 ? 4 : 2;
+  const int64_t units = (tiles + nt - 1) / nt;
+  const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
+  ref::ParallelRange(pool, units, 1, [&, a](int64_t u0, int64_t u1) {
+    for (int64_t mc = 0; mc < p.m; mc += kMChunk) {
+      const int64_t mend = std::min(p.m, mc + kMChunk);
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t j0 = u * nt;
+        const int ntile = static_cast<int>(std::min(nt, tiles - j0));
+        const int64_t mt_max = ntile > 2 ? 1 : 6;
+        for (int64_t m0 = mc; m0 < mend; m0 += mt_max) {
+          const int mt = static_cast<int>(std::min(mt_max, mend - m0));
+          const uint8_t* wt = wp + j0 * tb;
+          float* y = p.y + j0 * 16;
+          switch (ntile) {
+            case 1:
+              RunRows<1>(mt, wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
+              break;
+            case 2:
+              RunRows<2>(mt, wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
+              break;
+            case 3:
+              Kernel<3, 1>(wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
+              break;
+            default:
+              Kernel<4, 1>(wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
+              break;
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace cachet::kernels::x86::packed
