@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "engine/serving_engine.h"
+#include "model/sequence_runner.h"
 
 namespace cachet::engine {
 
@@ -135,9 +136,24 @@ void ServingEngine::RunStep(const sched::StepPlan& plan) {
     k_ptrs_.resize(n);
     v_ptrs_.resize(n);
   }
+  std::vector<sched::RequestId> no_state;
   for (size_t i = 0; i < n; ++i) {
     const sched::ScheduledSeq& s = plan.seqs[i];
     const sched::Request* r = sched_->Find(s.id);
+    model::SequenceState* state = nullptr;
+    if (stateful_) {
+      Active& a = active_.at(s.id);
+      if (s.start_pos == 0 || a.state == nullptr) {  // new, or recomputed after preemption
+        auto st = model::NewPagedSequenceState(*model_);
+        if (st.ok()) {
+          a.state = std::move(st).value();
+        } else {
+          a.state.reset();
+          no_state.push_back(s.id);
+        }
+      }
+      state = a.state.get();
+    }
     const int64_t nb = static_cast<int64_t>(r->blocks.size());
     k_ptrs_[i].resize(n_layer * nb);
     v_ptrs_[i].resize(n_layer * nb);
@@ -153,7 +169,15 @@ void ServingEngine::RunStep(const sched::StepPlan& plan) {
                                 .k_blocks = k_ptrs_[i].data(),
                                 .v_blocks = v_ptrs_[i].data(),
                                 .n_blocks = nb,
-                                .all_logits = false};
+                                .all_logits = false,
+                                .state = state};
+  }
+  if (!no_state.empty()) {  // out of memory for a sequence's state: fail the step's requests
+    for (const auto& s : plan.seqs) {
+      Finish(s.id, FinishReason::kError,
+             ResourceExhausted("no memory for a sequence's state"), false);
+    }
+    return;
   }
   const Clock::time_point t0 = Clock::now();
   Result<const float*> logits = model_->Forward(batch_, pool_.get());

@@ -9,23 +9,30 @@
 
 #include "engine/create_engine.h"
 #include "model/model.h"
+#include "model/sequence_runner.h"
 #include "model/synthetic.h"
 
 namespace cachet::engine {
 namespace {
 
 // Bitwise equality across batch shapes needs kernels whose per-row results do not depend on the
-// number of rows; the scalar reference guarantees it (fast variants are the kernels' tests'
-// business, and the caller may still choose an ISA through the environment).
+// number of rows. Built twice: engine_model_test pins the scalar reference (f32 weights), and
+// engine_model_simd_test (CACHET_ENGINE_TEST_DEFAULT_KERNELS) runs the table this CPU picks on
+// q8_0 weights, which the models pack at load (the same engine path as production).
+#ifdef CACHET_ENGINE_TEST_DEFAULT_KERNELS
+constexpr DType kTinyType = DType::kQ8_0;
+#else
+constexpr DType kTinyType = DType::kF32;
 const bool kPinRefKernels = [] {
   setenv("CACHET_ISA", "ref", /*overwrite=*/0);
   return true;
 }();
+#endif
 
 using Clock = std::chrono::steady_clock;
 
 std::shared_ptr<model::Model> LoadTiny() {
-  auto sm = model::MakeSyntheticModel(*model::FindPreset("llama-tiny"), DType::kF32, 7, 0,
+  auto sm = model::MakeSyntheticModel(*model::FindPreset("llama-tiny"), kTinyType, 7, 0,
                                       nullptr);
   EXPECT_TRUE(sm.ok()) << sm.status().ToString();
   auto m = model::LoadModel(
@@ -198,7 +205,7 @@ TEST(EngineModel, PreemptionUnderATightKvBudgetKeepsGreedyOutput) {
 TEST(EngineModel, MlaModelIsTheSameAloneAndBatched) {
   const model::Preset* preset = model::FindPreset("ds2-tiny");
   if (preset == nullptr) GTEST_SKIP() << "no ds2-tiny preset in this build";
-  auto sm = model::MakeSyntheticModel(*preset, DType::kF32, 3, 0, nullptr);
+  auto sm = model::MakeSyntheticModel(*preset, kTinyType, 3, 0, nullptr);
   ASSERT_TRUE(sm.ok()) << sm.status().ToString();
   auto loaded = model::LoadModel(
       std::shared_ptr<const model::ModelFile>(model::InMemoryModelFile(std::move(sm).value())));
@@ -216,6 +223,53 @@ TEST(EngineModel, MlaModelIsTheSameAloneAndBatched) {
   std::vector<std::shared_ptr<RequestStream>> streams;
   for (const auto& p : prompts) streams.push_back(*(*engine)->Submit(Greedy(p, kMax)));
   for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(Collect(*streams[i]), alone[i]) << i;
+}
+
+// deepseek4 keeps a per-sequence state beside its pool blocks (sliding window, compressor
+// state): the engine makes one per request, turns the prefix cache off, and greedy output is the
+// same alone, batched, and as a plain SequenceRunner.
+TEST(EngineModel, StatefulModelIsServedAloneAndBatched) {
+  const model::Preset* preset = model::FindPreset("ds4-tiny");
+  if (preset == nullptr) GTEST_SKIP() << "no ds4-tiny preset in this build";
+  auto sm = model::MakeSyntheticModel(*preset, kTinyType, 5, 0, nullptr);
+  ASSERT_TRUE(sm.ok()) << sm.status().ToString();
+  auto loaded = model::LoadModel(
+      std::shared_ptr<const model::ModelFile>(model::InMemoryModelFile(std::move(sm).value())));
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  std::shared_ptr<model::Model> m = std::move(loaded).value();
+  constexpr int kMax = 3;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 4; ++i) prompts.push_back(Prompt(5 + 45 * i, i));  // up to 140 tokens
+  EngineConfig cfg = Config();
+  cfg.max_batch_tokens = 48;  // long prompts go in several chunks
+  auto engine = CreateEngine(m, cfg);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  std::vector<std::vector<int32_t>> alone;
+  for (const auto& p : prompts) alone.push_back(Collect(**(*engine)->Submit(Greedy(p, kMax))));
+  // Independent of the engine: the model's own per-sequence runner, token by token.
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto runner = model::SequenceRunner::Create(*m);
+    ASSERT_TRUE(runner.ok()) << runner.status().ToString();
+    std::vector<int32_t> out, step = prompts[i];
+    for (int t = 0; t < kMax; ++t) {
+      auto r = (*runner)->Feed(step.data(), static_cast<int64_t>(step.size()), false, nullptr);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      int32_t best = 0;
+      for (int32_t v = 1; v < m->hparams().n_vocab; ++v) {
+        if ((*r)[v] > (*r)[best]) best = v;
+      }
+      out.push_back(best);
+      step = {best};
+    }
+    EXPECT_EQ(alone[i], out) << "prompt " << i;
+  }
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (const auto& p : prompts) streams.push_back(*(*engine)->Submit(Greedy(p, kMax)));
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(Collect(*streams[i]), alone[i]) << i;
+  // The same prompt again: no prefix-cache hit (its blocks cannot restore the state).
+  auto again = (*engine)->Submit(Greedy(prompts[3], kMax));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Collect(**again), alone[3]);
 }
 
 }  // namespace

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <string>
 
+#include "base/log.h"
+#include "model/sequence_runner.h"
+
 namespace cachet::engine {
 namespace {
 
@@ -72,10 +75,22 @@ Result<std::unique_ptr<ServingEngine>> ServingEngine::Create(std::shared_ptr<mod
                            std::to_string(g.block_bytes()) + " bytes");
   }
   Parts parts;
+  // A model that keeps per-sequence state beside its blocks (deepseek4) gets one per request;
+  // its prefix blocks cannot be reused (the state at a block boundary is not in the blocks).
+  auto probe = model::NewPagedSequenceState(*model);
+  if (!probe.ok()) {
+    return InvalidArgument("CreateEngine: the model cannot be served from the block pool: " +
+                           probe.status().ToString());
+  }
+  parts.stateful = *probe != nullptr;
+  if (parts.stateful && config.prefix_cache) {
+    LOG_INFO << "engine: " << config.model_name
+             << " keeps per-sequence state: prefix cache off for this model";
+  }
   parts.inbox = std::make_shared<Inbox>();
   CACHET_ASSIGN_OR_RETURN(parts.storage, kv::KvStorage::Create(g, n_blocks));
   parts.blocks = std::make_unique<kv::BlockPool>(n_blocks);
-  if (config.prefix_cache) {
+  if (config.prefix_cache && !parts.stateful) {
     CACHET_ASSIGN_OR_RETURN(parts.cache, OpenCache(*model, config, &parts));
   }
   return std::unique_ptr<ServingEngine>(
@@ -113,6 +128,7 @@ ServingEngine::ServingEngine(std::shared_ptr<model::Model> model, const EngineCo
       blocks_(std::move(parts.blocks)),
       storage_(std::move(parts.storage)),
       cache_(std::move(parts.cache)) {
+  stateful_ = parts.stateful;
   const model::HParams& hp = model_->hparams();
   blocks_total_ = blocks_->n_blocks();
   info_.model_name = config_.model_name;

@@ -30,6 +30,7 @@
 #include "kv/block_pool.h"
 #include "kv/kv_storage.h"
 #include "model/model.h"
+#include "model/sequence_state.h"
 #include "prefix_cache/prefix_cache.h"
 #include "sched/scheduler.h"
 
@@ -77,6 +78,9 @@ class ServingEngine final : public Engine {
     bool loading = false;
     std::vector<int32_t> held_prompt;
     int64_t disk_tokens = 0;  // prompt tokens loaded from the disk tier for this request
+    // Stateful models (deepseek4): what the sequence keeps beside its blocks (sliding window,
+    // compressor state), made when the sequence (re)starts at position 0.
+    std::unique_ptr<model::SequenceState> state;
   };
 
   // A disk-tier load: the references the engine holds until Poll() returns it.
@@ -97,6 +101,7 @@ class ServingEngine final : public Engine {
     std::unique_ptr<kv::BlockPool> blocks;
     std::unique_ptr<kv::KvStorage> storage;
     std::unique_ptr<prefix_cache::PrefixCache> cache;  // null when off
+    bool stateful = false;  // the model needs a SequenceState per sequence
   };
   ServingEngine(std::shared_ptr<model::Model> model, const EngineConfig& config, Parts parts);
   static Result<std::unique_ptr<prefix_cache::PrefixCache>> OpenCache(
@@ -123,6 +128,7 @@ class ServingEngine final : public Engine {
   uint64_t NextSeed();
 
   std::shared_ptr<model::Model> model_;
+  bool stateful_ = false;  // Parts::stateful
   EngineConfig config_;
   EngineInfo info_;
   std::shared_ptr<Inbox> inbox_;
