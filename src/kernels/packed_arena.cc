@@ -2,11 +2,15 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "base/log.h"
 
 namespace cachet::kernels {
 
@@ -52,6 +56,14 @@ Status PackedArena::Pack(const KernelTable& kt, std::span<const PackRequest> req
   mapped_ = mapped;
   bytes_ = total;
   return Status::Ok();
+}
+
+void PackOrWarn(const KernelTable& kt, std::span<const PackRequest> reqs, PackedArena* arena) {
+  if (!PackingEnabled() || kt.pack_weight == nullptr || reqs.empty()) return;
+  ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  if (Status s = arena->Pack(kt, reqs, &pool); !s.ok()) {
+    LOG_WARN << "weights not packed (" << s.ToString() << "); matmuls read the file layout";
+  }
 }
 
 }  // namespace cachet::kernels

@@ -51,4 +51,9 @@ class PackedArena {
 // True unless CACHET_PACK=0 is set in the environment.
 bool PackingEnabled();
 
+// What model loaders call: unless packing is disabled or the table has no layout, packs `reqs`
+// into `arena` on a temporary pool of all cores. A failure is logged as a warning and leaves
+// the weights unpacked (they still work, only slower).
+void PackOrWarn(const KernelTable& kt, std::span<const PackRequest> reqs, PackedArena* arena);
+
 }  // namespace cachet::kernels

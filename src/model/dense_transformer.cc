@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 #include "base/log.h"
 #include "kernels/packed_arena.h"
@@ -116,7 +115,6 @@ Status DenseModel::LoadWeights() {
 // the token embedding rows keep being read from the file. Unpacked weights still work, so a
 // failure only costs speed.
 void DenseModel::PackWeights() {
-  if (!kernels::PackingEnabled() || k_.pack_weight == nullptr) return;
   std::vector<kernels::PackRequest> reqs;
   auto add = [&](Weight& w) {
     if (w.present()) reqs.push_back({w.type, w.data, w.n, w.k, &w.packed});
@@ -125,10 +123,7 @@ void DenseModel::PackWeights() {
     for (Weight* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.gate, &lw.up, &lw.down}) add(*w);
   }
   add(output_);
-  ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  if (Status s = packed_.Pack(k_, reqs, &pool); !s.ok()) {
-    LOG_WARN << "weights not packed (" << s.ToString() << "); matmuls read the file layout";
-  }
+  kernels::PackOrWarn(k_, reqs, &packed_);
 }
 
 KvLayout DenseModel::kv_layout() const { return kv_; }

@@ -25,7 +25,6 @@ using packed::kQBytes;
 using packed::kSBytes;
 using packed::kTile;
 using PackedAct = packed::Act;
-constexpr int64_t kMChunk = 64;  // activation rows kept in L2 while the tiles pass over them
 
 void QuantizeRow32(const float* x, int64_t nb, int8_t* q, float* d, int32_t* s128, float* dsum) {
   for (int64_t b = 0; b < nb; ++b) {
@@ -195,23 +194,10 @@ void PackedMatmulVnni(const MatmulParams& p, ThreadPool* pool) {
   thread_local PackedAct act_buf;
   PackedAct* const a = &act_buf;
   packed::QuantizeAct(p, 1, a, pool);
-  const int64_t nb = p.k / 32, tiles = p.n / kTile, tb = nb * (kQBytes + kSBytes);
-  const int64_t nt = p.m <= 2 ? 4 : 2;  // tiles per kernel call
-  const int64_t units = (tiles + nt - 1) / nt;
+  const int64_t tb = p.k / 32 * (kQBytes + kSBytes);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
-  ref::ParallelRange(pool, units, 1, [&, a](int64_t u0, int64_t u1) {
-    for (int64_t mc = 0; mc < p.m; mc += kMChunk) {
-      const int64_t mend = std::min(p.m, mc + kMChunk);
-      for (int64_t u = u0; u < u1; ++u) {
-        const int64_t j0 = u * nt;
-        const int ntile = static_cast<int>(std::min(nt, tiles - j0));
-        const int64_t mt_max = ntile > 2 ? 1 : 6;
-        for (int64_t m0 = mc; m0 < mend; m0 += mt_max) {
-          const int mt = static_cast<int>(std::min(mt_max, mend - m0));
-          Run(ntile, mt, wp + j0 * tb, tb, *a, p.k, m0, p.y + j0 * kTile, p.ldy, p.accumulate);
-        }
-      }
-    }
+  packed::ForTileBlocks(p, pool, [&, a](int ntile, int mt, int64_t j0, int64_t m0) {
+    Run(ntile, mt, wp + j0 * tb, tb, *a, p.k, m0, p.y + j0 * kTile, p.ldy, p.accumulate);
   });
 }
 

@@ -19,11 +19,13 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "base/thread_pool.h"
 #include "kernels/kernels.h"
+#include "kernels/ref/ref_kernels.h"
 
 namespace cachet::kernels::x86 {
 
@@ -49,6 +51,29 @@ struct Act {
 };
 // Quantizes the p.m rows of p.x into a; rows up to a multiple of row_pad are zero.
 void QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadPool* pool);
+
+// The register-blocking schedule of the VNNI kernels: tiles in groups of 4 for M <= 2 (four
+// independent chains for decode), else 2 against up to 6 rows at a time; activation rows in
+// chunks of 64 so their quants stay in L2 while the tiles pass. Calls run(ntile, mt, j0, m0)
+// for tiles [j0, j0 + ntile) and rows [m0, m0 + mt), split over `pool` by tile groups.
+template <typename Run>
+void ForTileBlocks(const MatmulParams& p, ThreadPool* pool, Run run) {
+  constexpr int64_t kMChunk = 64;
+  const int64_t tiles = p.n / kTile, nt = p.m <= 2 ? 4 : 2, units = (tiles + nt - 1) / nt;
+  ref::ParallelRange(pool, units, 1, [&](int64_t u0, int64_t u1) {
+    for (int64_t mc = 0; mc < p.m; mc += kMChunk) {
+      const int64_t mend = std::min(p.m, mc + kMChunk);
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t j0 = u * nt;
+        const int ntile = static_cast<int>(std::min(nt, tiles - j0));
+        const int64_t mt_max = ntile > 2 ? 1 : 6;
+        for (int64_t m0 = mc; m0 < mend; m0 += mt_max) {
+          run(ntile, static_cast<int>(std::min(mt_max, mend - m0)), j0, m0);
+        }
+      }
+    }
+  });
+}
 
 // q4_k ("q4_k x16", avx512_packed_q4k.cc): per tile of 16 rows, for each 256-value super-block
 // sb: 2048 bytes of quants (sub-block pair c = 0..3, chunk t = 0..7 at sb*2048 + c*512 + 64t:

@@ -18,7 +18,6 @@ namespace {
 
 constexpr int64_t kSbQBytes = 2048;  // quant bytes per tile and super-block
 constexpr int64_t kSbMBytes = 320;   // d, dmin, sc, m per tile and super-block
-constexpr int64_t kMChunk = 64;
 
 inline int64_t TileBytes(int64_t nsb) { return nsb * (kSbQBytes + kSbMBytes); }
 
@@ -157,37 +156,20 @@ void MatmulQ4k(const MatmulParams& p, ThreadPool* pool) {
   thread_local Act act_buf;  // the caller's; jobs reach it through the pointer
   Act* const a = &act_buf;
   QuantizeAct(p, 1, a, pool);
-  const int64_t tiles = p.n / 16, tb = TileBytes(p.k / 256);
-  const int64_t nt = p.m <= 2 ? 4 : 2;
-  const int64_t units = (tiles + nt - 1) / nt;
+  const int64_t tb = TileBytes(p.k / 256);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
-  ref::ParallelRange(pool, units, 1, [&, a](int64_t u0, int64_t u1) {
-    for (int64_t mc = 0; mc < p.m; mc += kMChunk) {
-      const int64_t mend = std::min(p.m, mc + kMChunk);
-      for (int64_t u = u0; u < u1; ++u) {
-        const int64_t j0 = u * nt;
-        const int ntile = static_cast<int>(std::min(nt, tiles - j0));
-        const int64_t mt_max = ntile > 2 ? 1 : 6;
-        for (int64_t m0 = mc; m0 < mend; m0 += mt_max) {
-          const int mt = static_cast<int>(std::min(mt_max, mend - m0));
-          const uint8_t* wt = wp + j0 * tb;
-          float* y = p.y + j0 * 16;
-          switch (ntile) {
-            case 1:
-              RunRows<1>(mt, wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
-              break;
-            case 2:
-              RunRows<2>(mt, wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
-              break;
-            case 3:
-              Kernel<3, 1>(wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
-              break;
-            default:
-              Kernel<4, 1>(wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
-              break;
-          }
-        }
-      }
+  ForTileBlocks(p, pool, [&, a](int ntile, int mt, int64_t j0, int64_t m0) {
+    const uint8_t* wt = wp + j0 * tb;
+    float* y = p.y + j0 * 16;
+    switch (ntile) {
+      case 1:
+        return RunRows<1>(mt, wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
+      case 2:
+        return RunRows<2>(mt, wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
+      case 3:
+        return Kernel<3, 1>(wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
+      default:
+        return Kernel<4, 1>(wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
     }
   });
 }

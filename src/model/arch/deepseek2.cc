@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <list>
-#include <thread>
 
 #include "base/log.h"
 #include "kernels/kernels.h"
@@ -287,7 +286,6 @@ Status DeepSeek2Model::LoadMtp(WeightLoader& wl, int64_t i, MtpWeights* mw) {
 }
 
 void DeepSeek2Model::PackWeights() {
-  if (!kernels::PackingEnabled() || k_.pack_weight == nullptr) return;
   std::vector<kernels::PackRequest> reqs;
   auto add = [&](Weight& w) {
     if (w.present()) reqs.push_back({w.type, w.data, w.n, w.k, &w.packed});
@@ -307,10 +305,7 @@ void DeepSeek2Model::PackWeights() {
     add(m.eh_proj);
   }
   add(output_);
-  ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  if (Status s = packed_.Pack(k_, reqs, &pool); !s.ok()) {
-    LOG_WARN << "weights not packed (" << s.ToString() << "); matmuls read the file layout";
-  }
+  kernels::PackOrWarn(k_, reqs, &packed_);
 }
 
 Status DeepSeek2Model::LoadWeights() {
