@@ -158,7 +158,9 @@ TEST_F(AnthropicTest, ThinkingAndToolUseBlocksStreamed) {
       if (e["delta"]["type"] == "input_json_delta")
         partial += e["delta"]["partial_json"].get<std::string>();
     }
-    if (e["type"] == "message_delta") EXPECT_EQ(e["delta"]["stop_reason"], "tool_use");
+    if (e["type"] == "message_delta") {
+      EXPECT_EQ(e["delta"]["stop_reason"], "tool_use");
+    }
   }
   EXPECT_EQ(blocks, (std::vector<std::string>{"thinking", "text", "tool_use"}));
   EXPECT_EQ(deltas, (std::vector<std::string>{"thinking_delta", "signature_delta", "text_delta",
