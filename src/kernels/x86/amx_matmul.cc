@@ -118,13 +118,7 @@ void PackPanel(const MatmulParams& p, int64_t n0, float* row, uint16_t* wp, bool
 
 // ---- tile compute --------------------------------------------------------------------------
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
+using internal::TileConfig;
 
 void LoadTileConfig() {
   TileConfig cfg;

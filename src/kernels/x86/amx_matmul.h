@@ -13,6 +13,8 @@
 // and must not be called from inside a pool job. Each thread loads its own tile config.
 #pragma once
 
+#include <cstdint>
+
 #include "base/thread_pool.h"
 #include "kernels/kernels.h"
 #include "tensor/dtype.h"
@@ -32,6 +34,14 @@ bool AmxMatmulSupported(DType w_type);
 void AmxMatmul(const MatmulParams& p, ThreadPool* pool);
 
 namespace internal {
+// The 64-byte operand of LDTILECFG (palette 1: rows and bytes per row of tiles 0..15).
+struct alignas(64) TileConfig {
+  uint8_t palette_id;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
 // The same algorithm (same packing, tiling and per-tile f32 accumulation order) with the tile
 // instructions replaced by scalar code: lets tests check packing/tiling on CPUs without AMX.
 // vector_packing uses the AVX512-BF16 conversions of the real path (CPU must have them).

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "kernels/ref/ref_kernels.h"
+#include "kernels/x86/amx_matmul.h"
 #include "kernels/x86/avx512_packed.h"
 
 namespace cachet::kernels::x86 {
@@ -23,13 +24,7 @@ using packed::kSBytes;
 using packed::kTile;
 constexpr int64_t kMChunk = 64;  // activation rows kept in L2 while the tiles pass over them
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
+using kernels::internal::TileConfig;
 
 // Tiles 0, 3: C (16 x 16 int32, even and odd blocks); 1, 4: A (16 rows x 32 bytes);
 // 2, 5: B (8 rows x 64 bytes).
