@@ -120,38 +120,13 @@ void Kernel(const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_
   }
 }
 
-template <int NT>
-void RunRows(int mt, const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_t m0,
-             float* y, int64_t ldy, bool acc) {
-  switch (mt) {
-    case 1:
-      return Kernel<NT, 1>(wt, tb, a, k, m0, y, ldy, acc);
-    case 2:
-      return Kernel<NT, 2>(wt, tb, a, k, m0, y, ldy, acc);
-    case 3:
-      return Kernel<NT, 3>(wt, tb, a, k, m0, y, ldy, acc);
-    case 4:
-      return Kernel<NT, 4>(wt, tb, a, k, m0, y, ldy, acc);
-    case 5:
-      return Kernel<NT, 5>(wt, tb, a, k, m0, y, ldy, acc);
-    default:
-      return Kernel<NT, 6>(wt, tb, a, k, m0, y, ldy, acc);
+template <int NT, int MT>
+struct KernelQ8 {
+  static void Run(const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_t m0,
+                  float* y, int64_t ldy, bool acc) {
+    Kernel<NT, MT>(wt, tb, a, k, m0, y, ldy, acc);
   }
-}
-
-void Run(int nt, int mt, const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_t m0,
-         float* y, int64_t ldy, bool acc) {
-  switch (nt) {
-    case 1:
-      return RunRows<1>(mt, wt, tb, a, k, m0, y, ldy, acc);
-    case 2:
-      return RunRows<2>(mt, wt, tb, a, k, m0, y, ldy, acc);
-    case 3:
-      return Kernel<3, 1>(wt, tb, a, k, m0, y, ldy, acc);  // decode tails (mt == 1)
-    default:
-      return Kernel<4, 1>(wt, tb, a, k, m0, y, ldy, acc);
-  }
-}
+};
 
 }  // namespace
 
@@ -197,7 +172,8 @@ void PackedMatmulVnni(const MatmulParams& p, ThreadPool* pool) {
   const int64_t tb = p.k / 32 * (kQBytes + kSBytes);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
   packed::ForTileBlocks(p, pool, [&, a](int ntile, int mt, int64_t j0, int64_t m0) {
-    Run(ntile, mt, wp + j0 * tb, tb, *a, p.k, m0, p.y + j0 * kTile, p.ldy, p.accumulate);
+    packed::RunBlock<KernelQ8>(ntile, mt, wp + j0 * tb, tb, *a, p.k, m0, p.y + j0 * kTile,
+                               p.ldy, p.accumulate);
   });
 }
 

@@ -52,6 +52,38 @@ struct Act {
 // Quantizes the p.m rows of p.x into a; rows up to a multiple of row_pad are zero.
 void QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadPool* pool);
 
+// Calls K<nt, mt>::Run(args...) for the (nt, mt) that ForTileBlocks hands out: nt 1..2 with
+// mt 1..6, or nt 3..4 with mt 1. K is a class template wrapping a kernel instantiation.
+template <template <int, int> class K, typename... Args>
+void RunBlock(int nt, int mt, Args&&... args) {
+  auto rows = [&]<int NT>() {
+    switch (mt) {
+      case 1:
+        return K<NT, 1>::Run(args...);
+      case 2:
+        return K<NT, 2>::Run(args...);
+      case 3:
+        return K<NT, 3>::Run(args...);
+      case 4:
+        return K<NT, 4>::Run(args...);
+      case 5:
+        return K<NT, 5>::Run(args...);
+      default:
+        return K<NT, 6>::Run(args...);
+    }
+  };
+  switch (nt) {
+    case 1:
+      return rows.template operator()<1>();
+    case 2:
+      return rows.template operator()<2>();
+    case 3:
+      return K<3, 1>::Run(args...);
+    default:
+      return K<4, 1>::Run(args...);
+  }
+}
+
 // The register-blocking schedule of the VNNI kernels: tiles in groups of 4 for M <= 2 (four
 // independent chains for decode), else 2 against up to 6 rows at a time; activation rows in
 // chunks of 64 so their quants stay in L2 while the tiles pass. Calls run(ntile, mt, j0, m0)

@@ -84,24 +84,13 @@ void Kernel(const uint8_t* wt, int64_t tb, const Act& a, int64_t k, int64_t m0, 
   }
 }
 
-template <int NT>
-void RunRows(int mt, const uint8_t* wt, int64_t tb, const Act& a, int64_t k, int64_t m0,
-             float* y, int64_t ldy, bool acc) {
-  switch (mt) {
-    case 1:
-      return Kernel<NT, 1>(wt, tb, a, k, m0, y, ldy, acc);
-    case 2:
-      return Kernel<NT, 2>(wt, tb, a, k, m0, y, ldy, acc);
-    case 3:
-      return Kernel<NT, 3>(wt, tb, a, k, m0, y, ldy, acc);
-    case 4:
-      return Kernel<NT, 4>(wt, tb, a, k, m0, y, ldy, acc);
-    case 5:
-      return Kernel<NT, 5>(wt, tb, a, k, m0, y, ldy, acc);
-    default:
-      return Kernel<NT, 6>(wt, tb, a, k, m0, y, ldy, acc);
+template <int NT, int MT>
+struct KernelQ4k {
+  static void Run(const uint8_t* wt, int64_t tb, const Act& a, int64_t k, int64_t m0, float* y,
+                  int64_t ldy, bool acc) {
+    Kernel<NT, MT>(wt, tb, a, k, m0, y, ldy, acc);
   }
-}
+};
 
 // The 6-bit scale and minimum of sub-block j of a q4_k block (gguf.md §6.5).
 inline void ScaleMin(const uint8_t* s, int j, uint8_t* sc, uint8_t* m) {
@@ -159,18 +148,8 @@ void MatmulQ4k(const MatmulParams& p, ThreadPool* pool) {
   const int64_t tb = TileBytes(p.k / 256);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
   ForTileBlocks(p, pool, [&, a](int ntile, int mt, int64_t j0, int64_t m0) {
-    const uint8_t* wt = wp + j0 * tb;
-    float* y = p.y + j0 * 16;
-    switch (ntile) {
-      case 1:
-        return RunRows<1>(mt, wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
-      case 2:
-        return RunRows<2>(mt, wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
-      case 3:
-        return Kernel<3, 1>(wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
-      default:
-        return Kernel<4, 1>(wt, tb, *a, p.k, m0, y, p.ldy, p.accumulate);
-    }
+    RunBlock<KernelQ4k>(ntile, mt, wp + j0 * tb, tb, *a, p.k, m0, p.y + j0 * 16, p.ldy,
+                        p.accumulate);
   });
 }
 
