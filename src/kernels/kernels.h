@@ -116,9 +116,7 @@ struct KernelTable {
   // the packed form of an [n, k] weight of type t, or 0 when this table has none for that type
   // and shape. pack_weight: writes it into dst (packed_bytes long, 64-byte aligned); pass dst as
   // MatmulParams::w_packed to this same table's matmul. Packing costs one pass over the weight.
-  // Layouts are row-group-major: the packed form of rows [0, r) is a prefix of
-  // packed_bytes(t, r, k) bytes, so rows [r0, r1) of a packed weight, when packed_bytes is
-  // non-zero for both r0 and r1 - r0, are the packed weight of those rows at that offset.
+  // Layouts are row-group-major (see PackedRows below for slices of rows).
   size_t (*packed_bytes)(DType t, int64_t n, int64_t k) = nullptr;
   void (*pack_weight)(DType t, const void* w, int64_t n, int64_t k, void* dst,
                       ThreadPool* pool) = nullptr;
@@ -132,6 +130,12 @@ const KernelTable& Kernels();
 const KernelTable* KernelsFor(std::string_view isa);
 // The scalar reference table (always available).
 const KernelTable& RefKernels();
+
+// Rows [row0, row0 + rows) of a weight packed by kt.pack_weight, as a packed weight of its own
+// (for MatmulParams::w_packed with n = rows), or nullptr when row0 does not start one of the
+// layout's row groups (then use the unpacked rows). Layouts are row-group-major: the packed
+// form of rows [0, r) is a prefix of packed_bytes(t, r, k) bytes rounded to whole groups.
+const void* PackedRows(const KernelTable& kt, DType t, const void* packed, int64_t k, int64_t row0);
 
 // Quantize n floats (a multiple of the block size) into one row of type t: f32, f16, bf16, q8_0,
 // q4_0, q4_k, q5_k, q6_k, mxfp4. Used by the GGUF writer; round-to-nearest with the per-block

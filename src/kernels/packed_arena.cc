@@ -58,6 +58,16 @@ Status PackedArena::Pack(const KernelTable& kt, std::span<const PackRequest> req
   return Status::Ok();
 }
 
+const void* PackedRows(const KernelTable& kt, DType t, const void* packed, int64_t k,
+                       int64_t row0) {
+  if (packed == nullptr || kt.packed_bytes == nullptr) return nullptr;
+  if (row0 == 0) return packed;
+  // row0 starts a group exactly when one more row needs one more group.
+  const size_t off = kt.packed_bytes(t, row0, k);
+  if (off == 0 || kt.packed_bytes(t, row0 + 1, k) == off) return nullptr;
+  return static_cast<const uint8_t*>(packed) + off;
+}
+
 void PackOrWarn(const KernelTable& kt, std::span<const PackRequest> reqs, PackedArena* arena) {
   if (!PackingEnabled() || kt.pack_weight == nullptr || reqs.empty()) return;
   ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));

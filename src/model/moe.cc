@@ -15,12 +15,7 @@ void MatMulRows(const kernels::KernelTable& k, const Weight& w, int64_t row0, in
   kernels::MatmulParams p;
   p.w_type = w.type;
   p.w = static_cast<const uint8_t*>(w.data) + row0 * RowBytes(w.type, w.k);
-  // Packed layouts are row-group-major (kernels.h): rows [row0, row0 + rows) of the packed copy
-  // start at packed_bytes(row0) when both ends fall on group boundaries.
-  if (w.packed != nullptr && k.packed_bytes != nullptr && k.packed_bytes(w.type, rows, w.k) > 0) {
-    const size_t off = row0 == 0 ? 0 : k.packed_bytes(w.type, row0, w.k);
-    if (row0 == 0 || off > 0) p.w_packed = static_cast<const uint8_t*>(w.packed) + off;
-  }
+  p.w_packed = kernels::PackedRows(k, w.type, w.packed, w.k, row0);  // nullptr: row-major
   p.x = x;
   p.y = y;
   p.m = m;

@@ -73,6 +73,7 @@ inline void Fold(const RowBlock& rb, int64_t b, const int32_t (*c)[16], __m512* 
 // tile product of block b + 1 runs while block b is folded.
 void TileRows(const MatmulParams& p, const packed::Act& a, const uint8_t* wt, int64_t m0,
               int64_t n0) {
+  const int64_t cols = p.n - n0;  // < 16 only in a short last tile
   const RowBlock rb{a.q.data() + m0 * p.k, a.d.data() + m0 * a.nb, a.s128.data() + m0 * a.nb,
                     wt, p.k, a.nb};
   const int64_t nb = a.nb;
@@ -104,8 +105,7 @@ void TileRows(const MatmulParams& p, const packed::Act& a, const uint8_t* wt, in
   }
   const int rows = static_cast<int>(std::min<int64_t>(16, p.m - m0));
   for (int r = 0; r < rows; ++r) {
-    float* yy = p.y + (m0 + r) * p.ldy + n0;
-    _mm512_storeu_ps(yy, p.accumulate ? _mm512_add_ps(_mm512_loadu_ps(yy), f[r]) : f[r]);
+    packed::StoreTile(p.y + (m0 + r) * p.ldy + n0, f[r], p.accumulate, cols);
   }
 }
 
@@ -115,7 +115,7 @@ void PackedMatmulAmx(const MatmulParams& p, ThreadPool* pool) {
   thread_local packed::Act act_buf;  // the caller's; jobs reach it through the pointer
   packed::Act* const a = &act_buf;
   packed::QuantizeAct(p, 16, a, pool);
-  const int64_t nb = p.k / 32, tiles = p.n / kTile, tb = nb * (kQBytes + kSBytes);
+  const int64_t nb = p.k / 32, tiles = (p.n + kTile - 1) / kTile, tb = nb * (kQBytes + kSBytes);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
   ref::ParallelRange(pool, tiles, 1, [&, a](int64_t j0, int64_t j1) {
     LoadConfig();

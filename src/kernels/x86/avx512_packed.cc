@@ -72,9 +72,10 @@ CACHET_INLINE_FN __m512i Bcast4(const int8_t* p) {
 }
 
 // Rows [m0, m0 + MT) against tiles [wt, wt + NT * tb): y[m][16j + r] for r < 16.
+// cols: output columns that exist from this group's first tile on.
 template <int NT, int MT>
 void Kernel(const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_t m0, float* y,
-            int64_t ldy, bool accumulate) {
+            int64_t ldy, bool accumulate, int64_t cols) {
   const int64_t nb = a.nb;
   const int8_t* xq[MT];
   const float* xd[MT];
@@ -113,9 +114,7 @@ void Kernel(const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_
   }
   for (int j = 0; j < NT; ++j) {
     for (int i = 0; i < MT; ++i) {
-      float* yy = y + (m0 + i) * ldy + kTile * j;
-      const __m512 v = accumulate ? _mm512_add_ps(_mm512_loadu_ps(yy), f[j][i]) : f[j][i];
-      _mm512_storeu_ps(yy, v);
+      packed::StoreTile(y + (m0 + i) * ldy + kTile * j, f[j][i], accumulate, cols - kTile * j);
     }
   }
 }
@@ -123,8 +122,8 @@ void Kernel(const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_
 template <int NT, int MT>
 struct KernelQ8 {
   static void Run(const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_t m0,
-                  float* y, int64_t ldy, bool acc) {
-    Kernel<NT, MT>(wt, tb, a, k, m0, y, ldy, acc);
+                  float* y, int64_t ldy, bool acc, int64_t cols) {
+    Kernel<NT, MT>(wt, tb, a, k, m0, y, ldy, acc, cols);
   }
 };
 
@@ -132,15 +131,16 @@ struct KernelQ8 {
 
 size_t PackedBytesVnni(DType t, int64_t n, int64_t k) {
   if (t == DType::kQ4_K) return packed::Q4kBytes(n, k);
-  if (t != DType::kQ8_0 || n <= 0 || k <= 0 || n % kTile != 0 || k % 32 != 0) return 0;
-  return static_cast<size_t>(n / kTile) * static_cast<size_t>(k / 32) * (kQBytes + kSBytes);
+  if (t != DType::kQ8_0 || n <= 0 || k <= 0 || k % 32 != 0) return 0;
+  return static_cast<size_t>((n + kTile - 1) / kTile) * static_cast<size_t>(k / 32) *
+         (kQBytes + kSBytes);
 }
 
 void PackWeightVnni(DType t, const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool) {
   if (PackedBytesVnni(t, n, k) == 0) return;
   if (t == DType::kQ4_K) return packed::PackQ4k(w, n, k, dst, pool);
   const int64_t nb = k / 32, rb = RowBytes(t, k), tb = nb * (kQBytes + kSBytes);
-  ref::ParallelRange(pool, n / kTile, 1, [&](int64_t j0, int64_t j1) {
+  ref::ParallelRange(pool, (n + kTile - 1) / kTile, 1, [&](int64_t j0, int64_t j1) {
     // Gathers of 4 bytes from the 16 rows of a tile (all reads stay inside the block).
     const __m512i idx = _mm512_mullo_epi32(
         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -149,13 +149,15 @@ void PackWeightVnni(DType t, const void* w, int64_t n, int64_t k, void* dst, Thr
     for (int64_t j = j0; j < j1; ++j) {
       const uint8_t* src = static_cast<const uint8_t*>(w) + j * kTile * rb;
       uint8_t* out = static_cast<uint8_t*>(dst) + j * tb;
+      const __mmask16 rows = packed::RowMask(n - j * kTile);  // a short last tile reads fewer
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* bp = src + b * static_cast<int64_t>(sizeof(BlockQ8_0));
-        const __m512i sw = _mm512_i32gather_epi32(idx, bp, 1);
+        const __m512i sw = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), rows, idx, bp, 1);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + nb * kQBytes + b * kSBytes),
                             _mm512_cvtepi32_epi16(sw));
         for (int tq = 0; tq < 8; ++tq) {
-          const __m512i q = _mm512_i32gather_epi32(idx, bp + 2 + 4 * tq, 1);
+          const __m512i q =
+              _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), rows, idx, bp + 2 + 4 * tq, 1);
           _mm512_storeu_si512(out + b * kQBytes + 64 * tq, _mm512_xor_si512(q, bias));
         }
       }
@@ -173,7 +175,7 @@ void PackedMatmulVnni(const MatmulParams& p, ThreadPool* pool) {
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
   packed::ForTileBlocks(p, pool, [&, a](int ntile, int mt, int64_t j0, int64_t m0) {
     packed::RunBlock<KernelQ8>(ntile, mt, wp + j0 * tb, tb, *a, p.k, m0, p.y + j0 * kTile,
-                               p.ldy, p.accumulate);
+                               p.ldy, p.accumulate, p.n - j0 * kTile);
   });
 }
 

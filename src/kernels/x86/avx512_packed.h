@@ -4,7 +4,8 @@
 // block b, 512 bytes of quants interleaved for vpdpbusd (chunk t = 0..7 at b*512 + 64t: row r's
 // values 32b+4t..32b+4t+3 at bytes 4r..4r+3, stored as q + 128, unsigned), then the tile's
 // f16 scales (block b at nb*512 + 32b, row r at 2r). Same bytes per weight as q8_0 (34 per 32).
-// Needs N % 16 == 0 and K % 32 == 0 (PackedBytes returns 0 otherwise).
+// Needs K % 32 == 0 (PackedBytes returns 0 otherwise); when N is not a multiple of 16 the last
+// tile's missing rows are zero and their outputs are never stored.
 //
 // The matmul quantizes each activation row to int8 with one scale per 32 values
 // (d = max|x|/127, round to nearest even), forms each block's exact int32 dot product with one
@@ -22,6 +23,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <vector>
+
+#include <immintrin.h>
 
 #include "base/thread_pool.h"
 #include "kernels/kernels.h"
@@ -51,6 +54,20 @@ struct Act {
 };
 // Quantizes the p.m rows of p.x into a; rows up to a multiple of row_pad are zero.
 void QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadPool* pool);
+
+// y[0 .. cols) (+)= the first min(cols, 16) lanes of f (cols < 16 only in the last tile of a
+// weight whose rows are not a multiple of 16).
+inline void StoreTile(float* y, __m512 f, bool accumulate, int64_t cols) {
+  const __mmask16 m = cols >= 16 ? static_cast<__mmask16>(0xFFFF)
+                      : cols <= 0 ? static_cast<__mmask16>(0)
+                                  : static_cast<__mmask16>((1u << cols) - 1);
+  _mm512_mask_storeu_ps(y, m, accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, y), f) : f);
+}
+
+// The 16 gather offsets of a tile's rows, masked to the rows that exist (valid of 16).
+inline __mmask16 RowMask(int64_t valid) {
+  return valid >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1);
+}
 
 // Calls K<nt, mt>::Run(args...) for the (nt, mt) that ForTileBlocks hands out: nt 1..2 with
 // mt 1..6, or nt 3..4 with mt 1. K is a class template wrapping a kernel instantiation.
@@ -91,7 +108,8 @@ void RunBlock(int nt, int mt, Args&&... args) {
 template <typename Run>
 void ForTileBlocks(const MatmulParams& p, ThreadPool* pool, Run run) {
   constexpr int64_t kMChunk = 64;
-  const int64_t tiles = p.n / kTile, nt = p.m <= 2 ? 4 : 2, units = (tiles + nt - 1) / nt;
+  const int64_t tiles = (p.n + kTile - 1) / kTile, nt = p.m <= 2 ? 4 : 2;
+  const int64_t units = (tiles + nt - 1) / nt;
   ref::ParallelRange(pool, units, 1, [&](int64_t u0, int64_t u1) {
     for (int64_t mc = 0; mc < p.m; mc += kMChunk) {
       const int64_t mend = std::min(p.m, mc + kMChunk);

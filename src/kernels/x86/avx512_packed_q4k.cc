@@ -38,7 +38,7 @@ inline __m512 Scale16(const uint8_t* meta, int which_half, const uint8_t* u8) {
 
 template <int NT, int MT>
 void Kernel(const uint8_t* wt, int64_t tb, const Act& a, int64_t k, int64_t m0, float* y,
-            int64_t ldy, bool accumulate) {
+            int64_t ldy, bool accumulate, int64_t cols) {
   const int64_t nsb = k / 256, nb = a.nb;
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 f[NT][MT];
@@ -78,8 +78,7 @@ void Kernel(const uint8_t* wt, int64_t tb, const Act& a, int64_t k, int64_t m0, 
   }
   for (int j = 0; j < NT; ++j) {
     for (int i = 0; i < MT; ++i) {
-      float* yy = y + (m0 + i) * ldy + 16 * j;
-      _mm512_storeu_ps(yy, accumulate ? _mm512_add_ps(_mm512_loadu_ps(yy), f[j][i]) : f[j][i]);
+      StoreTile(y + (m0 + i) * ldy + 16 * j, f[j][i], accumulate, cols - 16 * j);
     }
   }
 }
@@ -87,8 +86,8 @@ void Kernel(const uint8_t* wt, int64_t tb, const Act& a, int64_t k, int64_t m0, 
 template <int NT, int MT>
 struct KernelQ4k {
   static void Run(const uint8_t* wt, int64_t tb, const Act& a, int64_t k, int64_t m0, float* y,
-                  int64_t ldy, bool acc) {
-    Kernel<NT, MT>(wt, tb, a, k, m0, y, ldy, acc);
+                  int64_t ldy, bool acc, int64_t cols) {
+    Kernel<NT, MT>(wt, tb, a, k, m0, y, ldy, acc, cols);
   }
 };
 
@@ -106,29 +105,33 @@ inline void ScaleMin(const uint8_t* s, int j, uint8_t* sc, uint8_t* m) {
 }  // namespace
 
 size_t Q4kBytes(int64_t n, int64_t k) {
-  if (n <= 0 || k <= 0 || n % 16 != 0 || k % 256 != 0) return 0;
-  return static_cast<size_t>(n / 16) * static_cast<size_t>(TileBytes(k / 256));
+  if (n <= 0 || k <= 0 || k % 256 != 0) return 0;
+  return static_cast<size_t>((n + 15) / 16) * static_cast<size_t>(TileBytes(k / 256));
 }
 
 void PackQ4k(const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool) {
   const int64_t nsb = k / 256, rb = RowBytes(DType::kQ4_K, k), tb = TileBytes(nsb);
-  ref::ParallelRange(pool, n / 16, 1, [&](int64_t j0, int64_t j1) {
+  ref::ParallelRange(pool, (n + 15) / 16, 1, [&](int64_t j0, int64_t j1) {
     const __m512i idx = _mm512_mullo_epi32(
         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
         _mm512_set1_epi32(static_cast<int>(rb)));
     for (int64_t j = j0; j < j1; ++j) {
       const uint8_t* src = static_cast<const uint8_t*>(w) + j * 16 * rb;
       uint8_t* out = static_cast<uint8_t*>(dst) + j * tb;
+      const int64_t valid = std::min<int64_t>(16, n - j * 16);  // rows of a short last tile
+      const __mmask16 rows = RowMask(valid);
       for (int64_t sb = 0; sb < nsb; ++sb) {
         const uint8_t* bp = src + sb * static_cast<int64_t>(sizeof(BlockQ4_K));
         for (int c = 0; c < 4; ++c) {
           for (int t = 0; t < 8; ++t) {
-            const __m512i q = _mm512_i32gather_epi32(idx, bp + 16 + 32 * c + 4 * t, 1);
+            const __m512i q = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), rows, idx,
+                                                          bp + 16 + 32 * c + 4 * t, 1);
             _mm512_storeu_si512(out + sb * kSbQBytes + c * 512 + 64 * t, q);
           }
         }
         uint8_t* meta = out + nsb * kSbQBytes + sb * kSbMBytes;
-        for (int r = 0; r < 16; ++r) {
+        std::memset(meta, 0, kSbMBytes);
+        for (int r = 0; r < valid; ++r) {
           const auto* blk = reinterpret_cast<const BlockQ4_K*>(bp + r * rb);
           std::memcpy(meta + 2 * r, &blk->d, 2);
           std::memcpy(meta + 32 + 2 * r, &blk->dmin, 2);
@@ -149,7 +152,7 @@ void MatmulQ4k(const MatmulParams& p, ThreadPool* pool) {
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
   ForTileBlocks(p, pool, [&, a](int ntile, int mt, int64_t j0, int64_t m0) {
     RunBlock<KernelQ4k>(ntile, mt, wp + j0 * tb, tb, *a, p.k, m0, p.y + j0 * 16, p.ldy,
-                        p.accumulate);
+                        p.accumulate, p.n - j0 * 16);
   });
 }
 

@@ -45,10 +45,11 @@ class Packed : public ::testing::TestWithParam<std::string> {
     w_.assign(n * rb_, 0);
     for (int64_t r = 0; r < n; ++r) ASSERT_TRUE(QuantizeRow(t, &wf[r * k], &w_[r * rb_], k).ok());
     const size_t bytes = kt_->packed_bytes(t, n, k);
+    const int64_t tiles = (n + 15) / 16;  // a short last tile is padded with zero rows
     if (t == DType::kQ8_0) {
-      ASSERT_EQ(bytes, static_cast<size_t>(n * rb_));  // same bytes per weight as q8_0
+      ASSERT_EQ(bytes, static_cast<size_t>(tiles * 16 * rb_));  // same bytes per weight as q8_0
     } else {
-      ASSERT_EQ(bytes, static_cast<size_t>(n / 16 * (k / 256) * 2368));  // q4_k: +2.8%
+      ASSERT_EQ(bytes, static_cast<size_t>(tiles * (k / 256) * 2368));  // q4_k: +2.8%
     }
     packed_ = std::make_unique<Aligned>(bytes);
     ThreadPool pool(2);
@@ -73,7 +74,8 @@ TEST_P(Packed, MatchesRefWithinActivationRoundingBound) {
   for (auto [T, M, N, K] : {Case{q8, 1, 16, 32}, {q8, 2, 64, 96}, {q8, 3, 80, 512},
                             {q8, 7, 48, 256}, {q8, 15, 32, 64}, {q8, 70, 48, 128},
                             {q4, 1, 16, 256}, {q4, 2, 64, 512}, {q4, 5, 48, 256},
-                            {q4, 19, 80, 768}}) {
+                            {q4, 19, 80, 768}, {q8, 1, 40, 64}, {q8, 9, 72, 96},
+                            {q8, 3, 8, 32}, {q4, 1, 24, 256}, {q4, 7, 100, 512}}) {
     for (bool acc : {false, true}) {
       SCOPED_TRACE(std::string(DTypeName(T)) + " M=" + std::to_string(M) + " N=" +
                    std::to_string(N) + " K=" + std::to_string(K) + " acc=" + std::to_string(acc));
@@ -106,8 +108,10 @@ TEST_P(Packed, MatchesRefWithinActivationRoundingBound) {
           ASSERT_NEAR(y[m * ldy + n], yr[m * ldy + n], bound) << "m=" << m << " n=" << n;
         }
       }
-      // Padding between rows is untouched.
-      for (int64_t m = 0; m < M; ++m) ASSERT_EQ(y[m * ldy + N], 0.5f);
+      // Padding between rows (and past a short last tile) is untouched.
+      for (int64_t m = 0; m < M; ++m) {
+        for (int64_t c = N; c < ldy; ++c) ASSERT_EQ(y[m * ldy + c], 0.5f);
+      }
     }
   }
 }
@@ -117,7 +121,7 @@ TEST_P(Packed, MatchesRefWithinActivationRoundingBound) {
 TEST_P(Packed, RowsDoNotDependOnBatchSize) {
   for (auto [T, K] : {std::pair<DType, int64_t>{DType::kQ8_0, 320}, {DType::kQ4_K, 512}}) {
   SCOPED_TRACE(DTypeName(T));
-  const int64_t N = 80;
+  const int64_t N = 88;  // five full tiles and a short one
   MakeWeight(N, K, 41, T);
   for (int64_t M : {2, 16, 40}) {
     const auto x = Randn(M * K, 42);
@@ -141,7 +145,7 @@ TEST_P(Packed, AmxTilesEqualVnniBitwise) {
   if (kt_->isa != "amx") GTEST_SKIP() << "compares the amx table with avx512_vnni";
   const KernelTable* vnni = KernelsFor("avx512_vnni");
   ASSERT_NE(vnni, nullptr);
-  const int64_t N = 48, K = 256;
+  const int64_t N = 40, K = 256;  // two full tiles and a short one
   MakeWeight(N, K, 51);
   for (int64_t M : {8, 16, 17, 40, 70}) {
     for (bool acc : {false, true}) {
@@ -157,12 +161,39 @@ TEST_P(Packed, AmxTilesEqualVnniBitwise) {
 }
 
 TEST_P(Packed, RefusesShapesAndTypesWithoutLayout) {
-  EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 8, 64), 0u);    // rows not a multiple of 16
+  EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 8, 64), 16u * 2 * 34);  // one zero-padded tile
   EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 32, 48), 0u);   // k not a multiple of 32
   EXPECT_EQ(kt_->packed_bytes(DType::kQ4_K, 32, 128), 0u);  // k not a multiple of 256
   EXPECT_EQ(kt_->packed_bytes(DType::kQ6_K, 32, 256), 0u);  // no layout for this type
   EXPECT_EQ(kt_->packed_bytes(DType::kF32, 32, 256), 0u);
   EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 32, 64), 32u * 2 * 34);
+}
+
+// A slice of rows of a packed stack (an MoE expert) is addressed in place when it starts a row
+// group, and gives bitwise the rows of that slice packed on their own.
+TEST_P(Packed, RowSlicesOfAPackedWeight) {
+  for (DType T : {DType::kQ8_0, DType::kQ4_K}) {
+    SCOPED_TRACE(DTypeName(T));
+    const int64_t N = 56, K = 256, row0 = 16, rows = 28;
+    MakeWeight(N, K, 61, T);
+    EXPECT_EQ(PackedRows(*kt_, T, packed_->p, K, 8), nullptr);  // not a group boundary
+    const void* slice = PackedRows(*kt_, T, packed_->p, K, row0);
+    ASSERT_NE(slice, nullptr);
+    Aligned own(kt_->packed_bytes(T, rows, K));
+    ThreadPool pool(2);
+    kt_->pack_weight(T, &w_[row0 * rb_], rows, K, own.p, &pool);
+    for (int64_t M : {1, 9}) {
+      const auto x = Randn(M * K, 62);
+      std::vector<float> a(M * rows), b(M * rows);
+      MatmulParams p{T, &w_[row0 * rb_], x.data(), a.data(), M, rows, K, K, rows, false};
+      p.w_packed = slice;
+      kt_->matmul(p, &pool);
+      p.y = b.data();
+      p.w_packed = own.p;
+      kt_->matmul(p, &pool);
+      for (int64_t i = 0; i < M * rows; ++i) ASSERT_EQ(a[i], b[i]) << "M=" << M << " i=" << i;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, Packed, ::testing::Values("avx512_vnni", "amx"),
