@@ -93,7 +93,22 @@ struct AttentionParams {
   int64_t q_stride = 0;
   int64_t out_stride = 0;
   float scale = 1.0f;
+  // Elements between consecutive tokens' rows inside a block; 0 = n_kv_heads * head_dim (K) and
+  // n_kv_heads * head_dim_v (V). MLA passes its latent rows as both K and V: K = the whole row
+  // (r_kv + r), V = its first r_kv values, both with row stride r_kv + r.
+  int64_t k_row_stride = 0;
+  int64_t v_row_stride = 0;
 };
+
+// Address of token j's row for KV head kvh in paged blocks (K: dim = head_dim, V: head_dim_v).
+inline const void* AttentionKvRow(const AttentionParams& p, const void* const* blocks, int64_t j,
+                                  int64_t kvh, int64_t dim, bool is_v) {
+  const int64_t esize = p.kv_type == DType::kF32 ? 4 : 2;
+  const int64_t stride = is_v ? p.v_row_stride : p.k_row_stride;
+  const int64_t row = stride > 0 ? stride : p.n_kv_heads * dim;
+  const auto* blk = static_cast<const uint8_t*>(blocks[j / p.block_tokens]);
+  return blk + ((j % p.block_tokens) * row + kvh * dim) * esize;
+}
 
 struct KernelTable {
   std::string_view isa;  // "ref", "avx2", "avx512", "avx512_vnni", "amx"

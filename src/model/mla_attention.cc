@@ -59,9 +59,36 @@ void OneHead(const MlaAttentionParams& p, const float* kv, int64_t t, int64_t h,
   for (int64_t d = 0; d < p.kv_lora_rank; ++d) o[d] *= inv;
 }
 
+// Dense attention as MQA on the kernel table: one KV "head" whose K row is the latent row and
+// whose V is its first r_kv values.
+void DenseOnTable(const kernels::KernelTable& k, const MlaAttentionParams& p, ThreadPool* pool) {
+  const int64_t dk = p.kv_lora_rank + p.rope_dim;
+  kernels::AttentionParams ap;
+  ap.q = p.q;
+  ap.out = p.out;
+  ap.q_pos = p.q_pos;
+  ap.k_blocks = p.blocks;
+  ap.v_blocks = p.blocks;
+  ap.kv_type = p.kv_type;
+  ap.n_q = p.n_q;
+  ap.n_kv = p.n_kv;
+  ap.block_tokens = p.block_tokens;
+  ap.n_heads = p.n_heads;
+  ap.n_kv_heads = 1;
+  ap.head_dim = dk;
+  ap.head_dim_v = p.kv_lora_rank;
+  ap.q_stride = p.q_stride;
+  ap.out_stride = p.out_stride;
+  ap.scale = p.scale;
+  ap.k_row_stride = dk;
+  ap.v_row_stride = dk;
+  k.attention(ap, pool);
+}
+
 }  // namespace
 
-void MlaAttention(const MlaAttentionParams& p, ThreadPool* pool) {
+void MlaAttention(const kernels::KernelTable& k, const MlaAttentionParams& p, ThreadPool* pool) {
+  if (p.sel == nullptr) return DenseOnTable(k, p, pool);
   const int64_t dk = p.kv_lora_rank + p.rope_dim;
   int64_t n_vis = 0;
   for (int64_t t = 0; t < p.n_q; ++t) n_vis = std::max<int64_t>(n_vis, p.q_pos[t] + 1);

@@ -10,14 +10,17 @@
 //    ordinary MHA runs over them. Fewer flops per (query, key) pair: long prefill chunks.
 // MlaUseExpanded() picks between them from the shape alone.
 //
-// This file holds the absorbed attention core (scalar; cachet has no MLA entry in the kernel
-// table yet). Thread-safety: reentrant; work is split over the pool by (query, head).
+// This file holds the absorbed attention core: dense attention runs on the kernel table's
+// attention entry (MQA over the latent rows: K = the whole row, V = its first r_kv values);
+// sparse (deepseek32 top-k) attention is scalar here. Thread-safety: reentrant; work is split
+// over the pool.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 
 #include "base/thread_pool.h"
+#include "kernels/kernels.h"
 #include "tensor/dtype.h"
 
 namespace cachet::model {
@@ -44,9 +47,10 @@ struct MlaAttentionParams {
   int64_t sel_stride = 0;
 };
 
-// out[t][h] = sum_{j <= q_pos[t]} softmax_j(scale * q[t][h] . K(j)) c(j); softmax in f32 with a
-// max shift and an f64 denominator. The visible rows are converted to f32 once per call.
-void MlaAttention(const MlaAttentionParams& p, ThreadPool* pool);
+// out[t][h] = sum_{j <= q_pos[t]} softmax_j(scale * q[t][h] . K(j)) c(j). Dense: k.attention
+// (its accuracy contract; batch-invariant per query). Sparse: softmax in f32 with a max shift
+// and an f64 denominator over the selected rows, converted to f32 once per call.
+void MlaAttention(const kernels::KernelTable& k, const MlaAttentionParams& p, ThreadPool* pool);
 
 struct MlaDims {
   int64_t n_heads = 0, kv_lora_rank = 0, rope_dim = 0, qk_nope_dim = 0, v_head_dim = 0;

@@ -9,12 +9,6 @@
 namespace cachet::kernels::ref {
 namespace {
 
-const void* KvRow(const AttentionParams& p, const void* const* blocks, int64_t j, int64_t kvh,
-                  int64_t dim) {
-  const int64_t esize = p.kv_type == DType::kF32 ? 4 : 2;
-  const auto* blk = static_cast<const uint8_t*>(blocks[j / p.block_tokens]);
-  return blk + ((j % p.block_tokens) * p.n_kv_heads + kvh) * dim * esize;
-}
 
 void OneHead(const AttentionParams& p, int64_t t, int64_t h, std::vector<float>& sc) {
   const int64_t kvh = h / (p.n_heads / p.n_kv_heads);
@@ -28,7 +22,7 @@ void OneHead(const AttentionParams& p, int64_t t, int64_t h, std::vector<float>&
   sc.resize(nk);
   float mx = -INFINITY;
   for (int64_t j = 0; j < nk; ++j) {
-    const void* k = KvRow(p, p.k_blocks, j, kvh, p.head_dim);
+    const void* k = AttentionKvRow(p, p.k_blocks, j, kvh, p.head_dim, false);
     double s = 0;
     for (int64_t d = 0; d < p.head_dim; ++d)
       s += static_cast<double>(q[d]) * KvLoad(p.kv_type, k, d);
@@ -42,7 +36,7 @@ void OneHead(const AttentionParams& p, int64_t t, int64_t h, std::vector<float>&
   }
   std::vector<double> acc(p.head_dim_v, 0.0);
   for (int64_t j = 0; j < nk; ++j) {
-    const void* v = KvRow(p, p.v_blocks, j, kvh, p.head_dim_v);
+    const void* v = AttentionKvRow(p, p.v_blocks, j, kvh, p.head_dim_v, true);
     for (int64_t d = 0; d < p.head_dim_v; ++d) acc[d] += sc[j] * KvLoad(p.kv_type, v, d);
   }
   for (int64_t d = 0; d < p.head_dim_v; ++d) o[d] = static_cast<float>(acc[d] / sum);

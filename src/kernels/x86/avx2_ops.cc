@@ -46,12 +46,6 @@ inline __m256 LoadKv8(DType t, const void* row, int64_t i) {
   return _mm256_cvtph_ps(h);
 }
 
-const void* KvRow(const AttentionParams& p, const void* const* blocks, int64_t j, int64_t kvh,
-                  int64_t dim) {
-  const int64_t esize = p.kv_type == DType::kF32 ? 4 : 2;
-  const auto* blk = static_cast<const uint8_t*>(blocks[j / p.block_tokens]);
-  return blk + ((j % p.block_tokens) * p.n_kv_heads + kvh) * dim * esize;
-}
 
 void OneHead(const AttentionParams& p, int64_t t, int64_t h, std::vector<float>& sc,
              std::vector<float>& acc) {
@@ -67,7 +61,7 @@ void OneHead(const AttentionParams& p, int64_t t, int64_t h, std::vector<float>&
   float mx = -INFINITY;
   const int64_t hd8 = p.head_dim / 8 * 8, hv8 = p.head_dim_v / 8 * 8;
   for (int64_t j = 0; j < nk; ++j) {
-    const void* k = KvRow(p, p.k_blocks, j, kvh, p.head_dim);
+    const void* k = AttentionKvRow(p, p.k_blocks, j, kvh, p.head_dim, false);
     __m256 s = _mm256_setzero_ps();
     for (int64_t d = 0; d < hd8; d += 8)
       s = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), LoadKv8(p.kv_type, k, d), s);
@@ -88,7 +82,7 @@ void OneHead(const AttentionParams& p, int64_t t, int64_t h, std::vector<float>&
   for (; j < nk; ++j) sum += (sc[j] = std::exp(sc[j] - mx));
   acc.assign(p.head_dim_v, 0.0f);
   for (int64_t jj = 0; jj < nk; ++jj) {
-    const void* v = KvRow(p, p.v_blocks, jj, kvh, p.head_dim_v);
+    const void* v = AttentionKvRow(p, p.v_blocks, jj, kvh, p.head_dim_v, true);
     const __m256 w = _mm256_set1_ps(sc[jj]);
     for (int64_t d = 0; d < hv8; d += 8)
       _mm256_storeu_ps(&acc[d],

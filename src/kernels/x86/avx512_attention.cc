@@ -27,12 +27,6 @@ namespace {
 constexpr int64_t kKeys = 16;        // keys per block (one zmm of scores)
 constexpr int64_t kTileQueries = 64;  // queries per work item (tokens x heads of a KV head)
 
-const void* KvRow(const AttentionParams& p, const void* const* blocks, int64_t j, int64_t kvh,
-                  int64_t dim) {
-  const int64_t esize = p.kv_type == DType::kF32 ? 4 : 2;
-  const auto* blk = static_cast<const uint8_t*>(blocks[j / p.block_tokens]);
-  return blk + ((j % p.block_tokens) * p.n_kv_heads + kvh) * dim * esize;
-}
 
 inline int64_t Pad16(int64_t n) { return (n + 15) / 16 * 16; }
 
@@ -55,12 +49,12 @@ void LoadBlock(const AttentionParams& p, int64_t kvh, int64_t j0, int64_t nb, Ti
   const int64_t dk = p.head_dim, dv = p.head_dim_v, dvp = Pad16(dv);
   std::fill(t->kt.begin(), t->kt.end(), 0.0f);
   for (int64_t j = 0; j < nb; ++j) {
-    const void* k = KvRow(p, p.k_blocks, j0 + j, kvh, dk);
+    const void* k = AttentionKvRow(p, p.k_blocks, j0 + j, kvh, dk, false);
     for (int64_t d = 0; d < dk; d += 16) {
       _mm512_storeu_ps(&t->row[d], LoadKv(p.kv_type, k, d, Mask(dk - d)));
     }
     for (int64_t d = 0; d < dk; ++d) t->kt[d * kKeys + j] = t->row[d];
-    const void* v = KvRow(p, p.v_blocks, j0 + j, kvh, dv);
+    const void* v = AttentionKvRow(p, p.v_blocks, j0 + j, kvh, dv, true);
     for (int64_t d = 0; d < dvp; d += 16) {
       _mm512_storeu_ps(&t->vf[j * dvp + d], LoadKv(p.kv_type, v, d, Mask(dv - d)));
     }

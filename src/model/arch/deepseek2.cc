@@ -594,7 +594,7 @@ void DeepSeek2Model::AttendLatent(const MlaWeights& w, int64_t layer, const SeqB
   ap.out_stride = H * rkv;
   ap.scale = ds_.attn_scale();
   if (w.has_indexer) SelectSparse(b, layer, row0, &ap, pool);
-  MlaAttention(ap, pool);
+  MlaAttention(k_, ap, pool);
 }
 
 // o_h = Vb_h o_bar_h for the n_abs gathered rows into b_.attg.
