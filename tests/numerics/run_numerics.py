@@ -176,7 +176,7 @@ def case_deepseek(ctx, tmp):
             refs = [ref_and_bound(m, s, t == "f32") for s in seqs]
             paths = ["auto", "absorbed", "expanded"] if t == "f32" else ["auto"]
             for mla in paths:
-                env = None if mla == "auto" else {"CACHET_MLA_PATH": mla}
+                env = {"CACHET_MLA_PATH": mla}
                 tops = cachet_logits(ctx, path, seqs, env=env)
                 for s, top, (ref, tol) in zip(seqs, tops, refs):
                     label = f"{preset}/{t}/{mla}/len{len(s)}"

@@ -84,7 +84,7 @@ class DeepSeek2Model final : public Model, public MtpSource {
 
   Status LoadWeights();
   // The matrices read through MatMul / MatMulRows in the kernel table's packed layout
-  // (kernels/packed_arena.h); the per-head MLA blocks (wk_b, wv_b) stay in the file layout.
+  // (kernels/packed_arena.h); the per-head MLA blocks (wk_b, wv_b) are read as row slices.
   void PackWeights();
   KvLayout kv_layout() const override { return kv_; }
   Result<const float*> Forward(std::span<const SeqBatch> batch, ThreadPool* pool) override;
@@ -140,7 +140,7 @@ class DeepSeek2Model final : public Model, public MtpSource {
   VecF32 output_norm_;
   std::vector<float> inv_freq_;
   std::vector<std::vector<float>> owned_;
-  kernels::PackedArena packed_;  // the matrices in the kernel table's packed layout
+  kernels::PackedArena packed_;               // the matrices in the kernel table's packed layout
   std::list<std::vector<float>> legacy_f32_;  // Kb built from attn_kv_b (stable addresses)
   std::list<std::vector<uint8_t>> legacy_q_;
   KvLayout kv_;
@@ -292,10 +292,11 @@ void DeepSeek2Model::PackWeights() {
   };
   auto add_layer = [&](LayerWeights& l) {
     MlaWeights& a = l.attn;
-    for (Weight* w : {&a.wq, &a.wq_a, &a.wq_b, &a.wkv_a, &a.wo, &a.idx.wq_b, &a.idx.wk,
-                      &a.idx.proj, &l.gate, &l.up, &l.down, &l.moe.router, &l.moe.gate_exps,
-                      &l.moe.up_exps, &l.moe.down_exps, &l.moe.gate_shexp, &l.moe.up_shexp,
-                      &l.moe.down_shexp}) {
+    for (Weight* w : {&a.wq, &a.wq_a, &a.wq_b, &a.wkv_a, &a.wk_b, &a.wv_b, &a.wo}) add(*w);
+    for (Weight* w : {&a.idx.wq_b, &a.idx.wk, &a.idx.proj, &l.gate, &l.up, &l.down}) add(*w);
+    MoeWeights& m = l.moe;
+    for (Weight* w : {&m.router, &m.gate_exps, &m.up_exps, &m.down_exps, &m.gate_shexp, &m.up_shexp,
+                      &m.down_shexp}) {
       add(*w);
     }
   };
@@ -558,6 +559,7 @@ void DeepSeek2Model::AbsorbQueries(const MlaWeights& w, int64_t n_abs, ThreadPoo
     kernels::MatmulParams p;
     p.w_type = w.wk_b.type;
     p.w = static_cast<const uint8_t*>(w.wk_b.data) + h * rkv * RowBytes(w.wk_b.type, dn);
+    p.w_packed = kernels::PackedRows(k_, w.wk_b.type, w.wk_b.packed, dn, h * rkv);
     p.x = b_.qg.data() + h * dqk;
     p.ldx = H * dqk;
     p.y = b_.qabs.data() + h * dkv;
@@ -606,6 +608,8 @@ void DeepSeek2Model::ApplyWuv(const MlaWeights& w, int64_t n_abs, ThreadPool* po
     p.w_type = w.wv_b.type;
     p.w = static_cast<const uint8_t*>(w.wv_b.data) +
           (w.v_row0 + h * w.v_stride) * RowBytes(w.wv_b.type, rkv);
+    p.w_packed =
+        kernels::PackedRows(k_, w.wv_b.type, w.wv_b.packed, rkv, w.v_row0 + h * w.v_stride);
     p.x = b_.obar.data() + h * rkv;
     p.ldx = H * rkv;
     p.y = b_.attg.data() + h * dv;
@@ -679,6 +683,8 @@ void DeepSeek2Model::AttendExpanded(const MlaWeights& w, int64_t layer, const Se
     p.w_type = w.wv_b.type;
     p.w = static_cast<const uint8_t*>(w.wv_b.data) +
           (w.v_row0 + h * w.v_stride) * RowBytes(w.wv_b.type, rkv);
+    p.w_packed =
+        kernels::PackedRows(k_, w.wv_b.type, w.wv_b.packed, rkv, w.v_row0 + h * w.v_stride);
     p.x = b_.lat.data();
     p.ldx = dkv;
     p.y = b_.vexp.data() + h * dv;
@@ -840,13 +846,17 @@ Result<std::unique_ptr<Model>> LoadDeepSeek2(std::shared_ptr<const ModelFile> fi
 
 namespace arch {
 
-// CACHET_MLA_PATH=absorbed|expanded pins the attention path (benchmarks, numerics runs).
+// Files load with the absorbed path everywhere: the path must not depend on how a prompt is
+// cut into chunks, or a request's tokens would depend on its batch and on cache hits (the two
+// paths round differently). CACHET_MLA_PATH=auto (expanded for long fresh chunks: faster long
+// prefill, not batch-invariant) or =expanded pins another choice (benchmarks, numerics runs).
 void RegisterDeepSeek2(std::vector<ArchEntry>* out) {
   auto load = [](std::shared_ptr<const ModelFile> f) {
     DeepSeek2Options o;
+    o.mla_path = MlaPath::kAbsorbed;
     if (const char* e = std::getenv("CACHET_MLA_PATH"); e != nullptr) {
       const std::string v = e;
-      if (v == "absorbed") o.mla_path = MlaPath::kAbsorbed;
+      if (v == "auto") o.mla_path = MlaPath::kAuto;
       if (v == "expanded") o.mla_path = MlaPath::kExpanded;
     }
     return LoadDeepSeek2(std::move(f), o);
