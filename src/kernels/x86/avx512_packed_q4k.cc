@@ -29,8 +29,8 @@ inline __m512i Bcast4(const int8_t* p) {
 
 // The 16 rows' d * u8[16] as f32 (u8 = the 6-bit scales or minimums of one sub-block).
 inline __m512 Scale16(const uint8_t* meta, int which_half, const uint8_t* u8) {
-  const __m512 d = _mm512_cvtph_ps(
-      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(meta + 32 * which_half)));
+  const __m512 d =
+      _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(meta + 32 * which_half)));
   const __m512 v = _mm512_cvtepi32_ps(
       _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u8))));
   return _mm512_mul_ps(d, v);
@@ -55,6 +55,8 @@ void Kernel(const uint8_t* wt, int64_t tb, const Act& a, int64_t k, int64_t m0, 
       for (int t = 0; t < 8; ++t) {
         __m512i w[NT];
         for (int j = 0; j < NT; ++j) {
+          // Decode streams every tile from DRAM: fetch the next super-block's quants ahead.
+          if (MT == 1 && sub % 2 == 0) _mm_prefetch(qb + j * tb + kSbQBytes + 64 * t, _MM_HINT_T0);
           const __m512i v = _mm512_loadu_si512(qb + j * tb + 64 * t);
           w[j] = _mm512_and_si512(sub % 2 ? _mm512_srli_epi16(v, 4) : v, m4);
         }
@@ -112,9 +114,9 @@ size_t Q4kBytes(int64_t n, int64_t k) {
 void PackQ4k(const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool) {
   const int64_t nsb = k / 256, rb = RowBytes(DType::kQ4_K, k), tb = TileBytes(nsb);
   ref::ParallelRange(pool, (n + 15) / 16, 1, [&](int64_t j0, int64_t j1) {
-    const __m512i idx = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32(static_cast<int>(rb)));
+    const __m512i idx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32(static_cast<int>(rb)));
     for (int64_t j = j0; j < j1; ++j) {
       const uint8_t* src = static_cast<const uint8_t*>(w) + j * 16 * rb;
       uint8_t* out = static_cast<uint8_t*>(dst) + j * tb;
