@@ -28,6 +28,9 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // True for a read-only mmap of a file (Env::MapFile): its pages can be dropped from the
+  // process (madvise MADV_DONTNEED) and are read back from the file on the next access.
+  bool file_backed() const { return owned_; }
 
   // Wraps an existing buffer (not owned) — for parsing bytes that did not come from a file.
   static MappedFile FromBuffer(const uint8_t* data, size_t size);

@@ -123,7 +123,9 @@ void DenseModel::PackWeights() {
     for (Weight* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.gate, &lw.up, &lw.down}) add(*w);
   }
   add(output_);
-  kernels::PackOrWarn(k_, reqs, &packed_);
+  // The file's pages of packed matrices are not read any more: drop each from the process once
+  // packed (only for a file mapping; they fault back in if something reads them).
+  kernels::PackOrWarn(k_, reqs, &packed_, file_->file_backed());
 }
 
 KvLayout DenseModel::kv_layout() const { return kv_; }

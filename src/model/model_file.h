@@ -58,6 +58,9 @@ class ModelFile {
   virtual const std::string& path() const = 0;
   // The underlying GGUF file (for the tokenizer loader), or nullptr for in-memory files.
   virtual const gguf::File* gguf() const { return nullptr; }
+  // True when the tensor data lives in a read-only file mapping whose pages may be dropped
+  // (they are read back from the file when touched again); false for in-memory data.
+  virtual bool file_backed() const { return false; }
 };
 
 // Opens and maps a GGUF file (zero-copy). Errors: those of gguf::File::Open (NotFound,

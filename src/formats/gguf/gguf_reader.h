@@ -127,6 +127,8 @@ class File {
 
   uint32_t version() const { return version_; }
   size_t file_size() const { return map_ ? map_->size() : 0; }
+  // The tensor data lives in a read-only file mapping (MappedFile::file_backed).
+  bool file_backed() const { return map_ && map_->file_backed(); }
   uint64_t alignment() const { return alignment_; }
   uint64_t data_start() const { return data_start_; }
   // general.architecture, or "" when absent.

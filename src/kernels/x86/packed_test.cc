@@ -5,13 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "base/env.h"
 #include "kernels/kernels.h"
+#include "kernels/packed_arena.h"
 
 namespace cachet::kernels {
 namespace {
@@ -198,6 +201,29 @@ TEST_P(Packed, RowSlicesOfAPackedWeight) {
 
 INSTANTIATE_TEST_SUITE_P(Isa, Packed, ::testing::Values("avx512_vnni", "amx"),
                          [](const auto& info) { return info.param; });
+
+// Dropping the pages of packed sources keeps a file mapping's bytes intact: they are read back
+// from the file on the next access.
+TEST(PackedTables, ReleasedFileSourcesReadBackUnchanged) {
+  const std::string path = ::testing::TempDir() + "/cachet_release_test.bin";
+  const int64_t n = 64, k = 1024, bytes = n * RowBytes(DType::kQ8_0, k);
+  std::string data(static_cast<size_t>(bytes), '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131 + 7) % 251);
+  {
+    auto f = Env::Default()->NewWritableFile(path);
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->Append(data).ok());
+    ASSERT_TRUE((*f)->Close().ok());
+  }
+  auto m = Env::Default()->MapFile(path);
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE(m->file_backed());
+  const void* out = m->data();  // any non-null: "this request was packed"
+  const PackRequest req{DType::kQ8_0, m->data(), n, k, &out};
+  ReleasePackedSources({&req, 1});
+  ASSERT_EQ(std::string(reinterpret_cast<const char*>(m->data()), data.size()), data);
+  std::remove(path.c_str());
+}
 
 TEST(PackedTables, TablesWithoutLayoutSayNothing) {
   EXPECT_EQ(RefKernels().packed_bytes, nullptr);

@@ -306,7 +306,9 @@ void DeepSeek2Model::PackWeights() {
     add(m.eh_proj);
   }
   add(output_);
-  kernels::PackOrWarn(k_, reqs, &packed_);
+  // The file's pages of packed matrices are not read any more: drop each from the process once
+  // packed (only for a file mapping; they fault back in if something reads them).
+  kernels::PackOrWarn(k_, reqs, &packed_, file_->file_backed());
 }
 
 Status DeepSeek2Model::LoadWeights() {
