@@ -25,7 +25,7 @@ bool PackingEnabled() {
 }
 
 Status PackedArena::Pack(const KernelTable& kt, std::span<const PackRequest> reqs,
-                         ThreadPool* pool, bool release_sources) {
+                         ThreadPool* pool) {
   if (mem_ != nullptr) return Internal("PackedArena::Pack called twice");
   if (kt.packed_bytes == nullptr || kt.pack_weight == nullptr) return Status::Ok();
   constexpr size_t kAlign = 64;
@@ -52,7 +52,7 @@ Status PackedArena::Pack(const KernelTable& kt, std::span<const PackRequest> req
     void* dst = static_cast<uint8_t*>(mem) + offset[i];
     kt.pack_weight(r.type, r.w, r.n, r.k, dst, pool);
     *r.out = dst;
-    if (release_sources) ReleasePackedSources({&r, 1});
+    ReleasePackedSources({&r, 1});
   }
   mem_ = mem;
   mapped_ = mapped;
@@ -73,7 +73,7 @@ const void* PackedRows(const KernelTable& kt, DType t, const void* packed, int64
 void ReleasePackedSources(std::span<const PackRequest> reqs) {
   const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   for (const PackRequest& r : reqs) {
-    if (r.w == nullptr || r.out == nullptr || *r.out == nullptr) continue;
+    if (!r.release_source || r.w == nullptr || r.out == nullptr || *r.out == nullptr) continue;
     const uintptr_t a = reinterpret_cast<uintptr_t>(r.w);
     const uintptr_t b = a + static_cast<uintptr_t>(RowBytes(r.type, r.k) * r.n);
     const uintptr_t lo = (a + page - 1) / page * page, hi = b / page * page;  // whole pages only
@@ -81,11 +81,10 @@ void ReleasePackedSources(std::span<const PackRequest> reqs) {
   }
 }
 
-void PackOrWarn(const KernelTable& kt, std::span<const PackRequest> reqs, PackedArena* arena,
-                bool release_sources) {
+void PackOrWarn(const KernelTable& kt, std::span<const PackRequest> reqs, PackedArena* arena) {
   if (!PackingEnabled() || kt.pack_weight == nullptr || reqs.empty()) return;
   ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  if (Status s = arena->Pack(kt, reqs, &pool, release_sources); !s.ok()) {
+  if (Status s = arena->Pack(kt, reqs, &pool); !s.ok()) {
     LOG_WARN << "weights not packed (" << s.ToString() << "); matmuls read the file layout";
   }
 }

@@ -26,6 +26,10 @@ struct PackRequest {
   const void* w;        // [n, k] in `type`, rows of RowBytes(type, k)
   int64_t n = 0, k = 0;
   const void** out;     // receives the packed copy, or is left untouched when there is none
+  // The source lies in a read-only file mapping (ModelFile::Maps): once packed, its pages are
+  // dropped from the process (ReleasePackedSources). Never set it for heap or other anonymous
+  // memory: dropping those pages would zero the data.
+  bool release_source = false;
 };
 
 class PackedArena {
@@ -36,13 +40,12 @@ class PackedArena {
   PackedArena& operator=(const PackedArena&) = delete;
 
   // Packs every request `kt` has a layout for (the others are skipped) and stores the copy's
-  // address in *out; runs on `pool` (nullptr: the caller). One call per arena. With
-  // release_sources, each packed source is dropped right after (ReleasePackedSources), so the
-  // peak memory is the packed copies plus one source matrix.
+  // address in *out; runs on `pool` (nullptr: the caller). One call per arena. A request with
+  // release_source has its source pages dropped right after it is packed, so the peak memory is
+  // the packed copies plus one source matrix.
   // Errors: ResourceExhausted when the memory cannot be mapped (nothing is packed);
   // Internal on a second call.
-  Status Pack(const KernelTable& kt, std::span<const PackRequest> reqs, ThreadPool* pool,
-              bool release_sources = false);
+  Status Pack(const KernelTable& kt, std::span<const PackRequest> reqs, ThreadPool* pool);
   // Bytes held by the packed copies.
   size_t bytes() const { return bytes_; }
 
@@ -54,18 +57,15 @@ class PackedArena {
 // True unless CACHET_PACK=0 is set in the environment.
 bool PackingEnabled();
 
-// Drops the process's pages of the source bytes of every request that was packed (*out set):
-// the matmuls read the packed copies, so the file pages only cost memory; anything that still
-// reads them (embedding rows of a tied output matrix) faults them back in from the file. Call
-// only when the sources are a read-only file mapping (ModelFile::file_backed): on anonymous
-// memory this would zero the data.
+// Drops the process's pages of the source bytes of every request with release_source that was
+// packed (*out set): the matmuls read the packed copies, so the file pages only cost memory;
+// anything that still reads them (embedding rows of a tied output matrix) faults them back in
+// from the file.
 void ReleasePackedSources(std::span<const PackRequest> reqs);
 
 // What model loaders call: unless packing is disabled or the table has no layout, packs `reqs`
-// into `arena` on a temporary pool of all cores (release_sources: see PackedArena::Pack; only
-// for read-only file mappings). A failure is logged as a warning and leaves
+// into `arena` on a temporary pool of all cores. A failure is logged as a warning and leaves
 // the weights unpacked (they still work, only slower).
-void PackOrWarn(const KernelTable& kt, std::span<const PackRequest> reqs, PackedArena* arena,
-                bool release_sources = false);
+void PackOrWarn(const KernelTable& kt, std::span<const PackRequest> reqs, PackedArena* arena);
 
 }  // namespace cachet::kernels

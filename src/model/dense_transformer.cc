@@ -117,15 +117,17 @@ Status DenseModel::LoadWeights() {
 void DenseModel::PackWeights() {
   std::vector<kernels::PackRequest> reqs;
   auto add = [&](Weight& w) {
-    if (w.present()) reqs.push_back({w.type, w.data, w.n, w.k, &w.packed});
+    if (!w.present()) return;
+    // Only bytes of the file mapping may have their pages dropped after packing (never the
+    // weights a loader built on the heap, like deepseek2's legacy W_UK).
+    const size_t bytes = static_cast<size_t>(RowBytes(w.type, w.k) * w.n);
+    reqs.push_back({w.type, w.data, w.n, w.k, &w.packed, file_->Maps(w.data, bytes)});
   };
   for (LayerWeights& lw : layers_) {
     for (Weight* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.gate, &lw.up, &lw.down}) add(*w);
   }
   add(output_);
-  // The file's pages of packed matrices are not read any more: drop each from the process once
-  // packed (only for a file mapping; they fault back in if something reads them).
-  kernels::PackOrWarn(k_, reqs, &packed_, file_->file_backed());
+  kernels::PackOrWarn(k_, reqs, &packed_);
 }
 
 KvLayout DenseModel::kv_layout() const { return kv_; }

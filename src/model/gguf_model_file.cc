@@ -82,7 +82,7 @@ class GgufModelFile final : public ModelFile {
   const std::vector<TensorInfo>& tensors() const override { return infos_; }
   const std::string& path() const override { return path_; }
   const gguf::File* gguf() const override { return &f_; }
-  bool file_backed() const override { return f_.file_backed(); }
+  bool Maps(const void* p, size_t n) const override { return f_.Maps(p, n); }
 
  private:
   gguf::File f_;

@@ -58,9 +58,10 @@ class ModelFile {
   virtual const std::string& path() const = 0;
   // The underlying GGUF file (for the tokenizer loader), or nullptr for in-memory files.
   virtual const gguf::File* gguf() const { return nullptr; }
-  // True when the tensor data lives in a read-only file mapping whose pages may be dropped
-  // (they are read back from the file when touched again); false for in-memory data.
-  virtual bool file_backed() const { return false; }
+  // True when [p, p + n) lies inside a read-only file mapping whose pages may be dropped (they
+  // are read back from the file when touched again); false for in-memory data and for bytes a
+  // loader made itself (converted or synthesized weights).
+  virtual bool Maps(const void* p, size_t n) const { return false; }
 };
 
 // Opens and maps a GGUF file (zero-copy). Errors: those of gguf::File::Open (NotFound,

@@ -127,8 +127,14 @@ class File {
 
   uint32_t version() const { return version_; }
   size_t file_size() const { return map_ ? map_->size() : 0; }
-  // The tensor data lives in a read-only file mapping (MappedFile::file_backed).
-  bool file_backed() const { return map_ && map_->file_backed(); }
+  // True when [p, p + n) lies inside this File's read-only file mapping
+  // (MappedFile::file_backed): its pages may be dropped and are read back from the file.
+  bool Maps(const void* p, size_t n) const {
+    if (!map_ || !map_->file_backed()) return false;
+    const auto* b = static_cast<const uint8_t*>(p);
+    return b >= map_->data() && n <= map_->size() &&
+           static_cast<size_t>(b - map_->data()) <= map_->size() - n;
+  }
   uint64_t alignment() const { return alignment_; }
   uint64_t data_start() const { return data_start_; }
   // general.architecture, or "" when absent.

@@ -219,9 +219,14 @@ TEST(PackedTables, ReleasedFileSourcesReadBackUnchanged) {
   ASSERT_TRUE(m.ok());
   ASSERT_TRUE(m->file_backed());
   const void* out = m->data();  // any non-null: "this request was packed"
-  const PackRequest req{DType::kQ8_0, m->data(), n, k, &out};
+  const PackRequest req{DType::kQ8_0, m->data(), n, k, &out, /*release_source=*/true};
   ReleasePackedSources({&req, 1});
   ASSERT_EQ(std::string(reinterpret_cast<const char*>(m->data()), data.size()), data);
+  // Heap bytes are never released unless the request says so (it would zero them).
+  std::vector<uint8_t> heap(data.begin(), data.end());
+  const PackRequest heap_req{DType::kQ8_0, heap.data(), n, k, &out};
+  ReleasePackedSources({&heap_req, 1});
+  ASSERT_EQ(std::string(heap.begin(), heap.end()), data);
   std::remove(path.c_str());
 }
 

@@ -288,7 +288,11 @@ Status DeepSeek2Model::LoadMtp(WeightLoader& wl, int64_t i, MtpWeights* mw) {
 void DeepSeek2Model::PackWeights() {
   std::vector<kernels::PackRequest> reqs;
   auto add = [&](Weight& w) {
-    if (w.present()) reqs.push_back({w.type, w.data, w.n, w.k, &w.packed});
+    if (!w.present()) return;
+    // Only bytes of the file mapping may have their pages dropped after packing (never the
+    // weights a loader built on the heap, like deepseek2's legacy W_UK).
+    const size_t bytes = static_cast<size_t>(RowBytes(w.type, w.k) * w.n);
+    reqs.push_back({w.type, w.data, w.n, w.k, &w.packed, file_->Maps(w.data, bytes)});
   };
   auto add_layer = [&](LayerWeights& l) {
     MlaWeights& a = l.attn;
@@ -306,9 +310,7 @@ void DeepSeek2Model::PackWeights() {
     add(m.eh_proj);
   }
   add(output_);
-  // The file's pages of packed matrices are not read any more: drop each from the process once
-  // packed (only for a file mapping; they fault back in if something reads them).
-  kernels::PackOrWarn(k_, reqs, &packed_, file_->file_backed());
+  kernels::PackOrWarn(k_, reqs, &packed_);
 }
 
 Status DeepSeek2Model::LoadWeights() {
