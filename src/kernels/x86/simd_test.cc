@@ -179,40 +179,57 @@ TEST_P(Simd, RopeMatchesRef) {
   }
 }
 
+// Random K and V (seeds k_seed + block, v_seed + block) in paged blocks of bt tokens, and the
+// attention parameters that describe them (q, out, q_pos, n_q and scale are the test's).
+struct PagedKv {
+  std::vector<std::vector<uint8_t>> kb, vb;
+  std::vector<const void*> kp, vp;
+  AttentionParams p;
+};
+
+void MakePagedKv(DType kv, int64_t nkvh, int64_t nh, int64_t hd, int64_t hdv, int64_t n_kv,
+                 int64_t bt, uint32_t k_seed, uint32_t v_seed, PagedKv* out) {
+  const int64_t nb = (n_kv + bt - 1) / bt, es = kv == DType::kF32 ? 4 : 2;
+  out->kb.resize(nb);
+  out->vb.resize(nb);
+  out->kp.resize(nb);
+  out->vp.resize(nb);
+  for (int64_t b = 0; b < nb; ++b) {
+    const auto kf = Randn(bt * nkvh * hd, k_seed + b), vf = Randn(bt * nkvh * hdv, v_seed + b);
+    out->kb[b].resize(kf.size() * es);
+    out->vb[b].resize(vf.size() * es);
+    ASSERT_TRUE(QuantizeRow(kv, kf.data(), out->kb[b].data(), kf.size()).ok());
+    ASSERT_TRUE(QuantizeRow(kv, vf.data(), out->vb[b].data(), vf.size()).ok());
+    out->kp[b] = out->kb[b].data();
+    out->vp[b] = out->vb[b].data();
+  }
+  AttentionParams& p = out->p;
+  p.k_blocks = out->kp.data();
+  p.v_blocks = out->vp.data();
+  p.kv_type = kv;
+  p.n_kv = n_kv;
+  p.block_tokens = bt;
+  p.n_heads = nh;
+  p.n_kv_heads = nkvh;
+  p.head_dim = hd;
+  p.head_dim_v = hdv;
+  p.q_stride = nh * hd;
+  p.out_stride = nh * hdv;
+}
+
 TEST_P(Simd, AttentionMatchesRef) {
   for (DType kv : {DType::kF16, DType::kBF16, DType::kF32}) {
     const int64_t nkvh = 2, nh = 8, hd = 40, hdv = 72, n_kv = 75, n_q = 5, bt = 16;
-    const int64_t nb = (n_kv + bt - 1) / bt, es = kv == DType::kF32 ? 4 : 2;
-    std::vector<std::vector<uint8_t>> kb(nb), vb(nb);
-    std::vector<const void*> kp(nb), vp(nb);
-    for (int64_t b = 0; b < nb; ++b) {
-      const auto kf = Randn(bt * nkvh * hd, 20 + b), vf = Randn(bt * nkvh * hdv, 40 + b);
-      kb[b].resize(kf.size() * es);
-      vb[b].resize(vf.size() * es);
-      ASSERT_TRUE(QuantizeRow(kv, kf.data(), kb[b].data(), kf.size()).ok());
-      ASSERT_TRUE(QuantizeRow(kv, vf.data(), vb[b].data(), vf.size()).ok());
-      kp[b] = kb[b].data();
-      vp[b] = vb[b].data();
-    }
+    PagedKv paged;
+    MakePagedKv(kv, nkvh, nh, hd, hdv, n_kv, bt, 20, 40, &paged);
     const auto q = Randn(n_q * nh * hd, 19);
     const int32_t pos[n_q] = {0, 17, 70, 73, 74};
     std::vector<float> o1(n_q * nh * hdv), o2(o1.size());
-    AttentionParams p;
+    AttentionParams p = paged.p;
     p.q = q.data();
     p.out = o1.data();
     p.q_pos = pos;
-    p.k_blocks = kp.data();
-    p.v_blocks = vp.data();
-    p.kv_type = kv;
     p.n_q = n_q;
-    p.n_kv = n_kv;
-    p.block_tokens = bt;
-    p.n_heads = nh;
-    p.n_kv_heads = nkvh;
-    p.head_dim = hd;
-    p.head_dim_v = hdv;
-    p.q_stride = nh * hd;
-    p.out_stride = nh * hdv;
     p.scale = 0.15f;
     ThreadPool pool(2);
     kt_->attention(p, &pool);
@@ -227,33 +244,12 @@ TEST_P(Simd, AttentionMatchesRef) {
 // cache hit), on 1 or 2 threads.
 TEST_P(Simd, AttentionQueryDoesNotDependOnChunk) {
   const int64_t nkvh = 2, nh = 8, hd = 64, n_kv = 150, n_q = 11, bt = 64;
-  const int64_t nb = (n_kv + bt - 1) / bt;
-  std::vector<std::vector<uint8_t>> kb(nb), vb(nb);
-  std::vector<const void*> kp(nb), vp(nb);
-  for (int64_t b = 0; b < nb; ++b) {
-    const auto kf = Randn(bt * nkvh * hd, 60 + b), vf = Randn(bt * nkvh * hd, 70 + b);
-    kb[b].resize(kf.size() * 2);
-    vb[b].resize(vf.size() * 2);
-    ASSERT_TRUE(QuantizeRow(DType::kF16, kf.data(), kb[b].data(), kf.size()).ok());
-    ASSERT_TRUE(QuantizeRow(DType::kF16, vf.data(), vb[b].data(), vf.size()).ok());
-    kp[b] = kb[b].data();
-    vp[b] = vb[b].data();
-  }
+  PagedKv paged;
+  MakePagedKv(DType::kF16, nkvh, nh, hd, hd, n_kv, bt, 60, 70, &paged);
   const auto q = Randn(n_q * nh * hd, 59);
   std::vector<int32_t> pos(n_q);
   for (int64_t t = 0; t < n_q; ++t) pos[t] = static_cast<int32_t>(n_kv - n_q + t);
-  AttentionParams p;
-  p.k_blocks = kp.data();
-  p.v_blocks = vp.data();
-  p.kv_type = DType::kF16;
-  p.n_kv = n_kv;
-  p.block_tokens = bt;
-  p.n_heads = nh;
-  p.n_kv_heads = nkvh;
-  p.head_dim = hd;
-  p.head_dim_v = hd;
-  p.q_stride = nh * hd;
-  p.out_stride = nh * hd;
+  AttentionParams p = paged.p;
   p.scale = 0.125f;
   std::vector<float> chunk(n_q * nh * hd), alone(nh * hd);
   ThreadPool pool2(2), pool1(1);
