@@ -19,8 +19,6 @@
 namespace cachet::kernels::x86 {
 namespace {
 
-#define CACHET_INLINE_FN __attribute__((always_inline)) inline
-
 using packed::kQBytes;
 using packed::kSBytes;
 using packed::kTile;
@@ -65,12 +63,6 @@ void packed::QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadP
 
 namespace {
 
-CACHET_INLINE_FN __m512i Bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
-}
-
 // Rows [m0, m0 + MT) against tiles [wt, wt + NT * tb): y[m][16j + r] for r < 16.
 // cols: output columns that exist from this group's first tile on.
 template <int NT, int MT>
@@ -98,7 +90,7 @@ void Kernel(const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_
       __m512i w[NT];
       for (int j = 0; j < NT; ++j) w[j] = _mm512_loadu_si512(wb + j * tb + 64 * t);
       for (int i = 0; i < MT; ++i) {
-        const __m512i xb = Bcast4(xq[i] + 32 * b + 4 * t);
+        const __m512i xb = packed::Bcast4(xq[i] + 32 * b + 4 * t);
         for (int j = 0; j < NT; ++j) s[j][i] = _mm512_dpbusd_epi32(s[j][i], w[j], xb);
       }
     }
@@ -142,14 +134,14 @@ void PackWeightVnni(DType t, const void* w, int64_t n, int64_t k, void* dst, Thr
   const int64_t nb = k / 32, rb = RowBytes(t, k), tb = nb * (kQBytes + kSBytes);
   ref::ParallelRange(pool, (n + kTile - 1) / kTile, 1, [&](int64_t j0, int64_t j1) {
     // Gathers of 4 bytes from the 16 rows of a tile (all reads stay inside the block).
-    const __m512i idx = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32(static_cast<int>(rb)));
+    const __m512i idx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32(static_cast<int>(rb)));
     const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
     for (int64_t j = j0; j < j1; ++j) {
       const uint8_t* src = static_cast<const uint8_t*>(w) + j * kTile * rb;
       uint8_t* out = static_cast<uint8_t*>(dst) + j * tb;
-      const __mmask16 rows = packed::RowMask(n - j * kTile);  // a short last tile reads fewer
+      const __mmask16 rows = Mask(n - j * kTile);  // a short last tile reads fewer
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* bp = src + b * static_cast<int64_t>(sizeof(BlockQ8_0));
         const __m512i sw = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), rows, idx, bp, 1);
@@ -174,8 +166,8 @@ void PackedMatmulVnni(const MatmulParams& p, ThreadPool* pool) {
   const int64_t tb = p.k / 32 * (kQBytes + kSBytes);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
   packed::ForTileBlocks(p, pool, [&, a](int ntile, int mt, int64_t j0, int64_t m0) {
-    packed::RunBlock<KernelQ8>(ntile, mt, wp + j0 * tb, tb, *a, p.k, m0, p.y + j0 * kTile,
-                               p.ldy, p.accumulate, p.n - j0 * kTile);
+    packed::RunBlock<KernelQ8>(ntile, mt, wp + j0 * tb, tb, *a, p.k, m0, p.y + j0 * kTile, p.ldy,
+                               p.accumulate, p.n - j0 * kTile);
   });
 }
 

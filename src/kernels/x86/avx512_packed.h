@@ -19,16 +19,18 @@
 // Thread-safety: reentrant; work split over tiles on `pool`.
 #pragma once
 
-#include <cstddef>
-#include <algorithm>
-#include <cstdint>
-#include <vector>
-
 #include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "base/thread_pool.h"
 #include "kernels/kernels.h"
 #include "kernels/ref/ref_kernels.h"
+#include "kernels/x86/avx512_math.h"
 
 namespace cachet::kernels::x86 {
 
@@ -58,15 +60,15 @@ void QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadPool* poo
 // y[0 .. cols) (+)= the first min(cols, 16) lanes of f (cols < 16 only in the last tile of a
 // weight whose rows are not a multiple of 16).
 inline void StoreTile(float* y, __m512 f, bool accumulate, int64_t cols) {
-  const __mmask16 m = cols >= 16 ? static_cast<__mmask16>(0xFFFF)
-                      : cols <= 0 ? static_cast<__mmask16>(0)
-                                  : static_cast<__mmask16>((1u << cols) - 1);
+  const __mmask16 m = Mask(cols);
   _mm512_mask_storeu_ps(y, m, accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, y), f) : f);
 }
 
-// The 16 gather offsets of a tile's rows, masked to the rows that exist (valid of 16).
-inline __mmask16 RowMask(int64_t valid) {
-  return valid >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1);
+// The 4 activation bytes at p broadcast to every int32 lane (vpdpbusd's signed operand).
+inline __m512i Bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
 }
 
 // Calls K<nt, mt>::Run(args...) for the (nt, mt) that ForTileBlocks hands out: nt 1..2 with

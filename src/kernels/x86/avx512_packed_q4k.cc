@@ -21,12 +21,6 @@ constexpr int64_t kSbMBytes = 320;   // d, dmin, sc, m per tile and super-block
 
 inline int64_t TileBytes(int64_t nsb) { return nsb * (kSbQBytes + kSbMBytes); }
 
-inline __m512i Bcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm512_set1_epi32(v);
-}
-
 // The 16 rows' d * u8[16] as f32 (u8 = the 6-bit scales or minimums of one sub-block).
 inline __m512 Scale16(const uint8_t* meta, int which_half, const uint8_t* u8) {
   const __m512 d =
@@ -121,7 +115,7 @@ void PackQ4k(const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool) {
       const uint8_t* src = static_cast<const uint8_t*>(w) + j * 16 * rb;
       uint8_t* out = static_cast<uint8_t*>(dst) + j * tb;
       const int64_t valid = std::min<int64_t>(16, n - j * 16);  // rows of a short last tile
-      const __mmask16 rows = RowMask(valid);
+      const __mmask16 rows = Mask(valid);
       for (int64_t sb = 0; sb < nsb; ++sb) {
         const uint8_t* bp = src + sb * static_cast<int64_t>(sizeof(BlockQ4_K));
         for (int c = 0; c < 4; ++c) {
