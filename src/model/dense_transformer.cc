@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "base/log.h"
-#include "kernels/packed_arena.h"
 #include "model/weights.h"
 
 namespace cachet::model {
@@ -115,19 +114,12 @@ Status DenseModel::LoadWeights() {
 // the token embedding rows keep being read from the file. Unpacked weights still work, so a
 // failure only costs speed.
 void DenseModel::PackWeights() {
-  std::vector<kernels::PackRequest> reqs;
-  auto add = [&](Weight& w) {
-    if (!w.present()) return;
-    // Only bytes of the file mapping may have their pages dropped after packing (never the
-    // weights a loader built on the heap, like deepseek2's legacy W_UK).
-    const size_t bytes = static_cast<size_t>(RowBytes(w.type, w.k) * w.n);
-    reqs.push_back({w.type, w.data, w.n, w.k, &w.packed, file_->Maps(w.data, bytes)});
-  };
+  std::vector<Weight*> ws;
   for (LayerWeights& lw : layers_) {
-    for (Weight* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.gate, &lw.up, &lw.down}) add(*w);
+    for (Weight* w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.gate, &lw.up, &lw.down}) ws.push_back(w);
   }
-  add(output_);
-  kernels::PackOrWarn(k_, reqs, &packed_);
+  ws.push_back(&output_);
+  PackMatrices(k_, *file_, ws, &packed_);
 }
 
 KvLayout DenseModel::kv_layout() const { return kv_; }

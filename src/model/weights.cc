@@ -106,4 +106,15 @@ std::vector<std::string> WeightLoader::Unused() const {
   return out;
 }
 
+void PackMatrices(const kernels::KernelTable& kt, const ModelFile& file,
+                  std::span<Weight* const> ws, kernels::PackedArena* arena) {
+  std::vector<kernels::PackRequest> reqs;
+  for (Weight* w : ws) {
+    if (!w->present()) continue;
+    const size_t bytes = static_cast<size_t>(RowBytes(w->type, w->k) * w->n);
+    reqs.push_back({w->type, w->data, w->n, w->k, &w->packed, file.Maps(w->data, bytes)});
+  }
+  kernels::PackOrWarn(kt, reqs, arena);
+}
+
 }  // namespace cachet::model

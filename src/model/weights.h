@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <initializer_list>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
+#include "kernels/packed_arena.h"
 #include "model/model_file.h"
 #include "tensor/dtype.h"
 
@@ -63,5 +65,12 @@ class WeightLoader {
 };
 
 std::string ShapeString(const int64_t* ne, int n_dims);
+
+// Packs the present weights among `ws` into `arena` in `kt`'s packed layout (kernels::PackOrWarn;
+// a failure only costs speed) and sets their `packed` pointers. Weights whose bytes lie in the
+// file mapping (ModelFile::Maps) have those pages dropped once packed; bytes a loader built
+// itself (converted or synthesized matrices) are never released.
+void PackMatrices(const kernels::KernelTable& kt, const ModelFile& file,
+                  std::span<Weight* const> ws, kernels::PackedArena* arena);
 
 }  // namespace cachet::model

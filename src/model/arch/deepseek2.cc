@@ -9,7 +9,6 @@
 
 #include "base/log.h"
 #include "kernels/kernels.h"
-#include "kernels/packed_arena.h"
 #include "model/arch/arch.h"
 #include "model/dsa_indexer.h"
 #include "model/mla_attention.h"
@@ -286,31 +285,22 @@ Status DeepSeek2Model::LoadMtp(WeightLoader& wl, int64_t i, MtpWeights* mw) {
 }
 
 void DeepSeek2Model::PackWeights() {
-  std::vector<kernels::PackRequest> reqs;
-  auto add = [&](Weight& w) {
-    if (!w.present()) return;
-    // Only bytes of the file mapping may have their pages dropped after packing (never the
-    // weights a loader built on the heap, like deepseek2's legacy W_UK).
-    const size_t bytes = static_cast<size_t>(RowBytes(w.type, w.k) * w.n);
-    reqs.push_back({w.type, w.data, w.n, w.k, &w.packed, file_->Maps(w.data, bytes)});
-  };
+  std::vector<Weight*> ws;
   auto add_layer = [&](LayerWeights& l) {
     MlaWeights& a = l.attn;
-    for (Weight* w : {&a.wq, &a.wq_a, &a.wq_b, &a.wkv_a, &a.wk_b, &a.wv_b, &a.wo}) add(*w);
-    for (Weight* w : {&a.idx.wq_b, &a.idx.wk, &a.idx.proj, &l.gate, &l.up, &l.down}) add(*w);
     MoeWeights& m = l.moe;
-    for (Weight* w : {&m.router, &m.gate_exps, &m.up_exps, &m.down_exps, &m.gate_shexp, &m.up_shexp,
-                      &m.down_shexp}) {
-      add(*w);
-    }
+    ws.insert(ws.end(), {&a.wq,      &a.wq_a,      &a.wq_b,       &a.wkv_a,    &a.wk_b,
+                         &a.wv_b,    &a.wo,        &a.idx.wq_b,   &a.idx.wk,   &a.idx.proj,
+                         &l.gate,    &l.up,        &l.down,       &m.router,   &m.gate_exps,
+                         &m.up_exps, &m.down_exps, &m.gate_shexp, &m.up_shexp, &m.down_shexp});
   };
   for (LayerWeights& l : layers_) add_layer(l);
   for (MtpWeights& m : mtp_) {
     add_layer(m.layer);
-    add(m.eh_proj);
+    ws.push_back(&m.eh_proj);
   }
-  add(output_);
-  kernels::PackOrWarn(k_, reqs, &packed_);
+  ws.push_back(&output_);
+  PackMatrices(k_, *file_, ws, &packed_);
 }
 
 Status DeepSeek2Model::LoadWeights() {
