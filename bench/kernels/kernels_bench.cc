@@ -173,7 +173,7 @@ void RunDecode(const KernelTable& kt, ThreadPool& pool, const Options& o, double
 void RunBatch(const KernelTable& kt, ThreadPool& pool, const Options& o) {
   for (auto t : kTypes) {
     for (const Shape& s : kShapes) {
-      Weights w = MakeWeights(t, s.n, s.k, int64_t{1} << 30);
+      Weights w = MakeWeights(t, s.n, s.k, o.hot ? 0 : int64_t{1} << 30);
       if (o.packed) PackWeights(kt, pool, t, s.n, s.k, &w);
       const double t1 = TimeMatmul(kt, pool, w, t, 1, s.n, s.k, o.reps, w.copies);
       const double t16 = TimeMatmul(kt, pool, w, t, 16, s.n, s.k, o.reps, w.copies);

@@ -28,7 +28,8 @@ std::vector<float> Randn(int64_t n, uint32_t seed) {
 }
 
 struct Aligned {
-  explicit Aligned(size_t n) : p(static_cast<uint8_t*>(std::aligned_alloc(64, (n + 63) / 64 * 64))) {}
+  explicit Aligned(size_t n)
+      : p(static_cast<uint8_t*>(std::aligned_alloc(64, (n + 63) / 64 * 64))) {}
   ~Aligned() { std::free(p); }
   uint8_t* p;
 };
@@ -74,11 +75,21 @@ class Packed : public ::testing::TestWithParam<std::string> {
 TEST_P(Packed, MatchesRefWithinActivationRoundingBound) {
   using Case = std::tuple<DType, int64_t, int64_t, int64_t>;
   const DType q8 = DType::kQ8_0, q4 = DType::kQ4_K;
-  for (auto [T, M, N, K] : {Case{q8, 1, 16, 32}, {q8, 2, 64, 96}, {q8, 3, 80, 512},
-                            {q8, 7, 48, 256}, {q8, 15, 32, 64}, {q8, 70, 48, 128},
-                            {q4, 1, 16, 256}, {q4, 2, 64, 512}, {q4, 5, 48, 256},
-                            {q4, 19, 80, 768}, {q8, 1, 40, 64}, {q8, 9, 72, 96},
-                            {q8, 3, 8, 32}, {q4, 1, 24, 256}, {q4, 7, 100, 512}}) {
+  for (auto [T, M, N, K] : {Case{q8, 1, 16, 32},
+                            {q8, 2, 64, 96},
+                            {q8, 3, 80, 512},
+                            {q8, 7, 48, 256},
+                            {q8, 15, 32, 64},
+                            {q8, 70, 48, 128},
+                            {q4, 1, 16, 256},
+                            {q4, 2, 64, 512},
+                            {q4, 5, 48, 256},
+                            {q4, 19, 80, 768},
+                            {q8, 1, 40, 64},
+                            {q8, 9, 72, 96},
+                            {q8, 3, 8, 32},
+                            {q4, 1, 24, 256},
+                            {q4, 7, 100, 512}}) {
     for (bool acc : {false, true}) {
       SCOPED_TRACE(std::string(DTypeName(T)) + " M=" + std::to_string(M) + " N=" +
                    std::to_string(N) + " K=" + std::to_string(K) + " acc=" + std::to_string(acc));
@@ -123,22 +134,21 @@ TEST_P(Packed, MatchesRefWithinActivationRoundingBound) {
 // decode path) or among 16 or 40 rows (batched decode, prefill), on 1 or 2 threads.
 TEST_P(Packed, RowsDoNotDependOnBatchSize) {
   for (auto [T, K] : {std::pair<DType, int64_t>{DType::kQ8_0, 320}, {DType::kQ4_K, 512}}) {
-  SCOPED_TRACE(DTypeName(T));
-  const int64_t N = 88;  // five full tiles and a short one
-  MakeWeight(N, K, 41, T);
-  for (int64_t M : {2, 16, 40}) {
-    const auto x = Randn(M * K, 42);
-    std::vector<float> batched(M * N), alone(N);
-    ThreadPool pool2(2), pool1(1);
-    kt_->matmul(Params(x.data(), batched.data(), M, N, K, K, N, false), &pool2);
-    for (int64_t m = 0; m < M; ++m) {
-      kt_->matmul(Params(&x[m * K], alone.data(), 1, N, K, K, N, false),
-                  m % 2 ? &pool1 : &pool2);
-      for (int64_t n = 0; n < N; ++n) {
-        ASSERT_EQ(batched[m * N + n], alone[n]) << "M=" << M << " m=" << m << " n=" << n;
+    SCOPED_TRACE(DTypeName(T));
+    const int64_t N = 88;  // five full tiles and a short one
+    MakeWeight(N, K, 41, T);
+    for (int64_t M : {2, 16, 40}) {
+      const auto x = Randn(M * K, 42);
+      std::vector<float> batched(M * N), alone(N);
+      ThreadPool pool2(2), pool1(1);
+      kt_->matmul(Params(x.data(), batched.data(), M, N, K, K, N, false), &pool2);
+      for (int64_t m = 0; m < M; ++m) {
+        kt_->matmul(Params(&x[m * K], alone.data(), 1, N, K, K, N, false), m % 2 ? &pool1 : &pool2);
+        for (int64_t n = 0; n < N; ++n) {
+          ASSERT_EQ(batched[m * N + n], alone[n]) << "M=" << M << " m=" << m << " n=" << n;
+        }
       }
     }
-  }
   }
 }
 
@@ -148,26 +158,31 @@ TEST_P(Packed, AmxTilesEqualVnniBitwise) {
   if (kt_->isa != "amx") GTEST_SKIP() << "compares the amx table with avx512_vnni";
   const KernelTable* vnni = KernelsFor("avx512_vnni");
   ASSERT_NE(vnni, nullptr);
-  const int64_t N = 40, K = 256;  // two full tiles and a short one
-  MakeWeight(N, K, 51);
-  for (int64_t M : {8, 16, 17, 40, 70}) {
-    for (bool acc : {false, true}) {
-      auto x = Randn(M * K, 52);
-      x[7] = -13.0f;
-      std::vector<float> ya(M * N, 0.25f), yv(M * N, 0.25f);
-      ThreadPool pool(2);
-      kt_->matmul(Params(x.data(), ya.data(), M, N, K, K, N, acc), &pool);
-      vnni->matmul(Params(x.data(), yv.data(), M, N, K, K, N, acc), &pool);
-      for (int64_t i = 0; i < M * N; ++i) ASSERT_EQ(ya[i], yv[i]) << "M=" << M << " i=" << i;
+  // N = 40: a pair of tiles and a short single one; N = 24: a pair whose second tile is short,
+  // with an odd number of blocks (K = 96).
+  for (auto [N, K] : {std::pair<int64_t, int64_t>{40, 256}, {24, 96}}) {
+    MakeWeight(N, K, 51);
+    for (int64_t M : {8, 16, 17, 40, 70}) {
+      for (bool acc : {false, true}) {
+        auto x = Randn(M * K, 52);
+        x[7] = -13.0f;
+        std::vector<float> ya(M * N, 0.25f), yv(M * N, 0.25f);
+        ThreadPool pool(2);
+        kt_->matmul(Params(x.data(), ya.data(), M, N, K, K, N, acc), &pool);
+        vnni->matmul(Params(x.data(), yv.data(), M, N, K, K, N, acc), &pool);
+        for (int64_t i = 0; i < M * N; ++i) {
+          ASSERT_EQ(ya[i], yv[i]) << "N=" << N << " K=" << K << " M=" << M << " i=" << i;
+        }
+      }
     }
   }
 }
 
 TEST_P(Packed, RefusesShapesAndTypesWithoutLayout) {
   EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 8, 64), 16u * 2 * 34);  // one zero-padded tile
-  EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 32, 48), 0u);   // k not a multiple of 32
-  EXPECT_EQ(kt_->packed_bytes(DType::kQ4_K, 32, 128), 0u);  // k not a multiple of 256
-  EXPECT_EQ(kt_->packed_bytes(DType::kQ6_K, 32, 256), 0u);  // no layout for this type
+  EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 32, 48), 0u);           // k not a multiple of 32
+  EXPECT_EQ(kt_->packed_bytes(DType::kQ4_K, 32, 128), 0u);          // k not a multiple of 256
+  EXPECT_EQ(kt_->packed_bytes(DType::kQ6_K, 32, 256), 0u);          // no layout for this type
   EXPECT_EQ(kt_->packed_bytes(DType::kF32, 32, 256), 0u);
   EXPECT_EQ(kt_->packed_bytes(DType::kQ8_0, 32, 64), 32u * 2 * 34);
 }
