@@ -14,11 +14,13 @@
 // GCC 12 reports the _mm512_undefined_* placeholders inside its own conversion intrinsics as
 // maybe-uninitialized once TileRows2 spills registers; a false positive of the header code.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/x86/amx_matmul.h"
@@ -190,9 +192,164 @@ void TileRows2(const MatmulParams& p, const packed::Act& a, const uint8_t* wt, i
   }
 }
 
+// ---- q4_k (layout and arithmetic in avx512_packed.h, packed::MatmulQ4k) ----
+//
+// The 6-bit scale is split, sc = 8 * s1 + s0 (s0, s1 <= 7), so q * s0 and q * s1 fit a byte
+// (<= 105): per tile and super-block the quants are expanded once into two int8 B operands
+// (q * s0 and q * s1, 4 chunks of 64 values each), then per 16 activation rows and chunk two
+// TDPBSUD accumulate whole super-blocks, isum = C0 + 8 * C1 exactly (|C| <= 256 * 127 * 105).
+// The per-super-block f32 step is the VNNI kernel's (Q4kFold), hence bitwise equal rows.
+
+// Tiles 0, 1: A (16 rows x 64 bytes, alternating chunks); 2, 3: B (16 x 64: the s0 and s1
+// parts); 4, 5 and 6, 7: C0, C1 of even and odd super-blocks.
+void LoadConfigQ4k() {
+  TileConfig cfg;
+  std::memset(&cfg, 0, sizeof(cfg));
+  cfg.palette_id = 1;
+  for (int t = 0; t < 8; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  _tile_loadconfig(&cfg);
+}
+
+constexpr int64_t kQ4kExpBytes = 8192;  // expanded bytes per tile and super-block (4 x 2 x 1 KiB)
+
+// Expands super-block sb of tile `wt` into out (8 KiB): chunk c, part h at (c * 2 + h) * 1024,
+// a 16 x 64-byte B tile (rows 0..7: sub-block 2c, rows 8..15: sub-block 2c + 1,
+// VNNI-interleaved as in the packed layout; part 0 holds q * s0, part 1 q * s1).
+void ExpandQ4k(const uint8_t* wt, int64_t nsb, int64_t sb, uint8_t* out) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F), seven = _mm512_set1_epi32(7);
+  const uint8_t* meta = wt + nsb * packed::kQ4kSbQBytes + sb * packed::kQ4kSbMBytes;
+  __m512i s0[8], s1[8];  // per sub-block, lane r: that part of row r's scale in both halves
+  for (int j = 0; j < 8; ++j) {
+    const __m512i sc =
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(meta + 64 + 16 * j)));
+    const __m512i lo = _mm512_and_si512(sc, seven), hi = _mm512_srli_epi32(sc, 3);
+    s0[j] = _mm512_or_si512(lo, _mm512_slli_epi32(lo, 16));
+    s1[j] = _mm512_or_si512(hi, _mm512_slli_epi32(hi, 16));
+  }
+  const uint8_t* qb = wt + sb * packed::kQ4kSbQBytes;
+  for (int c = 0; c < 4; ++c) {
+#pragma GCC unroll 8
+    for (int t = 0; t < 8; ++t) {
+      const __m512i v = _mm512_loadu_si512(qb + c * 512 + 64 * t);
+      const __m512i l = _mm512_and_si512(v, m4), h = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+      uint8_t* o = out + c * 2048 + 64 * t;
+      _mm512_store_si512(o, _mm512_mullo_epi16(l, s0[2 * c]));
+      _mm512_store_si512(o + 512, _mm512_mullo_epi16(h, s0[2 * c + 1]));
+      _mm512_store_si512(o + 1024, _mm512_mullo_epi16(l, s1[2 * c]));
+      _mm512_store_si512(o + 1536, _mm512_mullo_epi16(h, s1[2 * c + 1]));
+    }
+  }
+}
+
+// Folds super-block sb's C0, C1 (c0, c1) into the 16 row accumulators.
+inline void FoldQ4k(const packed::Act256& a, int64_t m0, const uint8_t* meta, int64_t sb,
+                    const int32_t (*c0)[16], const int32_t (*c1)[16], __m512* f) {
+  const __m512 d = packed::HalfToF32(meta), dmin = packed::HalfToF32(meta + 32);
+  __m512i mp[4];
+  packed::MinPairs(meta, mp);
+  const int64_t nsb = a.nsb;
+#pragma GCC unroll 16
+  for (int r = 0; r < 16; ++r) {
+    const __m512i isum =
+        _mm512_add_epi32(_mm512_load_si512(c0[r]), _mm512_slli_epi32(_mm512_load_si512(c1[r]), 3));
+    const int64_t row = m0 + r;
+    f[r] = packed::Q4kFold(f[r], isum, mp, a.bsum.data() + (row * nsb + sb) * 8, d, dmin,
+                           a.d[row * nsb + sb]);
+  }
+}
+
+// Activation rows [m0, m0 + 16) against tile `wt`. Super-block sb + 1 is expanded (into a
+// ring of 3 L1-resident buffers) before sb's products are issued, so its stores have reached
+// the cache when the tile loads read them; the expanded form (4x the packed bytes) never
+// leaves L1.
+void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const uint8_t* wt, int64_t m0,
+                 int64_t n0) {
+  alignas(64) uint8_t ring[3][kQ4kExpBytes];
+  const int64_t nsb = a.nsb;
+  const int8_t* q = a.q.data() + m0 * p.k;
+  __m512 f[16];
+  for (int r = 0; r < 16; ++r) f[r] = _mm512_setzero_ps();
+  alignas(64) int32_t c[2][16][16];
+  auto meta = [&](int64_t sb) {
+    return wt + nsb * packed::kQ4kSbQBytes + sb * packed::kQ4kSbMBytes;
+  };
+  // Super-block sb into C tiles (4, 5) or (6, 7); A alternates between tiles 0 and 1.
+#define CACHET_Q4K_SB(C0, C1)        \
+  do {                               \
+    _tile_zero(C0);                  \
+    _tile_zero(C1);                  \
+    const uint8_t* e = ring[sb % 3]; \
+    const int8_t* x = q + 256 * sb;  \
+    _tile_loadd(0, x, p.k);          \
+    _tile_loadd(2, e, 64);           \
+    _tile_dpbsud(C0, 0, 2);          \
+    _tile_loadd(3, e + 1024, 64);    \
+    _tile_dpbsud(C1, 0, 3);          \
+    _tile_loadd(1, x + 64, p.k);     \
+    _tile_loadd(2, e + 2048, 64);    \
+    _tile_dpbsud(C0, 1, 2);          \
+    _tile_loadd(3, e + 3072, 64);    \
+    _tile_dpbsud(C1, 1, 3);          \
+    _tile_loadd(0, x + 128, p.k);    \
+    _tile_loadd(2, e + 4096, 64);    \
+    _tile_dpbsud(C0, 0, 2);          \
+    _tile_loadd(3, e + 5120, 64);    \
+    _tile_dpbsud(C1, 0, 3);          \
+    _tile_loadd(1, x + 192, p.k);    \
+    _tile_loadd(2, e + 6144, 64);    \
+    _tile_dpbsud(C0, 1, 2);          \
+    _tile_loadd(3, e + 7168, 64);    \
+    _tile_dpbsud(C1, 1, 3);          \
+  } while (0)
+  ExpandQ4k(wt, nsb, 0, ring[0]);
+  for (int64_t sb = 0; sb < nsb; ++sb) {
+    if (sb + 1 < nsb) ExpandQ4k(wt, nsb, sb + 1, ring[(sb + 1) % 3]);
+    if (sb % 2 == 0) {
+      CACHET_Q4K_SB(4, 5);
+      if (sb > 0) FoldQ4k(a, m0, meta(sb - 1), sb - 1, c[0], c[1], f);
+      _tile_stored(4, c[0], 64);
+      _tile_stored(5, c[1], 64);
+    } else {
+      CACHET_Q4K_SB(6, 7);
+      FoldQ4k(a, m0, meta(sb - 1), sb - 1, c[0], c[1], f);
+      _tile_stored(6, c[0], 64);
+      _tile_stored(7, c[1], 64);
+    }
+  }
+#undef CACHET_Q4K_SB
+  FoldQ4k(a, m0, meta(nsb - 1), nsb - 1, c[0], c[1], f);
+  const int rows = static_cast<int>(std::min<int64_t>(16, p.m - m0));
+  for (int r = 0; r < rows; ++r) {
+    packed::StoreTile(p.y + (m0 + r) * p.ldy + n0, f[r], p.accumulate, p.n - n0);
+  }
+}
+
+void PackedMatmulAmxQ4k(const MatmulParams& p, ThreadPool* pool) {
+  thread_local packed::Act256 act_buf;  // the caller's; jobs reach it through the pointer
+  packed::Act256* const a = &act_buf;
+  packed::QuantizeAct256(p, 16, a, pool);
+  const int64_t nsb = p.k / 256, tiles = (p.n + kTile - 1) / kTile;
+  const int64_t tb = packed::Q4kTileBytes(nsb);
+  const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
+  ref::ParallelRange(pool, tiles, 1, [&, a](int64_t j0, int64_t j1) {
+    LoadConfigQ4k();
+    for (int64_t mc = 0; mc < p.m; mc += kMChunk) {
+      const int64_t mend = std::min(p.m, mc + kMChunk);
+      for (int64_t j = j0; j < j1; ++j) {
+        for (int64_t m0 = mc; m0 < mend; m0 += 16) TileRowsQ4k(p, *a, wp + j * tb, m0, j * kTile);
+      }
+    }
+    _tile_release();
+  });
+}
+
 }  // namespace
 
 void PackedMatmulAmx(const MatmulParams& p, ThreadPool* pool) {
+  if (p.w_type == DType::kQ4_K) return PackedMatmulAmxQ4k(p, pool);
   thread_local packed::Act act_buf;  // the caller's; jobs reach it through the pointer
   packed::Act* const a = &act_buf;
   packed::QuantizeAct(p, 16, a, pool);

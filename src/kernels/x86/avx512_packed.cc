@@ -24,7 +24,7 @@ using packed::kSBytes;
 using packed::kTile;
 using PackedAct = packed::Act;
 
-void QuantizeRow32(const float* x, int64_t nb, int8_t* q, float* d, int32_t* s128, float* dsum) {
+void QuantizeRow32(const float* x, int64_t nb, int8_t* q, float* d, int32_t* s128) {
   for (int64_t b = 0; b < nb; ++b) {
     const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
     const float am = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
@@ -36,7 +36,27 @@ void QuantizeRow32(const float* x, int64_t nb, int8_t* q, float* d, int32_t* s12
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b + 16), _mm512_cvtsepi32_epi8(q1));
     const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
     s128[b] = 128 * sum;
-    dsum[b] = d[b] * static_cast<float>(sum);
+  }
+}
+
+// One scale per 256 values; bsum[j] = sum of the quants of each 32.
+void QuantizeRow256(const float* x, int64_t nsb, int8_t* q, float* d, int16_t* bsum) {
+  for (int64_t sb = 0; sb < nsb; ++sb) {
+    const float* xs = x + 256 * sb;
+    __m512 am = _mm512_setzero_ps();
+    for (int i = 0; i < 16; ++i)
+      am = _mm512_max_ps(am, _mm512_abs_ps(_mm512_loadu_ps(xs + 16 * i)));
+    const float amax = _mm512_reduce_max_ps(am);
+    d[sb] = amax / 127.0f;
+    const __m512 id = _mm512_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+    for (int j = 0; j < 8; ++j) {
+      const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xs + 32 * j), id));
+      const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xs + 32 * j + 16), id));
+      int8_t* qo = q + 256 * sb + 32 * j;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qo), _mm512_cvtsepi32_epi8(q0));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qo + 16), _mm512_cvtsepi32_epi8(q1));
+      bsum[8 * sb + j] = static_cast<int16_t>(_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)));
+    }
   }
 }
 
@@ -48,15 +68,30 @@ void packed::QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadP
   a->q.resize(rows * p.k);
   a->d.resize(rows * a->nb);
   a->s128.resize(rows * a->nb);
-  a->dsum.resize(rows * a->nb);
   std::fill(a->q.begin() + p.m * p.k, a->q.end(), 0);
-  std::fill(a->dsum.begin() + p.m * a->nb, a->dsum.end(), 0.0f);
   std::fill(a->d.begin() + p.m * a->nb, a->d.end(), 0.0f);
   std::fill(a->s128.begin() + p.m * a->nb, a->s128.end(), 0);
   ref::ParallelRange(p.m >= 64 ? pool : nullptr, p.m, 16, [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m) {
       QuantizeRow32(p.x + m * p.ldx, a->nb, a->q.data() + m * p.k, a->d.data() + m * a->nb,
-                    a->s128.data() + m * a->nb, a->dsum.data() + m * a->nb);
+                    a->s128.data() + m * a->nb);
+    }
+  });
+}
+
+void packed::QuantizeAct256(const MatmulParams& p, int64_t row_pad, Act256* a, ThreadPool* pool) {
+  const int64_t rows = (p.m + row_pad - 1) / row_pad * row_pad;
+  a->nsb = p.k / 256;
+  a->q.resize(rows * p.k);
+  a->d.resize(rows * a->nsb);
+  a->bsum.resize(rows * a->nsb * 8);
+  std::fill(a->q.begin() + p.m * p.k, a->q.end(), 0);
+  std::fill(a->d.begin() + p.m * a->nsb, a->d.end(), 0.0f);
+  std::fill(a->bsum.begin() + p.m * a->nsb * 8, a->bsum.end(), 0);
+  ref::ParallelRange(p.m >= 64 ? pool : nullptr, p.m, 16, [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) {
+      QuantizeRow256(p.x + m * p.ldx, a->nsb, a->q.data() + m * p.k, a->d.data() + m * a->nsb,
+                     a->bsum.data() + m * a->nsb * 8);
     }
   });
 }

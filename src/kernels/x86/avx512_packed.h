@@ -52,10 +52,18 @@ struct Act {
   std::vector<int8_t> q;      // [rows, nb * 32]
   std::vector<float> d;       // [rows, nb] scale of each 32 values
   std::vector<int32_t> s128;  // [rows, nb] 128 * sum of the block's quants (+128 weight offset)
-  std::vector<float> dsum;    // [rows, nb] d * sum of the block's quants (q4_k minimums)
 };
 // Quantizes the p.m rows of p.x into a; rows up to a multiple of row_pad are zero.
 void QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadPool* pool);
+
+// Activations for q4_k: one scale per 256 values (the super-block), as llama.cpp's q8_K.
+struct Act256 {
+  int64_t nsb = 0;
+  std::vector<int8_t> q;      // [rows, nsb * 256]
+  std::vector<float> d;       // [rows, nsb] max|x| / 127 of each 256 values
+  std::vector<int16_t> bsum;  // [rows, nsb * 8] sum of each 32 quants
+};
+void QuantizeAct256(const MatmulParams& p, int64_t row_pad, Act256* a, ThreadPool* pool);
 
 // y[0 .. cols) (+)= the first min(cols, 16) lanes of f (cols < 16 only in the last tile of a
 // weight whose rows are not a multiple of 16).
@@ -107,7 +115,7 @@ void RunBlock(int nt, int mt, Args&&... args) {
 // independent chains for decode), else 2 against up to 6 rows at a time; activation rows in
 // chunks of 64 so their quants stay in L2 while the tiles pass. Calls run(ntile, mt, j0, m0)
 // for tiles [j0, j0 + ntile) and rows [m0, m0 + mt), split over `pool` by tile groups.
-template <typename Run>
+template <int MaxRows = 6, typename Run>
 void ForTileBlocks(const MatmulParams& p, ThreadPool* pool, Run run) {
   constexpr int64_t kMChunk = 64;
   const int64_t tiles = (p.n + kTile - 1) / kTile, nt = p.m <= 2 ? 4 : 2;
@@ -118,7 +126,7 @@ void ForTileBlocks(const MatmulParams& p, ThreadPool* pool, Run run) {
       for (int64_t u = u0; u < u1; ++u) {
         const int64_t j0 = u * nt;
         const int ntile = static_cast<int>(std::min(nt, tiles - j0));
-        const int64_t mt_max = ntile > 2 ? 1 : 6;
+        const int64_t mt_max = ntile > 2 ? 1 : MaxRows;
         for (int64_t m0 = mc; m0 < mend; m0 += mt_max) {
           run(ntile, static_cast<int>(std::min(mt_max, mend - m0)), j0, m0);
         }
@@ -130,13 +138,45 @@ void ForTileBlocks(const MatmulParams& p, ThreadPool* pool, Run run) {
 // q4_k ("q4_k x16", avx512_packed_q4k.cc): per tile of 16 rows, for each 256-value super-block
 // sb: 2048 bytes of quants (sub-block pair c = 0..3, chunk t = 0..7 at sb*2048 + c*512 + 64t:
 // row r's 4 bytes at 4r, low nibbles = sub-block 2c values 4t..4t+3, high nibbles = sub-block
-// 2c+1), then after all super-blocks, per sb 320 bytes: d[16], dmin[16] (f16), sc[8][16] and
-// m[8][16] (the 6-bit scales and minimums, u8). 2,368 bytes per 16 x 256 (q4_k: 2,304).
-// y = sum_j (isum_j * (d*sc_j * x_d_j)) - (dmin*m_j) * (x_d_j * xsum_j), f32 per sub-block j of
-// 32 values in order, isum_j exact: batch-invariant like q8_0.
+// 2c+1), then after all super-blocks, per sb 320 bytes: d[16], dmin[16] (f16), sc[8][16] (the
+// 6-bit scales, u8, sub-block j at 64 + 16j + r) and the 6-bit minimums in pairs (at 192 + 32i
+// + 2r: m[2i][r], m[2i+1][r]). 2,368 bytes per 16 x 256 (q4_k: 2,304).
+// Arithmetic, per super-block sb, with the activations of Act256 (x = xd * xq):
+//   isum = sum_j sc_j * sum_{k in j} q_k xq_k,  imin = sum_j m_j * bsum_j   (exact int32)
+//   y = fma(cvt(isum), d * xd, y);  y = fnmadd(cvt(imin), dmin * xd, y)     (f32, sb in order)
+// The integers are exact however they are formed (VNNI per sub-block, AMX tiles of whole
+// super-blocks), so every kernel and every M give bitwise the same rows.
+// Error vs exact: |dy| <= sum_sb xd_sb / 2 * sum_{k in sb} |w_k| plus f32 rounding.
 size_t Q4kBytes(int64_t n, int64_t k);
 void PackQ4k(const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool);
 void MatmulQ4k(const MatmulParams& p, ThreadPool* pool);
+constexpr int64_t kQ4kSbQBytes = 2048;  // quant bytes per tile and super-block
+constexpr int64_t kQ4kSbMBytes = 320;   // d, dmin, sc, m per tile and super-block
+inline int64_t Q4kTileBytes(int64_t nsb) { return nsb * (kQ4kSbQBytes + kQ4kSbMBytes); }
+
+// The per-super-block f32 step shared by the VNNI and AMX q4_k kernels (see above); meta is
+// the tile's 320 bytes of super-block sb, mpair its 4 minimum-pair vectors (MinPairs).
+inline void MinPairs(const uint8_t* meta, __m512i mp[4]) {
+  for (int i = 0; i < 4; ++i) {
+    mp[i] = _mm512_cvtepu8_epi16(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(meta + 192 + 32 * i)));
+  }
+}
+inline __m512 Q4kFold(__m512 f, __m512i isum, const __m512i mp[4], const int16_t* bsum, __m512 d,
+                      __m512 dmin, float xd) {
+  __m512i imin = _mm512_setzero_si512();
+  for (int i = 0; i < 4; ++i) {
+    int32_t pair;
+    std::memcpy(&pair, bsum + 2 * i, 4);
+    imin = _mm512_dpwssd_epi32(imin, mp[i], _mm512_set1_epi32(pair));
+  }
+  const __m512 xv = _mm512_set1_ps(xd);
+  f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, xv), f);
+  return _mm512_fnmadd_ps(_mm512_cvtepi32_ps(imin), _mm512_mul_ps(dmin, xv), f);
+}
+inline __m512 HalfToF32(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
 }  // namespace packed
 
 }  // namespace cachet::kernels::x86

@@ -1,9 +1,9 @@
 // The AVX-512 tables (with and without VNNI) and the AMX table, which adds tile matmuls for
 // prefill-sized quantized/half products on top of AVX-512 VNNI.
-#include "kernels/ref/ref_kernels.h"
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels/ref/ref_kernels.h"
 #include "kernels/x86/amx_matmul.h"
 #include "kernels/x86/amx_packed.h"
 #include "kernels/x86/avx512_matmul.h"
@@ -34,13 +34,15 @@ bool AmxBf16() {
   return on;
 }
 
-// Packed q8_0: AMX int8 tiles from M >= 8, the VNNI kernel below (packed q4_k: VNNI); both give bitwise the same
-// rows (amx_packed.h), so the table stays batch-invariant. Unpacked weights: the VNNI path (or
+// Packed q8_0 and q4_k: AMX int8 tiles from M >= 8, the VNNI kernel below; both give bitwise the
+// same rows (amx_packed.h), so the table stays batch-invariant. Unpacked weights: the VNNI path (or
 // bf16 tiles with CACHET_AMX_BF16=1). f32 weights never go through AMX: bf16 rounding would
 // break the f32 accuracy contract.
 void MatmulAmx(const MatmulParams& p, ThreadPool* pool) {
   if (p.w_packed != nullptr) {
-    if (p.m >= kAmxPackedMinM && p.w_type == DType::kQ8_0) return PackedMatmulAmx(p, pool);
+    if (p.m >= kAmxPackedMinM && (p.w_type == DType::kQ8_0 || p.w_type == DType::kQ4_K)) {
+      return PackedMatmulAmx(p, pool);
+    }
     return PackedMatmulVnni(p, pool);
   }
   if (AmxBf16() && p.m >= kAmxMinM && p.w_type != DType::kF32 && AmxMatmulSupported(p.w_type) &&
@@ -60,18 +62,16 @@ const KernelTable& Avx512Kernels() {
 }
 
 const KernelTable& Avx512VnniKernels() {
-  static const KernelTable t{"avx512_vnni",   MatmulVnni,      DequantizeRowAvx512,
-                             RmsNormAvx512,   ref::Rope,       AttentionAvx512,
-                             SwigluAvx512,    AddAvx512,       PackedBytesVnni,
-                             PackWeightVnni};
+  static const KernelTable t{"avx512_vnni",   MatmulVnni,      DequantizeRowAvx512, RmsNormAvx512,
+                             ref::Rope,       AttentionAvx512, SwigluAvx512,        AddAvx512,
+                             PackedBytesVnni, PackWeightVnni};
   return t;
 }
 
 const KernelTable& AmxKernels() {
-  static const KernelTable t{"amx",         MatmulAmx,       DequantizeRowAvx512,
-                             RmsNormAvx512, ref::Rope,       AttentionAvx512,
-                             SwigluAvx512,  AddAvx512,       PackedBytesVnni,
-                             PackWeightVnni};
+  static const KernelTable t{"amx",           MatmulAmx,       DequantizeRowAvx512, RmsNormAvx512,
+                             ref::Rope,       AttentionAvx512, SwigluAvx512,        AddAvx512,
+                             PackedBytesVnni, PackWeightVnni};
   return t;
 }
 

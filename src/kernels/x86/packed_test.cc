@@ -109,9 +109,10 @@ TEST_P(Packed, MatchesRefWithinActivationRoundingBound) {
         RefKernels().dequantize_row(T, &w_[n * rb_], row.data(), K);
         for (int64_t m = 0; m < M; ++m) {
           double bound = 0, sabs = 0;
-          for (int64_t b = 0; b < K; b += 32) {
+          const int64_t g = T == DType::kQ4_K ? 256 : 32;  // activation values per scale
+          for (int64_t b = 0; b < K; b += g) {
             double amax = 0, wsum = 0;
-            for (int64_t i = b; i < b + 32; ++i) {
+            for (int64_t i = b; i < b + g; ++i) {
               amax = std::max(amax, std::fabs(static_cast<double>(x[m * ldx + i])));
               wsum += std::fabs(row[i]);
               sabs += std::fabs(row[i] * x[m * ldx + i]);
@@ -160,8 +161,12 @@ TEST_P(Packed, AmxTilesEqualVnniBitwise) {
   ASSERT_NE(vnni, nullptr);
   // N = 40: a pair of tiles and a short single one; N = 24: a pair whose second tile is short,
   // with an odd number of blocks (K = 96).
-  for (auto [N, K] : {std::pair<int64_t, int64_t>{40, 256}, {24, 96}}) {
-    MakeWeight(N, K, 51);
+  using Case = std::tuple<DType, int64_t, int64_t>;
+  for (auto [T, N, K] : {Case{DType::kQ8_0, 40, 256},
+                         {DType::kQ8_0, 24, 96},
+                         {DType::kQ4_K, 40, 768},
+                         {DType::kQ4_K, 24, 512}}) {
+    MakeWeight(N, K, 51, T);
     for (int64_t M : {8, 16, 17, 40, 70}) {
       for (bool acc : {false, true}) {
         auto x = Randn(M * K, 52);
