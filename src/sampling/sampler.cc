@@ -116,6 +116,17 @@ void Sampler::Truncate() {
 }
 
 int32_t Sampler::Sample(const float* logits, int32_t n_vocab, std::span<const int32_t> history) {
+  const bool penalties = params_.repetition_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
+                         params_.presence_penalty != 0.0f;
+  if (params_.temperature <= 0.0f && (!penalties || history.empty())) {
+    // Greedy without penalties: the argmax straight from the logits (first index among equal
+    // maxima, as Better orders them), without building the candidate list.
+    int32_t best = 0;
+    for (int32_t i = 1; i < n_vocab; ++i) {
+      if (logits[i] > logits[best]) best = i;
+    }
+    return best;
+  }
   cand_.resize(n_vocab);
   for (int32_t i = 0; i < n_vocab; ++i) cand_[i] = {i, logits[i], 0.0f};
   ApplyPenalties(history, n_vocab);

@@ -20,6 +20,29 @@ TEST(SamplerTest, GreedyPicksMaxAndLowestIdOnTies) {
   EXPECT_EQ(s.Sample(logits.data(), 4, {}), 1);
 }
 
+// Greedy without penalties takes the argmax straight from the logits; with a penalty that
+// changes nothing (presence 0 -> 1e-30 on a token that is not the max) it goes through the
+// candidate list. Both must pick the same token, ties and NaN included.
+TEST(SamplerTest, GreedyFastPathAgreesWithCandidatePath) {
+  SamplingParams slow = Greedy();
+  slow.presence_penalty = 1e-30f;
+  Sampler fast_s(Greedy()), slow_s(slow);
+  std::vector<float> logits(5000);
+  uint32_t x = 7;
+  for (int round = 0; round < 50; ++round) {
+    for (auto& l : logits) {
+      x = x * 1664525u + 1013904223u;
+      l = static_cast<float>(x >> 24) / 16.0f;  // coarse values: many ties
+    }
+    if (round % 10 == 3) logits[round] = std::nanf("");
+    const std::vector<int32_t> history = {4999};
+    logits[4999] = -1e9f;  // the penalized token never competes
+    EXPECT_EQ(fast_s.Sample(logits.data(), 5000, history),
+              slow_s.Sample(logits.data(), 5000, history))
+        << "round " << round;
+  }
+}
+
 TEST(SamplerTest, RepetitionPenaltyDividesPositiveMultipliesNegative) {
   auto p = Greedy();
   p.repetition_penalty = 2;
