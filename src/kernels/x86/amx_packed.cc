@@ -50,6 +50,24 @@ void LoadConfig() {
   _tile_loadconfig(&cfg);
 }
 
+// The activation quants re-laid as A tiles: per group of 16 rows (at the group's offset
+// 16 * k), per width-byte column block c, 16 rows x width bytes contiguous (at c * 16 * width).
+// Loading A straight from the row-major buffer (row stride k, a power of two here) put its 16
+// rows in 1-2 L1 sets, where the streaming weights evicted them: every A load came from L2.
+const int8_t* TileActivations(const int8_t* q, int64_t rows, int64_t k, int64_t width,
+                              std::vector<int8_t>* out) {
+  out->resize(static_cast<size_t>(rows * k));
+  for (int64_t g = 0; g < rows; g += 16) {
+    for (int64_t c = 0; c < k / width; ++c) {
+      for (int64_t r = 0; r < 16; ++r) {
+        std::memcpy(out->data() + g * k + c * 16 * width + r * width, q + (g + r) * k + c * width,
+                    static_cast<size_t>(width));
+      }
+    }
+  }
+  return out->data();
+}
+
 struct RowBlock {
   const int8_t* q;    // activation quants of the 16 rows (row stride k)
   const float* xd;    // their block scales (row stride nb)
@@ -74,11 +92,11 @@ inline void Fold(const RowBlock& rb, int64_t b, const int32_t (*c)[16], __m512* 
 // Activation rows [m0, m0 + 16) (padded rows are zero) against weight tile `wt`; writes the
 // rows below p.m of y[m][n0 .. n0 + 16). Blocks alternate between C tiles 0 and 3, so the
 // tile product of block b + 1 runs while block b is folded.
-void TileRows(const MatmulParams& p, const packed::Act& a, const uint8_t* wt, int64_t m0,
-              int64_t n0) {
+void TileRows(const MatmulParams& p, const packed::Act& a, const int8_t* at, const uint8_t* wt,
+              int64_t m0, int64_t n0) {
   const int64_t cols = p.n - n0;  // < 16 only in a short last tile
-  const RowBlock rb{
-      a.q.data() + m0 * p.k, a.d.data() + m0 * a.nb, a.s128.data() + m0 * a.nb, wt, p.k, a.nb};
+  const RowBlock rb{at + m0 * p.k, a.d.data() + m0 * a.nb, a.s128.data() + m0 * a.nb, wt, p.k,
+                    a.nb};
   const int64_t nb = a.nb;
   __m512 f[16];
   for (int r = 0; r < 16; ++r) f[r] = _mm512_setzero_ps();
@@ -86,7 +104,7 @@ void TileRows(const MatmulParams& p, const packed::Act& a, const uint8_t* wt, in
   // so the fold's loads never wait for the tile store that has just been issued.
   alignas(64) int32_t c[4][16][16];
   _tile_zero(4);
-  _tile_loadd(0, rb.q, rb.k);
+  _tile_loadd(0, rb.q, 32);
   _tile_loadd(2, wt, 64);
   _tile_dpbsud(4, 0, 2);
   // The B tiles come straight from DRAM on the first row group: tile loads are not covered by
@@ -106,7 +124,7 @@ void TileRows(const MatmulParams& p, const packed::Act& a, const uint8_t* wt, in
     }
     if (b + 1 < nb) {
       _tile_zero(6);
-      _tile_loadd(1, rb.q + 32 * (b + 1), rb.k);
+      _tile_loadd(1, rb.q + 512 * (b + 1), 32);
       _tile_loadd(3, wt + (b + 1) * kQBytes, 64);
       _tile_dpbsud(6, 1, 3);
     }
@@ -118,7 +136,7 @@ void TileRows(const MatmulParams& p, const packed::Act& a, const uint8_t* wt, in
     }
     if (b + 2 < nb) {
       _tile_zero(4);
-      _tile_loadd(0, rb.q + 32 * (b + 2), rb.k);
+      _tile_loadd(0, rb.q + 512 * (b + 2), 32);
       _tile_loadd(2, wt + (b + 2) * kQBytes, 64);
       _tile_dpbsud(4, 0, 2);
     }
@@ -134,10 +152,10 @@ void TileRows(const MatmulParams& p, const packed::Act& a, const uint8_t* wt, in
 
 // Two weight tiles (wt, wt + tb) against activation rows [m0, m0 + 16): one A tile per block
 // serves both, and the two tiles' products give the tile unit two independent chains.
-void TileRows2(const MatmulParams& p, const packed::Act& a, const uint8_t* wt, int64_t tb,
-               int64_t m0, int64_t n0) {
-  const RowBlock r0{
-      a.q.data() + m0 * p.k, a.d.data() + m0 * a.nb, a.s128.data() + m0 * a.nb, wt, p.k, a.nb};
+void TileRows2(const MatmulParams& p, const packed::Act& a, const int8_t* at, const uint8_t* wt,
+               int64_t tb, int64_t m0, int64_t n0) {
+  const RowBlock r0{at + m0 * p.k, a.d.data() + m0 * a.nb, a.s128.data() + m0 * a.nb, wt, p.k,
+                    a.nb};
   RowBlock r1 = r0;
   r1.wt = wt + tb;
   const int64_t nb = a.nb;
@@ -148,7 +166,7 @@ void TileRows2(const MatmulParams& p, const packed::Act& a, const uint8_t* wt, i
   auto even = [&](int64_t b) {
     _tile_zero(4);
     _tile_zero(5);
-    _tile_loadd(0, r0.q + 32 * b, r0.k);
+    _tile_loadd(0, r0.q + 512 * b, 32);
     _tile_loadd(2, r0.wt + b * kQBytes, 64);
     _tile_dpbsud(4, 0, 2);
     _tile_loadd(3, r1.wt + b * kQBytes, 64);
@@ -157,7 +175,7 @@ void TileRows2(const MatmulParams& p, const packed::Act& a, const uint8_t* wt, i
   auto odd = [&](int64_t b) {
     _tile_zero(6);
     _tile_zero(7);
-    _tile_loadd(1, r0.q + 32 * b, r0.k);
+    _tile_loadd(1, r0.q + 512 * b, 32);
     _tile_loadd(2, r0.wt + b * kQBytes, 64);
     _tile_dpbsud(6, 1, 2);
     _tile_loadd(3, r1.wt + b * kQBytes, 64);
@@ -265,11 +283,11 @@ inline void FoldQ4k(const packed::Act256& a, int64_t m0, const uint8_t* meta, in
 // ring of 3 L1-resident buffers) before sb's products are issued, so its stores have reached
 // the cache when the tile loads read them; the expanded form (4x the packed bytes) never
 // leaves L1.
-void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const uint8_t* wt, int64_t m0,
-                 int64_t n0) {
+void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const int8_t* at,
+                 const uint8_t* wt, int64_t m0, int64_t n0) {
   alignas(64) uint8_t ring[3][kQ4kExpBytes];
   const int64_t nsb = a.nsb;
-  const int8_t* q = a.q.data() + m0 * p.k;
+  const int8_t* q = at + m0 * p.k;  // A tiles of this row group, 1 KiB per 64 values
   __m512 f[16];
   for (int r = 0; r < 16; ++r) f[r] = _mm512_setzero_ps();
   alignas(64) int32_t c[2][16][16];
@@ -282,23 +300,23 @@ void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const uint8_t* 
     _tile_zero(C0);                  \
     _tile_zero(C1);                  \
     const uint8_t* e = ring[sb % 3]; \
-    const int8_t* x = q + 256 * sb;  \
-    _tile_loadd(0, x, p.k);          \
+    const int8_t* x = q + 4096 * sb; \
+    _tile_loadd(0, x, 64);           \
     _tile_loadd(2, e, 64);           \
     _tile_dpbsud(C0, 0, 2);          \
     _tile_loadd(3, e + 1024, 64);    \
     _tile_dpbsud(C1, 0, 3);          \
-    _tile_loadd(1, x + 64, p.k);     \
+    _tile_loadd(1, x + 1024, 64);    \
     _tile_loadd(2, e + 2048, 64);    \
     _tile_dpbsud(C0, 1, 2);          \
     _tile_loadd(3, e + 3072, 64);    \
     _tile_dpbsud(C1, 1, 3);          \
-    _tile_loadd(0, x + 128, p.k);    \
+    _tile_loadd(0, x + 2048, 64);    \
     _tile_loadd(2, e + 4096, 64);    \
     _tile_dpbsud(C0, 0, 2);          \
     _tile_loadd(3, e + 5120, 64);    \
     _tile_dpbsud(C1, 0, 3);          \
-    _tile_loadd(1, x + 192, p.k);    \
+    _tile_loadd(1, x + 3072, 64);    \
     _tile_loadd(2, e + 6144, 64);    \
     _tile_dpbsud(C0, 1, 2);          \
     _tile_loadd(3, e + 7168, 64);    \
@@ -331,6 +349,9 @@ void PackedMatmulAmxQ4k(const MatmulParams& p, ThreadPool* pool) {
   thread_local packed::Act256 act_buf;  // the caller's; jobs reach it through the pointer
   packed::Act256* const a = &act_buf;
   packed::QuantizeAct256(p, 16, a, pool);
+  thread_local std::vector<int8_t> at_buf;
+  const int8_t* at =
+      TileActivations(a->q.data(), static_cast<int64_t>(a->q.size()) / p.k, p.k, 64, &at_buf);
   const int64_t nsb = p.k / 256, tiles = (p.n + kTile - 1) / kTile;
   const int64_t tb = packed::Q4kTileBytes(nsb);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
@@ -339,7 +360,8 @@ void PackedMatmulAmxQ4k(const MatmulParams& p, ThreadPool* pool) {
     for (int64_t mc = 0; mc < p.m; mc += kMChunk) {
       const int64_t mend = std::min(p.m, mc + kMChunk);
       for (int64_t j = j0; j < j1; ++j) {
-        for (int64_t m0 = mc; m0 < mend; m0 += 16) TileRowsQ4k(p, *a, wp + j * tb, m0, j * kTile);
+        for (int64_t m0 = mc; m0 < mend; m0 += 16)
+          TileRowsQ4k(p, *a, at, wp + j * tb, m0, j * kTile);
       }
     }
     _tile_release();
@@ -353,6 +375,9 @@ void PackedMatmulAmx(const MatmulParams& p, ThreadPool* pool) {
   thread_local packed::Act act_buf;  // the caller's; jobs reach it through the pointer
   packed::Act* const a = &act_buf;
   packed::QuantizeAct(p, 16, a, pool);
+  thread_local std::vector<int8_t> at_buf;
+  const int8_t* at =
+      TileActivations(a->q.data(), static_cast<int64_t>(a->q.size()) / p.k, p.k, 32, &at_buf);
   const int64_t nb = p.k / 32, tiles = (p.n + kTile - 1) / kTile, tb = nb * (kQBytes + kSBytes);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
   const int64_t units = (tiles + 1) / 2;  // pairs of weight tiles
@@ -364,9 +389,9 @@ void PackedMatmulAmx(const MatmulParams& p, ThreadPool* pool) {
         const int64_t j = 2 * u;
         for (int64_t m0 = mc; m0 < mend; m0 += 16) {
           if (j + 1 < tiles) {
-            TileRows2(p, *a, wp + j * tb, tb, m0, j * kTile);
+            TileRows2(p, *a, at, wp + j * tb, tb, m0, j * kTile);
           } else {
-            TileRows(p, *a, wp + j * tb, m0, j * kTile);
+            TileRows(p, *a, at, wp + j * tb, m0, j * kTile);
           }
         }
       }
