@@ -24,9 +24,8 @@
 namespace cachet::kernels::x86 {
 namespace {
 
-constexpr int64_t kKeys = 16;        // keys per block (one zmm of scores)
+constexpr int64_t kKeys = 16;         // keys per block (one zmm of scores)
 constexpr int64_t kTileQueries = 64;  // queries per work item (tokens x heads of a KV head)
-
 
 inline int64_t Pad16(int64_t n) { return (n + 15) / 16 * 16; }
 
@@ -38,22 +37,61 @@ struct Tile {
   std::vector<float> m, l;  // running max and sum
   std::vector<float> acc;   // [queries][Pad16(head_dim_v)]
   // Per key block.
-  std::vector<float> kt;   // [head_dim][16] transposed keys (zero beyond the block's keys)
-  std::vector<float> vf;   // [16][Pad16(head_dim_v)]
-  std::vector<float> row;  // one converted key row
+  std::vector<float> kt;          // [head_dim][16] transposed keys (zero beyond the block's keys)
+  std::vector<float> vf;          // [16][Pad16(head_dim_v)]
   alignas(64) float p[4][kKeys];  // softmax weights of the block, per query of a group
 };
+
+// Transposes the 16 x 16 floats in r (r[i][j] <- r[j][i]): for s = 8, 4, 2, 1, rows a and
+// a + s (bit s of a clear) swap the elements at positions with bit s set in a for those with
+// it clear in a + s. Pure data movement, so the keys' values are exactly the scalar copy's.
+struct TransposeIndex {
+  alignas(64) int32_t a[4][16], b[4][16];  // level 0..3 = s 8, 4, 2, 1
+  constexpr TransposeIndex() : a(), b() {
+    for (int l = 0; l < 4; ++l) {
+      const int s = 8 >> l;
+      for (int i = 0; i < 16; ++i) {
+        a[l][i] = (i & s) ? 16 + i - s : i;
+        b[l][i] = (i & s) ? 16 + i : i + s;
+      }
+    }
+  }
+};
+constexpr TransposeIndex kTransposeIndex;
+
+inline void Transpose16(__m512 r[16]) {
+#pragma GCC unroll 4
+  for (int l = 0; l < 4; ++l) {
+    const int s = 8 >> l;
+    const __m512i xa = _mm512_load_si512(kTransposeIndex.a[l]);
+    const __m512i xb = _mm512_load_si512(kTransposeIndex.b[l]);
+#pragma GCC unroll 16
+    for (int a = 0; a < 16; ++a) {
+      if (a & s) continue;
+      const __m512 na = _mm512_permutex2var_ps(r[a], xa, r[a + s]);
+      const __m512 nb = _mm512_permutex2var_ps(r[a], xb, r[a + s]);
+      r[a] = na;
+      r[a + s] = nb;
+    }
+  }
+}
 
 // Converts keys j0..j0+nb-1 of KV head kvh into t->kt (transposed) and values into t->vf.
 void LoadBlock(const AttentionParams& p, int64_t kvh, int64_t j0, int64_t nb, Tile* t) {
   const int64_t dk = p.head_dim, dv = p.head_dim_v, dvp = Pad16(dv);
-  std::fill(t->kt.begin(), t->kt.end(), 0.0f);
-  for (int64_t j = 0; j < nb; ++j) {
-    const void* k = AttentionKvRow(p, p.k_blocks, j0 + j, kvh, dk, false);
-    for (int64_t d = 0; d < dk; d += 16) {
-      _mm512_storeu_ps(&t->row[d], LoadKv(p.kv_type, k, d, Mask(dk - d)));
+  const void* krow[kKeys];
+  for (int64_t j = 0; j < nb; ++j) krow[j] = AttentionKvRow(p, p.k_blocks, j0 + j, kvh, dk, false);
+  for (int64_t d0 = 0; d0 < dk; d0 += 16) {
+    // 16 keys x 16 dims, transposed in registers (keys beyond nb are zero).
+    __m512 r[kKeys];
+    for (int64_t j = 0; j < kKeys; ++j) {
+      r[j] = j < nb ? LoadKv(p.kv_type, krow[j], d0, Mask(dk - d0)) : _mm512_setzero_ps();
     }
-    for (int64_t d = 0; d < dk; ++d) t->kt[d * kKeys + j] = t->row[d];
+    Transpose16(r);
+    for (int64_t d = d0; d < std::min(dk, d0 + 16); ++d)
+      _mm512_storeu_ps(&t->kt[d * kKeys], r[d - d0]);
+  }
+  for (int64_t j = 0; j < nb; ++j) {
     const void* v = AttentionKvRow(p, p.v_blocks, j0 + j, kvh, dv, true);
     for (int64_t d = 0; d < dvp; d += 16) {
       _mm512_storeu_ps(&t->vf[j * dvp + d], LoadKv(p.kv_type, v, d, Mask(dv - d)));
@@ -75,7 +113,8 @@ inline void Pv(Tile* t, int64_t i0, int64_t c0, int64_t valid, int64_t dvp, cons
   for (int64_t j = 0; j < valid; ++j) {
     for (int k = 0; k < CN; ++k) {
       const __m512 v = _mm512_loadu_ps(&t->vf[j * dvp + 16 * (c0 + k)]);
-      for (int q = 0; q < QN; ++q) a[q][k] = _mm512_fmadd_ps(_mm512_set1_ps(t->p[q][j]), v, a[q][k]);
+      for (int q = 0; q < QN; ++q)
+        a[q][k] = _mm512_fmadd_ps(_mm512_set1_ps(t->p[q][j]), v, a[q][k]);
     }
   }
   for (int q = 0; q < QN; ++q) {
@@ -140,10 +179,18 @@ void AttendTile(const AttentionParams& p, int64_t kvh, int64_t t0, int64_t nt, T
       while (n < 4 && i + n < nq && t->nk[i + n] == t->nk[i]) ++n;
       if (t->nk[i] > j0) {
         switch (n) {
-          case 1: Update<1>(p, i, j0, t); break;
-          case 2: Update<2>(p, i, j0, t); break;
-          case 3: Update<3>(p, i, j0, t); break;
-          default: Update<4>(p, i, j0, t); break;
+          case 1:
+            Update<1>(p, i, j0, t);
+            break;
+          case 2:
+            Update<2>(p, i, j0, t);
+            break;
+          case 3:
+            Update<3>(p, i, j0, t);
+            break;
+          default:
+            Update<4>(p, i, j0, t);
+            break;
         }
       }
       i += n;
@@ -169,7 +216,6 @@ void AttentionAvx512(const AttentionParams& p, ThreadPool* pool) {
     Tile t;
     t.kt.resize(p.head_dim * kKeys);
     t.vf.resize(kKeys * Pad16(p.head_dim_v));
-    t.row.resize(Pad16(p.head_dim));
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t kvh = i / tiles, t0 = (i % tiles) * tq;
       AttendTile(p, kvh, t0, std::min(tq, p.n_q - t0), &t);
