@@ -54,18 +54,21 @@ void LoadConfig() {
 // 16 * k), per width-byte column block c, 16 rows x width bytes contiguous (at c * 16 * width).
 // Loading A straight from the row-major buffer (row stride k, a power of two here) put its 16
 // rows in 1-2 L1 sets, where the streaming weights evicted them: every A load came from L2.
-const int8_t* TileActivations(const int8_t* q, int64_t rows, int64_t k, int64_t width,
-                              std::vector<int8_t>* out) {
+template <int64_t W>
+const int8_t* TileActivations(const int8_t* q, int64_t rows, int64_t k, std::vector<int8_t>* out,
+                              ThreadPool* pool) {
   out->resize(static_cast<size_t>(rows * k));
-  for (int64_t g = 0; g < rows; g += 16) {
-    for (int64_t c = 0; c < k / width; ++c) {
-      for (int64_t r = 0; r < 16; ++r) {
-        std::memcpy(out->data() + g * k + c * 16 * width + r * width, q + (g + r) * k + c * width,
-                    static_cast<size_t>(width));
+  int8_t* o = out->data();
+  ref::ParallelRange(rows >= 64 ? pool : nullptr, rows / 16, 1, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = 16 * g0; g < 16 * g1; g += 16) {
+      for (int64_t c = 0; c < k / W; ++c) {
+        for (int64_t r = 0; r < 16; ++r) {
+          std::memcpy(o + g * k + c * 16 * W + r * W, q + (g + r) * k + c * W, W);
+        }
       }
     }
-  }
-  return out->data();
+  });
+  return o;
 }
 
 struct RowBlock {
@@ -351,7 +354,7 @@ void PackedMatmulAmxQ4k(const MatmulParams& p, ThreadPool* pool) {
   packed::QuantizeAct256(p, 16, a, pool);
   thread_local std::vector<int8_t> at_buf;
   const int8_t* at =
-      TileActivations(a->q.data(), static_cast<int64_t>(a->q.size()) / p.k, p.k, 64, &at_buf);
+      TileActivations<64>(a->q.data(), static_cast<int64_t>(a->q.size()) / p.k, p.k, &at_buf, pool);
   const int64_t nsb = p.k / 256, tiles = (p.n + kTile - 1) / kTile;
   const int64_t tb = packed::Q4kTileBytes(nsb);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
@@ -377,7 +380,7 @@ void PackedMatmulAmx(const MatmulParams& p, ThreadPool* pool) {
   packed::QuantizeAct(p, 16, a, pool);
   thread_local std::vector<int8_t> at_buf;
   const int8_t* at =
-      TileActivations(a->q.data(), static_cast<int64_t>(a->q.size()) / p.k, p.k, 32, &at_buf);
+      TileActivations<32>(a->q.data(), static_cast<int64_t>(a->q.size()) / p.k, p.k, &at_buf, pool);
   const int64_t nb = p.k / 32, tiles = (p.n + kTile - 1) / kTile, tb = nb * (kQBytes + kSBytes);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
   const int64_t units = (tiles + 1) / 2;  // pairs of weight tiles
