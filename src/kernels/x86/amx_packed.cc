@@ -164,7 +164,7 @@ void TileRows2(const MatmulParams& p, const packed::Act& a, const int8_t* at, co
   const int64_t nb = a.nb;
   __m512 f0[16], f1[16];
   for (int r = 0; r < 16; ++r) f0[r] = f1[r] = _mm512_setzero_ps();
-  alignas(64) int32_t c[2][16][16];
+  alignas(64) int32_t c[2][2][16][16];  // [even/odd block][tile]
   const bool first = m0 % kMChunk == 0;
   auto even = [&](int64_t b) {
     _tile_zero(4);
@@ -194,17 +194,17 @@ void TileRows2(const MatmulParams& p, const packed::Act& a, const int8_t* at, co
           _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * l), _MM_HINT_T0);
       }
     }
+    _tile_stored(4, c[0][0], 64);
+    _tile_stored(5, c[0][1], 64);
     if (b + 1 < nb) odd(b + 1);
-    _tile_stored(4, c[0], 64);
-    _tile_stored(5, c[1], 64);
-    Fold(r0, b, c[0], f0);
-    Fold(r1, b, c[1], f1);
+    Fold(r0, b, c[0][0], f0);
+    Fold(r1, b, c[0][1], f1);
     if (b + 1 >= nb) break;
+    _tile_stored(6, c[1][0], 64);
+    _tile_stored(7, c[1][1], 64);
     if (b + 2 < nb) even(b + 2);
-    _tile_stored(6, c[0], 64);
-    _tile_stored(7, c[1], 64);
-    Fold(r0, b + 1, c[0], f0);
-    Fold(r1, b + 1, c[1], f1);
+    Fold(r0, b + 1, c[1][0], f0);
+    Fold(r1, b + 1, c[1][1], f1);
   }
   const int rows = static_cast<int>(std::min<int64_t>(16, p.m - m0));
   for (int r = 0; r < rows; ++r) {
