@@ -24,8 +24,9 @@
 namespace cachet::kernels::x86 {
 namespace {
 
-constexpr int64_t kKeys = 16;         // keys per block (one zmm of scores)
-constexpr int64_t kTileQueries = 64;  // queries per work item (tokens x heads of a KV head)
+constexpr int64_t kKeys = 16;          // keys per block (one zmm of scores)
+constexpr int64_t kTileQueries = 64;   // queries per work item (tokens x heads of a KV head)
+constexpr int64_t kPrefetchKeys = 32;  // keys ahead whose rows are prefetched
 
 inline int64_t Pad16(int64_t n) { return (n + 15) / 16 * 16; }
 
@@ -171,7 +172,17 @@ void AttendTile(const AttentionParams& p, int64_t kvh, int64_t t0, int64_t nt, T
     t->nk[i] = std::min<int64_t>(static_cast<int64_t>(p.q_pos[tok]) + 1, p.n_kv);
     max_nk = std::max(max_nk, t->nk[i]);
   }
+  const int64_t esize = p.kv_type == DType::kF32 ? 4 : 2;
   for (int64_t j0 = 0; j0 < max_nk; j0 += kKeys) {
+    // The KV rows of one head are 128-512 bytes every n_kv_heads rows apart: fetch the block two
+    // ahead, or decode (few queries per block) waits on DRAM for every row.
+    for (int64_t j = j0 + kPrefetchKeys; j < std::min(max_nk, j0 + kPrefetchKeys + kKeys); ++j) {
+      const char* k =
+          static_cast<const char*>(AttentionKvRow(p, p.k_blocks, j, kvh, p.head_dim, false));
+      const char* v = static_cast<const char*>(AttentionKvRow(p, p.v_blocks, j, kvh, dv, true));
+      for (int64_t b = 0; b < p.head_dim * esize; b += 64) _mm_prefetch(k + b, _MM_HINT_T0);
+      for (int64_t b = 0; b < dv * esize; b += 64) _mm_prefetch(v + b, _MM_HINT_T0);
+    }
     LoadBlock(p, kvh, j0, std::min(kKeys, max_nk - j0), t);
     // Groups of up to 4 consecutive queries with the same visible keys (the heads of a token).
     for (int64_t i = 0; i < nq;) {
