@@ -81,6 +81,7 @@ struct AttentionParams {
   const int32_t* q_pos;  // [n_q]
   const void* const*
       k_blocks;  // [ceil(n_kv / block_tokens)] each [block_tokens, n_kv_heads, head_dim]
+                 // (or [n_kv_heads, block_tokens, head_dim] with head_major)
   const void* const* v_blocks;  // same, each [block_tokens, n_kv_heads, head_dim_v]
   DType kv_type = DType::kF16;  // f32, f16 or bf16
   int64_t n_q = 0;
@@ -98,15 +99,20 @@ struct AttentionParams {
   // (r_kv + r), V = its first r_kv values, both with row stride r_kv + r.
   int64_t k_row_stride = 0;
   int64_t v_row_stride = 0;
+  // Head-major blocks, [n_kv_heads, block_tokens, dim]: one head's rows are contiguous (the
+  // dense models' layout, so a 16-key block of one head is one sequential read). Row strides
+  // are then ignored.
+  bool head_major = false;
 };
 
 // Address of token j's row for KV head kvh in paged blocks (K: dim = head_dim, V: head_dim_v).
 inline const void* AttentionKvRow(const AttentionParams& p, const void* const* blocks, int64_t j,
                                   int64_t kvh, int64_t dim, bool is_v) {
   const int64_t esize = p.kv_type == DType::kF32 ? 4 : 2;
+  const auto* blk = static_cast<const uint8_t*>(blocks[j / p.block_tokens]);
+  if (p.head_major) return blk + ((kvh * p.block_tokens + j % p.block_tokens) * dim) * esize;
   const int64_t stride = is_v ? p.v_row_stride : p.k_row_stride;
   const int64_t row = stride > 0 ? stride : p.n_kv_heads * dim;
-  const auto* blk = static_cast<const uint8_t*>(blocks[j / p.block_tokens]);
   return blk + ((j % p.block_tokens) * row + kvh * dim) * esize;
 }
 

@@ -1,7 +1,8 @@
 // KvStorage: the bytes of the paged KV cache, one arena for all blocks.
 //
 // Per block and layer the storage holds `k_bytes` then `v_bytes` contiguously (block_layer_bytes
-// = k_bytes + v_bytes): for GQA models K is [64 tokens, n_kv_heads, head_dim] and V likewise; for
+// = k_bytes + v_bytes): for GQA models K is [n_kv_heads, 64 tokens, head_dim] (head-major: one
+// head's rows are contiguous) and V likewise; for
 // MLA models K is [64 tokens, kv_lora_rank + rope_dim] (the compressed latent and the RoPE key)
 // and v_bytes is 0; compressed-attention layouts (deepseek4) describe their entries the same way.
 // The sizes come from the architecture (model::KvLayout::k_block_bytes() / v_block_bytes()), so

@@ -169,17 +169,24 @@ void DenseModel::AddBias(const VecF32& b, float* y, int64_t m) {
 }
 
 void DenseModel::StoreKv(int64_t layer, std::span<const SeqBatch> batch) {
+  // Blocks are head-major, [n_kv_heads, block_tokens, head_dim] (kv_storage.h): one head's
+  // rows are contiguous, which the attention kernels read as one stream per head.
   const int64_t kd = kv_.k_dim(), vd = kv_.v_dim(), bt = kv_.block_tokens;
+  const int64_t nh = hparams_.n_head_kv, hk = kd / nh, hv = vd / nh;
   int64_t row = 0;
   for (const SeqBatch& b : batch) {
     for (int64_t t = 0; t < b.n_tokens; ++t, ++row) {
       const int64_t p = b.start_pos + t;
-      auto* kdst = static_cast<f16_t*>(b.k_blocks[layer * b.n_blocks + p / bt]) + (p % bt) * kd;
-      auto* vdst = static_cast<f16_t*>(b.v_blocks[layer * b.n_blocks + p / bt]) + (p % bt) * vd;
+      auto* kblk = static_cast<f16_t*>(b.k_blocks[layer * b.n_blocks + p / bt]);
+      auto* vblk = static_cast<f16_t*>(b.v_blocks[layer * b.n_blocks + p / bt]);
       const float* ks = kc_.data() + row * kd;
       const float* vs = vc_.data() + row * vd;
-      for (int64_t i = 0; i < kd; ++i) kdst[i] = F32ToF16(ks[i]);
-      for (int64_t i = 0; i < vd; ++i) vdst[i] = F32ToF16(vs[i]);
+      for (int64_t h = 0; h < nh; ++h) {
+        f16_t* kdst = kblk + (h * bt + p % bt) * hk;
+        f16_t* vdst = vblk + (h * bt + p % bt) * hv;
+        for (int64_t i = 0; i < hk; ++i) kdst[i] = F32ToF16(ks[h * hk + i]);
+        for (int64_t i = 0; i < hv; ++i) vdst[i] = F32ToF16(vs[h * hv + i]);
+      }
     }
   }
 }
@@ -231,6 +238,7 @@ void DenseModel::Attention(const LayerWeights& lw, int64_t layer, std::span<cons
     ap.n_q = b.n_tokens;
     ap.n_kv = b.start_pos + b.n_tokens;
     ap.block_tokens = kv_.block_tokens;
+    ap.head_major = true;
     ap.n_heads = hp.n_head;
     ap.n_kv_heads = hp.n_head_kv;
     ap.head_dim = hp.head_dim;

@@ -20,7 +20,8 @@
 namespace cachet::prefix_cache {
 
 constexpr char kDiskMagic[8] = {'C', 'A', 'C', 'H', 'E', 'T', 'K', 'V'};
-constexpr uint32_t kDiskFormatVersion = 1;
+// 2: GQA blocks are head-major (kv_storage.h); version-1 files hold token-major blocks.
+constexpr uint32_t kDiskFormatVersion = 2;
 constexpr size_t kDiskHeaderBytes = 512;
 constexpr std::string_view kDiskFileSuffix = ".kvb";
 constexpr std::string_view kDiskTempSuffix = ".tmp";
