@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -236,6 +237,48 @@ TEST_P(Simd, AttentionMatchesRef) {
     p.out = o2.data();
     RefKernels().attention(p, nullptr);
     for (size_t i = 0; i < o1.size(); ++i) ASSERT_NEAR(o1[i], o2[i], 1e-5) << DTypeName(kv);
+  }
+}
+
+// The dense models' head-major blocks ([n_kv_heads, block_tokens, dim]): the same keys and
+// values re-laid give bitwise the same output as the token-major layout, here and in ref.
+TEST_P(Simd, AttentionHeadMajorBlocksMatchTokenMajor) {
+  const int64_t nkvh = 3, nh = 6, hd = 40, hdv = 24, n_kv = 70, n_q = 4, bt = 32;
+  PagedKv paged;
+  MakePagedKv(DType::kF16, nkvh, nh, hd, hdv, n_kv, bt, 80, 90, &paged);
+  std::vector<std::vector<uint8_t>> kh(paged.kb.size()), vh(paged.vb.size());
+  std::vector<const void*> khp, vhp;
+  for (size_t b = 0; b < paged.kb.size(); ++b) {
+    kh[b].resize(paged.kb[b].size());
+    vh[b].resize(paged.vb[b].size());
+    for (int64_t t = 0; t < bt; ++t) {
+      for (int64_t h = 0; h < nkvh; ++h) {
+        std::memcpy(&kh[b][(h * bt + t) * hd * 2], &paged.kb[b][(t * nkvh + h) * hd * 2], hd * 2);
+        std::memcpy(&vh[b][(h * bt + t) * hdv * 2], &paged.vb[b][(t * nkvh + h) * hdv * 2],
+                    hdv * 2);
+      }
+    }
+    khp.push_back(kh[b].data());
+    vhp.push_back(vh[b].data());
+  }
+  const auto q = Randn(n_q * nh * hd, 79);
+  const int32_t pos[n_q] = {3, 40, 68, 69};
+  for (const KernelTable* kt : {kt_, &RefKernels()}) {
+    std::vector<float> o1(n_q * nh * hdv), o2(o1.size());
+    AttentionParams p = paged.p;
+    p.q = q.data();
+    p.out = o1.data();
+    p.q_pos = pos;
+    p.n_q = n_q;
+    p.scale = 0.2f;
+    ThreadPool pool(2);
+    kt->attention(p, &pool);
+    p.k_blocks = khp.data();
+    p.v_blocks = vhp.data();
+    p.head_major = true;
+    p.out = o2.data();
+    kt->attention(p, &pool);
+    for (size_t i = 0; i < o1.size(); ++i) ASSERT_EQ(o1[i], o2[i]) << kt->isa << " i=" << i;
   }
 }
 
