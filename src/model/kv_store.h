@@ -7,8 +7,9 @@
 // logits` and tests.
 //
 // Block addressing, shared with Forward (model.h): a sequence's cache is n_blocks blocks per
-// layer; K block b of layer l is k_blocks[l * n_blocks + b], [block_tokens, n_kv_heads, head_dim]
-// in `type`; V likewise. Token at position p lives in block p / block_tokens, row p % block_tokens.
+// layer; K block b of layer l is k_blocks[l * n_blocks + b], [n_kv_heads, block_tokens, head_dim]
+// in `type` (head-major: a head's rows are contiguous); V likewise. Token at position p lives in
+// block p / block_tokens, row p % block_tokens of each head.
 #pragma once
 
 #include <cstdint>
