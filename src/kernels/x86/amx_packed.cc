@@ -1,14 +1,16 @@
 // AMX int8 over the packed q8_0 layout; contract in amx_packed.h.
 //
-// Per (16 activation rows, 16 weight rows, 32-value block): one TDPBSUD of a 16x32-byte A tile
-// (activation quants, straight from the row-major buffer) and an 8x64-byte B tile (the packed
-// block: 8 chunks of 4 values x 16 rows is exactly the VNNI-interleaved B layout), the 16x16
-// int32 result stored and folded into 16 f32 accumulators held in registers (row m: the same
-// subtract, convert, scale multiply and FMA as the VNNI kernel's lane vector).
+// Per (16 activation rows, 16 weight rows, 32-value block): one TDPBSSD of a 16x32-byte A tile
+// (activation quants, re-laid so each A tile is 512 contiguous bytes) and an 8x64-byte B tile
+// (the packed block, signed quants: 8 chunks of 4 values x 16 rows is exactly the
+// VNNI-interleaved B layout), the 16x16 int32 result stored and folded into 16 f32
+// accumulators held in registers (row m: the same convert, scale multiply and FMA as the VNNI
+// kernel's lane vector; with signed weights there is no +128 offset to subtract).
 // Weight tiles go in pairs (TileRows2: one A tile per block serves both, and the two products
 // are independent chains for the tile unit); the B tiles of the first row group are prefetched
 // kAhead blocks ahead, since tile loads from DRAM stall where vector loads would be prefetched.
-// Measured (M = 16, 1 thread, docs/benchmarks.md): pairs + prefetch 1.1-1.2x the single-tile loop.
+// Tile registers are not renamed (a tile is rewritten only after its readers finished), so
+// each block's products are stored before the next block's B tiles are loaded.
 #include "kernels/x86/amx_packed.h"
 
 // GCC 12 reports the _mm512_undefined_* placeholders inside its own conversion intrinsics as
@@ -74,7 +76,6 @@ const int8_t* TileActivations(const int8_t* q, int64_t rows, int64_t k, std::vec
 struct RowBlock {
   const int8_t* q;    // activation quants of the 16 rows (row stride k)
   const float* xd;    // their block scales (row stride nb)
-  const int32_t* xs;  // their 128 * block sums (row stride nb)
   const uint8_t* wt;  // the weight tile
   int64_t k, nb;
 };
@@ -86,9 +87,7 @@ inline void Fold(const RowBlock& rb, int64_t b, const int32_t (*c)[16], __m512* 
 #pragma GCC unroll 16
   for (int r = 0; r < 16; ++r) {
     const __m512 sc = _mm512_mul_ps(wd, _mm512_set1_ps(rb.xd[r * rb.nb + b]));
-    const __m512i is =
-        _mm512_sub_epi32(_mm512_load_si512(c[r]), _mm512_set1_epi32(rb.xs[r * rb.nb + b]));
-    f[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), sc, f[r]);
+    f[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c[r])), sc, f[r]);
   }
 }
 
@@ -98,8 +97,7 @@ inline void Fold(const RowBlock& rb, int64_t b, const int32_t (*c)[16], __m512* 
 void TileRows(const MatmulParams& p, const packed::Act& a, const int8_t* at, const uint8_t* wt,
               int64_t m0, int64_t n0) {
   const int64_t cols = p.n - n0;  // < 16 only in a short last tile
-  const RowBlock rb{at + m0 * p.k, a.d.data() + m0 * a.nb, a.s128.data() + m0 * a.nb, wt, p.k,
-                    a.nb};
+  const RowBlock rb{at + m0 * p.k, a.d.data() + m0 * a.nb, wt, p.k, a.nb};
   const int64_t nb = a.nb;
   __m512 f[16];
   for (int r = 0; r < 16; ++r) f[r] = _mm512_setzero_ps();
@@ -109,7 +107,7 @@ void TileRows(const MatmulParams& p, const packed::Act& a, const int8_t* at, con
   _tile_zero(4);
   _tile_loadd(0, rb.q, 32);
   _tile_loadd(2, wt, 64);
-  _tile_dpbsud(4, 0, 2);
+  _tile_dpbssd(4, 0, 2);
   // The B tiles come straight from DRAM on the first row group: tile loads are not covered by
   // the hardware prefetcher as vector loads are, so fetch kAhead blocks ahead.
   const bool first = m0 % kMChunk == 0;
@@ -129,7 +127,7 @@ void TileRows(const MatmulParams& p, const packed::Act& a, const int8_t* at, con
       _tile_zero(6);
       _tile_loadd(1, rb.q + 512 * (b + 1), 32);
       _tile_loadd(3, wt + (b + 1) * kQBytes, 64);
-      _tile_dpbsud(6, 1, 3);
+      _tile_dpbssd(6, 1, 3);
     }
     _tile_stored(4, c[b & 3], 64);
     if (b >= 1) Fold(rb, b - 1, c[(b - 1) & 3], f);
@@ -141,7 +139,7 @@ void TileRows(const MatmulParams& p, const packed::Act& a, const int8_t* at, con
       _tile_zero(4);
       _tile_loadd(0, rb.q + 512 * (b + 2), 32);
       _tile_loadd(2, wt + (b + 2) * kQBytes, 64);
-      _tile_dpbsud(4, 0, 2);
+      _tile_dpbssd(4, 0, 2);
     }
     _tile_stored(6, c[(b + 1) & 3], 64);
     Fold(rb, b, c[b & 3], f);
@@ -157,8 +155,7 @@ void TileRows(const MatmulParams& p, const packed::Act& a, const int8_t* at, con
 // serves both, and the two tiles' products give the tile unit two independent chains.
 void TileRows2(const MatmulParams& p, const packed::Act& a, const int8_t* at, const uint8_t* wt,
                int64_t tb, int64_t m0, int64_t n0) {
-  const RowBlock r0{at + m0 * p.k, a.d.data() + m0 * a.nb, a.s128.data() + m0 * a.nb, wt, p.k,
-                    a.nb};
+  const RowBlock r0{at + m0 * p.k, a.d.data() + m0 * a.nb, wt, p.k, a.nb};
   RowBlock r1 = r0;
   r1.wt = wt + tb;
   const int64_t nb = a.nb;
@@ -171,18 +168,18 @@ void TileRows2(const MatmulParams& p, const packed::Act& a, const int8_t* at, co
     _tile_zero(5);
     _tile_loadd(0, r0.q + 512 * b, 32);
     _tile_loadd(2, r0.wt + b * kQBytes, 64);
-    _tile_dpbsud(4, 0, 2);
+    _tile_dpbssd(4, 0, 2);
     _tile_loadd(3, r1.wt + b * kQBytes, 64);
-    _tile_dpbsud(5, 0, 3);
+    _tile_dpbssd(5, 0, 3);
   };
   auto odd = [&](int64_t b) {
     _tile_zero(6);
     _tile_zero(7);
     _tile_loadd(1, r0.q + 512 * b, 32);
     _tile_loadd(2, r0.wt + b * kQBytes, 64);
-    _tile_dpbsud(6, 1, 2);
+    _tile_dpbssd(6, 1, 2);
     _tile_loadd(3, r1.wt + b * kQBytes, 64);
-    _tile_dpbsud(7, 1, 3);
+    _tile_dpbssd(7, 1, 3);
   };
   even(0);
   for (int64_t b = 0; b < nb; b += 2) {

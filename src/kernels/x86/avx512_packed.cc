@@ -7,6 +7,10 @@
 // mostly vpdpbusd; decode (M <= 2) takes 4 tiles at a time to keep 4 independent chains.
 #include "kernels/x86/avx512_packed.h"
 
+// GCC 12 flags the _mm512_undefined_* placeholders of its own intrinsics as maybe-uninitialized
+// in the register-heavy kernel instantiations; a false positive of the header code.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -100,7 +104,10 @@ namespace {
 
 // Rows [m0, m0 + MT) against tiles [wt, wt + NT * tb): y[m][16j + r] for r < 16.
 // cols: output columns that exist from this group's first tile on.
-template <int NT, int MT>
+// Signed: the quants are stored as they are (PackWeightAmx), so the activations become the
+// unsigned operand (x + 128, one XOR on the broadcast) and the offset is 128 * the block's
+// weight sum, formed by one more vpdpbusd per tile and chunk; the int32 per block is the same.
+template <int NT, int MT, bool Signed>
 void Kernel(const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_t m0, float* y,
             int64_t ldy, bool accumulate, int64_t cols) {
   const int64_t nb = a.nb;
@@ -120,13 +127,25 @@ void Kernel(const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_
     for (int j = 0; j < NT; ++j)
       for (int i = 0; i < MT; ++i) s[j][i] = _mm512_setzero_si512();
     const uint8_t* wb = wt + b * kQBytes;
+    __m512i corr[NT];  // Signed: 128 * the block's weight sum per row
+    for (int j = 0; j < NT; ++j) corr[j] = _mm512_setzero_si512();
+    const __m512i c128 = _mm512_set1_epi8(static_cast<char>(0x80));
 #pragma GCC unroll 8
     for (int t = 0; t < 8; ++t) {
       __m512i w[NT];
-      for (int j = 0; j < NT; ++j) w[j] = _mm512_loadu_si512(wb + j * tb + 64 * t);
+      for (int j = 0; j < NT; ++j) {
+        w[j] = _mm512_loadu_si512(wb + j * tb + 64 * t);
+        if constexpr (Signed) corr[j] = _mm512_dpbusd_epi32(corr[j], c128, w[j]);
+      }
       for (int i = 0; i < MT; ++i) {
         const __m512i xb = packed::Bcast4(xq[i] + 32 * b + 4 * t);
-        for (int j = 0; j < NT; ++j) s[j][i] = _mm512_dpbusd_epi32(s[j][i], w[j], xb);
+        for (int j = 0; j < NT; ++j) {
+          if constexpr (Signed) {
+            s[j][i] = _mm512_dpbusd_epi32(s[j][i], _mm512_xor_si512(xb, c128), w[j]);
+          } else {
+            s[j][i] = _mm512_dpbusd_epi32(s[j][i], w[j], xb);
+          }
+        }
       }
     }
     for (int j = 0; j < NT; ++j) {
@@ -134,7 +153,8 @@ void Kernel(const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_
           reinterpret_cast<const __m256i*>(wt + j * tb + nb * kQBytes + b * kSBytes)));
       for (int i = 0; i < MT; ++i) {
         const __m512 sc = _mm512_mul_ps(wd, _mm512_set1_ps(xd[i][b]));
-        const __m512i is = _mm512_sub_epi32(s[j][i], _mm512_set1_epi32(xs[i][b]));
+        const __m512i is = Signed ? _mm512_sub_epi32(s[j][i], corr[j])
+                                  : _mm512_sub_epi32(s[j][i], _mm512_set1_epi32(xs[i][b]));
         f[j][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), sc, f[j][i]);
       }
     }
@@ -150,29 +170,27 @@ template <int NT, int MT>
 struct KernelQ8 {
   static void Run(const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_t m0,
                   float* y, int64_t ldy, bool acc, int64_t cols) {
-    Kernel<NT, MT>(wt, tb, a, k, m0, y, ldy, acc, cols);
+    Kernel<NT, MT, false>(wt, tb, a, k, m0, y, ldy, acc, cols);
+  }
+};
+template <int NT, int MT>
+struct KernelQ8Signed {
+  static void Run(const uint8_t* wt, int64_t tb, const PackedAct& a, int64_t k, int64_t m0,
+                  float* y, int64_t ldy, bool acc, int64_t cols) {
+    Kernel<NT, MT, true>(wt, tb, a, k, m0, y, ldy, acc, cols);
   }
 };
 
-}  // namespace
-
-size_t PackedBytesVnni(DType t, int64_t n, int64_t k) {
-  if (t == DType::kQ4_K) return packed::Q4kBytes(n, k);
-  if (t != DType::kQ8_0 || n <= 0 || k <= 0 || k % 32 != 0) return 0;
-  return static_cast<size_t>((n + kTile - 1) / kTile) * static_cast<size_t>(k / 32) *
-         (kQBytes + kSBytes);
-}
-
-void PackWeightVnni(DType t, const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool) {
-  if (PackedBytesVnni(t, n, k) == 0) return;
-  if (t == DType::kQ4_K) return packed::PackQ4k(w, n, k, dst, pool);
-  const int64_t nb = k / 32, rb = RowBytes(t, k), tb = nb * (kQBytes + kSBytes);
+// q8_0 x16 tiles; plus128: quants stored + 128 (the VNNI table) or as they are (the AMX table).
+void PackQ8(const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool, bool plus128) {
+  const int64_t nb = k / 32, rb = RowBytes(DType::kQ8_0, k), tb = nb * (kQBytes + kSBytes);
   ref::ParallelRange(pool, (n + kTile - 1) / kTile, 1, [&](int64_t j0, int64_t j1) {
     // Gathers of 4 bytes from the 16 rows of a tile (all reads stay inside the block).
     const __m512i idx =
         _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                            _mm512_set1_epi32(static_cast<int>(rb)));
-    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+    const __m512i bias =
+        plus128 ? _mm512_set1_epi8(static_cast<char>(0x80)) : _mm512_setzero_si512();
     for (int64_t j = j0; j < j1; ++j) {
       const uint8_t* src = static_cast<const uint8_t*>(w) + j * kTile * rb;
       uint8_t* out = static_cast<uint8_t*>(dst) + j * tb;
@@ -192,8 +210,8 @@ void PackWeightVnni(DType t, const void* w, int64_t n, int64_t k, void* dst, Thr
   });
 }
 
-void PackedMatmulVnni(const MatmulParams& p, ThreadPool* pool) {
-  if (p.w_type == DType::kQ4_K) return packed::MatmulQ4k(p, pool);
+template <template <int, int> class K>
+void RunQ8(const MatmulParams& p, ThreadPool* pool) {
   // One activation buffer per calling thread, reached by the pool jobs through a pointer.
   thread_local PackedAct act_buf;
   PackedAct* const a = &act_buf;
@@ -201,9 +219,40 @@ void PackedMatmulVnni(const MatmulParams& p, ThreadPool* pool) {
   const int64_t tb = p.k / 32 * (kQBytes + kSBytes);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
   packed::ForTileBlocks(p, pool, [&, a](int ntile, int mt, int64_t j0, int64_t m0) {
-    packed::RunBlock<KernelQ8>(ntile, mt, wp + j0 * tb, tb, *a, p.k, m0, p.y + j0 * kTile, p.ldy,
-                               p.accumulate, p.n - j0 * kTile);
+    packed::RunBlock<K>(ntile, mt, wp + j0 * tb, tb, *a, p.k, m0, p.y + j0 * kTile, p.ldy,
+                        p.accumulate, p.n - j0 * kTile);
   });
+}
+
+}  // namespace
+
+size_t PackedBytesVnni(DType t, int64_t n, int64_t k) {
+  if (t == DType::kQ4_K) return packed::Q4kBytes(n, k);
+  if (t != DType::kQ8_0 || n <= 0 || k <= 0 || k % 32 != 0) return 0;
+  return static_cast<size_t>((n + kTile - 1) / kTile) * static_cast<size_t>(k / 32) *
+         (kQBytes + kSBytes);
+}
+
+void PackWeightVnni(DType t, const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool) {
+  if (PackedBytesVnni(t, n, k) == 0) return;
+  if (t == DType::kQ4_K) return packed::PackQ4k(w, n, k, dst, pool);
+  PackQ8(w, n, k, dst, pool, true);
+}
+
+void PackWeightAmx(DType t, const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool) {
+  if (PackedBytesVnni(t, n, k) == 0) return;
+  if (t == DType::kQ4_K) return packed::PackQ4k(w, n, k, dst, pool);
+  PackQ8(w, n, k, dst, pool, false);
+}
+
+void PackedMatmulVnni(const MatmulParams& p, ThreadPool* pool) {
+  if (p.w_type == DType::kQ4_K) return packed::MatmulQ4k(p, pool);
+  RunQ8<KernelQ8>(p, pool);
+}
+
+void PackedMatmulVnniSigned(const MatmulParams& p, ThreadPool* pool) {
+  if (p.w_type == DType::kQ4_K) return packed::MatmulQ4k(p, pool);
+  RunQ8<KernelQ8Signed>(p, pool);
 }
 
 }  // namespace cachet::kernels::x86

@@ -2,7 +2,8 @@
 //
 // Layout ("q8_0 x16"): the N rows are cut into tiles of 16; tile j holds, for each 32-value
 // block b, 512 bytes of quants interleaved for vpdpbusd (chunk t = 0..7 at b*512 + 64t: row r's
-// values 32b+4t..32b+4t+3 at bytes 4r..4r+3, stored as q + 128, unsigned), then the tile's
+// values 32b+4t..32b+4t+3 at bytes 4r..4r+3, stored as q + 128, unsigned; the AMX table's
+// variant, PackWeightAmx, stores q itself), then the tile's
 // f16 scales (block b at nb*512 + 32b, row r at 2r). Same bytes per weight as q8_0 (34 per 32).
 // Needs K % 32 == 0 (PackedBytes returns 0 otherwise); when N is not a multiple of 16 the last
 // tile's missing rows are zero and their outputs are never stored.
@@ -40,6 +41,11 @@ size_t PackedBytesVnni(DType t, int64_t n, int64_t k);
 void PackWeightVnni(DType t, const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool);
 // y = x W^T using p.w_packed (must be PackWeightVnni's output for p.w_type, p.n, p.k).
 void PackedMatmulVnni(const MatmulParams& p, ThreadPool* pool);
+// The AMX table's layout: the same, except that q8_0 quants are stored as they are (signed), so
+// the AMX tiles multiply signed by signed with no offset to remove (amx_packed.h);
+// PackedMatmulVnniSigned is the VNNI kernel over it (bitwise the same rows as the other two).
+void PackWeightAmx(DType t, const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool);
+void PackedMatmulVnniSigned(const MatmulParams& p, ThreadPool* pool);
 
 // Shared with the AMX int8 kernel over the same layout (amx_packed.h), which must produce
 // bitwise the same results.

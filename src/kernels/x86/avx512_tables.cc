@@ -43,7 +43,7 @@ void MatmulAmx(const MatmulParams& p, ThreadPool* pool) {
     if (p.m >= kAmxPackedMinM && (p.w_type == DType::kQ8_0 || p.w_type == DType::kQ4_K)) {
       return PackedMatmulAmx(p, pool);
     }
-    return PackedMatmulVnni(p, pool);
+    return PackedMatmulVnniSigned(p, pool);
   }
   if (AmxBf16() && p.m >= kAmxMinM && p.w_type != DType::kF32 && AmxMatmulSupported(p.w_type) &&
       p.k % 32 == 0) {
@@ -71,7 +71,7 @@ const KernelTable& Avx512VnniKernels() {
 const KernelTable& AmxKernels() {
   static const KernelTable t{"amx",           MatmulAmx,       DequantizeRowAvx512, RmsNormAvx512,
                              ref::Rope,       AttentionAvx512, SwigluAvx512,        AddAvx512,
-                             PackedBytesVnni, PackWeightVnni};
+                             PackedBytesVnni, PackWeightAmx};
   return t;
 }
 

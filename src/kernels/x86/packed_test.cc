@@ -167,14 +167,23 @@ TEST_P(Packed, AmxTilesEqualVnniBitwise) {
                          {DType::kQ4_K, 40, 768},
                          {DType::kQ4_K, 24, 512}}) {
     MakeWeight(N, K, 51, T);
-    for (int64_t M : {8, 16, 17, 40, 70}) {
+    // Each table multiplies its own layout (the amx table stores q8_0 quants signed).
+    Aligned vp(vnni->packed_bytes(T, N, K));
+    {
+      ThreadPool pool(2);
+      vnni->pack_weight(T, w_.data(), N, K, vp.p, &pool);
+    }
+    // M < 8 runs the amx table's VNNI kernel over the signed layout, M >= 8 its AMX tiles.
+    for (int64_t M : {1, 3, 8, 16, 17, 40, 70}) {
       for (bool acc : {false, true}) {
         auto x = Randn(M * K, 52);
-        x[7] = -13.0f;
+        x[7 % (M * K)] = -13.0f;
         std::vector<float> ya(M * N, 0.25f), yv(M * N, 0.25f);
         ThreadPool pool(2);
         kt_->matmul(Params(x.data(), ya.data(), M, N, K, K, N, acc), &pool);
-        vnni->matmul(Params(x.data(), yv.data(), M, N, K, K, N, acc), &pool);
+        MatmulParams pv = Params(x.data(), yv.data(), M, N, K, K, N, acc);
+        pv.w_packed = vp.p;
+        vnni->matmul(pv, &pool);
         for (int64_t i = 0; i < M * N; ++i) {
           ASSERT_EQ(ya[i], yv[i]) << "N=" << N << " K=" << K << " M=" << M << " i=" << i;
         }
