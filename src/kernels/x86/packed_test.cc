@@ -89,7 +89,9 @@ TEST_P(Packed, MatchesRefWithinActivationRoundingBound) {
                             {q8, 9, 72, 96},
                             {q8, 3, 8, 32},
                             {q4, 1, 24, 256},
-                            {q4, 7, 100, 512}}) {
+                            {q4, 7, 100, 512},
+                            {q4, 9, 40, 256},     // one super-block on the AMX path
+                            {q8, 33, 24, 32}}) {  // one block, three row groups
     for (bool acc : {false, true}) {
       SCOPED_TRACE(std::string(DTypeName(T)) + " M=" + std::to_string(M) + " N=" +
                    std::to_string(N) + " K=" + std::to_string(K) + " acc=" + std::to_string(acc));
