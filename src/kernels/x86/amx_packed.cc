@@ -279,69 +279,84 @@ inline void FoldQ4k(const packed::Act256& a, int64_t m0, const uint8_t* meta, in
   }
 }
 
-// Activation rows [m0, m0 + 16) against tile `wt`. Super-block sb + 1 is expanded (into a
-// ring of 3 L1-resident buffers) before sb's products are issued, so its stores have reached
-// the cache when the tile loads read them; the expanded form (4x the packed bytes) never
-// leaves L1.
+// NG groups of 16 activation rows from m0 against tile `wt`. Super-block sb + 1 is expanded
+// (into a ring of 3 L1-resident buffers) before sb's products are issued, so its stores have
+// reached the cache when the tile loads read them; the expanded form (4x the packed bytes) never
+// leaves L1, and one expansion serves all NG row groups (prefill).
+template <int NG>
 void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const int8_t* at,
                  const uint8_t* wt, int64_t m0, int64_t n0) {
   alignas(64) uint8_t ring[3][kQ4kExpBytes];
   const int64_t nsb = a.nsb;
-  const int8_t* q = at + m0 * p.k;  // A tiles of this row group, 1 KiB per 64 values
-  __m512 f[16];
-  for (int r = 0; r < 16; ++r) f[r] = _mm512_setzero_ps();
+  __m512 f[NG][16];
+  for (int g = 0; g < NG; ++g)
+    for (int r = 0; r < 16; ++r) f[g][r] = _mm512_setzero_ps();
   alignas(64) int32_t c[2][16][16];
   auto meta = [&](int64_t sb) {
     return wt + nsb * packed::kQ4kSbQBytes + sb * packed::kQ4kSbMBytes;
   };
-  // Super-block sb into C tiles (4, 5) or (6, 7); A alternates between tiles 0 and 1.
-#define CACHET_Q4K_SB(C0, C1)        \
-  do {                               \
-    _tile_zero(C0);                  \
-    _tile_zero(C1);                  \
-    const uint8_t* e = ring[sb % 3]; \
-    const int8_t* x = q + 4096 * sb; \
-    _tile_loadd(0, x, 64);           \
-    _tile_loadd(2, e, 64);           \
-    _tile_dpbsud(C0, 0, 2);          \
-    _tile_loadd(3, e + 1024, 64);    \
-    _tile_dpbsud(C1, 0, 3);          \
-    _tile_loadd(1, x + 1024, 64);    \
-    _tile_loadd(2, e + 2048, 64);    \
-    _tile_dpbsud(C0, 1, 2);          \
-    _tile_loadd(3, e + 3072, 64);    \
-    _tile_dpbsud(C1, 1, 3);          \
-    _tile_loadd(0, x + 2048, 64);    \
-    _tile_loadd(2, e + 4096, 64);    \
-    _tile_dpbsud(C0, 0, 2);          \
-    _tile_loadd(3, e + 5120, 64);    \
-    _tile_dpbsud(C1, 0, 3);          \
-    _tile_loadd(1, x + 3072, 64);    \
-    _tile_loadd(2, e + 6144, 64);    \
-    _tile_dpbsud(C0, 1, 2);          \
-    _tile_loadd(3, e + 7168, 64);    \
-    _tile_dpbsud(C1, 1, 3);          \
+  // Super-block sb of row group g into C tiles (4, 5) or (6, 7); A alternates between 0 and 1.
+#define CACHET_Q4K_SB(C0, C1)                               \
+  do {                                                      \
+    _tile_zero(C0);                                         \
+    _tile_zero(C1);                                         \
+    const uint8_t* e = ring[sb % 3];                        \
+    const int8_t* x = at + (m0 + 16 * g) * p.k + 4096 * sb; \
+    _tile_loadd(0, x, 64);                                  \
+    _tile_loadd(2, e, 64);                                  \
+    _tile_dpbsud(C0, 0, 2);                                 \
+    _tile_loadd(3, e + 1024, 64);                           \
+    _tile_dpbsud(C1, 0, 3);                                 \
+    _tile_loadd(1, x + 1024, 64);                           \
+    _tile_loadd(2, e + 2048, 64);                           \
+    _tile_dpbsud(C0, 1, 2);                                 \
+    _tile_loadd(3, e + 3072, 64);                           \
+    _tile_dpbsud(C1, 1, 3);                                 \
+    _tile_loadd(0, x + 2048, 64);                           \
+    _tile_loadd(2, e + 4096, 64);                           \
+    _tile_dpbsud(C0, 0, 2);                                 \
+    _tile_loadd(3, e + 5120, 64);                           \
+    _tile_dpbsud(C1, 0, 3);                                 \
+    _tile_loadd(1, x + 3072, 64);                           \
+    _tile_loadd(2, e + 6144, 64);                           \
+    _tile_dpbsud(C0, 1, 2);                                 \
+    _tile_loadd(3, e + 7168, 64);                           \
+    _tile_dpbsud(C1, 1, 3);                                 \
   } while (0)
+  // (sb, g) pairs in order; each pair's products are folded while the next pair's run.
   ExpandQ4k(wt, nsb, 0, ring[0]);
+  int64_t prev_sb = -1;
+  int prev_g = 0;
+  int64_t n = 0;  // pairs issued
   for (int64_t sb = 0; sb < nsb; ++sb) {
     if (sb + 1 < nsb) ExpandQ4k(wt, nsb, sb + 1, ring[(sb + 1) % 3]);
-    if (sb % 2 == 0) {
-      CACHET_Q4K_SB(4, 5);
-      if (sb > 0) FoldQ4k(a, m0, meta(sb - 1), sb - 1, c[0], c[1], f);
-      _tile_stored(4, c[0], 64);
-      _tile_stored(5, c[1], 64);
-    } else {
-      CACHET_Q4K_SB(6, 7);
-      FoldQ4k(a, m0, meta(sb - 1), sb - 1, c[0], c[1], f);
-      _tile_stored(6, c[0], 64);
-      _tile_stored(7, c[1], 64);
+    for (int g = 0; g < NG; ++g, ++n) {
+      if (n % 2 == 0) {
+        CACHET_Q4K_SB(4, 5);
+      } else {
+        CACHET_Q4K_SB(6, 7);
+      }
+      if (prev_sb >= 0) {
+        FoldQ4k(a, m0 + 16 * prev_g, meta(prev_sb), prev_sb, c[0], c[1], f[prev_g]);
+      }
+      if (n % 2 == 0) {
+        _tile_stored(4, c[0], 64);
+        _tile_stored(5, c[1], 64);
+      } else {
+        _tile_stored(6, c[0], 64);
+        _tile_stored(7, c[1], 64);
+      }
+      prev_sb = sb;
+      prev_g = g;
     }
   }
 #undef CACHET_Q4K_SB
-  FoldQ4k(a, m0, meta(nsb - 1), nsb - 1, c[0], c[1], f);
-  const int rows = static_cast<int>(std::min<int64_t>(16, p.m - m0));
-  for (int r = 0; r < rows; ++r) {
-    packed::StoreTile(p.y + (m0 + r) * p.ldy + n0, f[r], p.accumulate, p.n - n0);
+  FoldQ4k(a, m0 + 16 * prev_g, meta(prev_sb), prev_sb, c[0], c[1], f[prev_g]);
+  for (int g = 0; g < NG; ++g) {
+    const int rows = static_cast<int>(std::clamp<int64_t>(p.m - m0 - 16 * g, 0, 16));
+    for (int r = 0; r < rows; ++r) {
+      packed::StoreTile(p.y + (m0 + 16 * g + r) * p.ldy + n0, f[g][r], p.accumulate, p.n - n0);
+    }
   }
 }
 
@@ -360,8 +375,22 @@ void PackedMatmulAmxQ4k(const MatmulParams& p, ThreadPool* pool) {
     for (int64_t mc = 0; mc < p.m; mc += kMChunk) {
       const int64_t mend = std::min(p.m, mc + kMChunk);
       for (int64_t j = j0; j < j1; ++j) {
-        for (int64_t m0 = mc; m0 < mend; m0 += 16)
-          TileRowsQ4k(p, *a, at, wp + j * tb, m0, j * kTile);
+        // Row groups of this chunk share each expansion: 1, 2 or 4 at a time.
+        const int64_t groups = (mend - mc + 15) / 16;
+        for (int64_t g0 = 0; g0 < groups;) {
+          const int64_t m0 = mc + 16 * g0;
+          const uint8_t* w = wp + j * tb;
+          if (groups - g0 >= 4) {
+            TileRowsQ4k<4>(p, *a, at, w, m0, j * kTile);
+            g0 += 4;
+          } else if (groups - g0 >= 2) {
+            TileRowsQ4k<2>(p, *a, at, w, m0, j * kTile);
+            g0 += 2;
+          } else {
+            TileRowsQ4k<1>(p, *a, at, w, m0, j * kTile);
+            g0 += 1;
+          }
+        }
       }
     }
     _tile_release();
