@@ -186,6 +186,17 @@ struct PagedKv {
   std::vector<std::vector<uint8_t>> kb, vb;
   std::vector<const void*> kp, vp;
   AttentionParams p;
+  // p with the n_q queries q at positions pos, writing out.
+  AttentionParams Queries(const float* q, const int32_t* pos, int64_t n_q, float scale,
+                          float* out) const {
+    AttentionParams r = p;
+    r.q = q;
+    r.q_pos = pos;
+    r.n_q = n_q;
+    r.scale = scale;
+    r.out = out;
+    return r;
+  }
 };
 
 void MakePagedKv(DType kv, int64_t nkvh, int64_t nh, int64_t hd, int64_t hdv, int64_t n_kv,
@@ -226,12 +237,7 @@ TEST_P(Simd, AttentionMatchesRef) {
     const auto q = Randn(n_q * nh * hd, 19);
     const int32_t pos[n_q] = {0, 17, 70, 73, 74};
     std::vector<float> o1(n_q * nh * hdv), o2(o1.size());
-    AttentionParams p = paged.p;
-    p.q = q.data();
-    p.out = o1.data();
-    p.q_pos = pos;
-    p.n_q = n_q;
-    p.scale = 0.15f;
+    AttentionParams p = paged.Queries(q.data(), pos, n_q, 0.15f, o1.data());
     ThreadPool pool(2);
     kt_->attention(p, &pool);
     p.out = o2.data();
@@ -265,12 +271,7 @@ TEST_P(Simd, AttentionHeadMajorBlocksMatchTokenMajor) {
   const int32_t pos[n_q] = {3, 40, 68, 69};
   for (const KernelTable* kt : {kt_, &RefKernels()}) {
     std::vector<float> o1(n_q * nh * hdv), o2(o1.size());
-    AttentionParams p = paged.p;
-    p.q = q.data();
-    p.out = o1.data();
-    p.q_pos = pos;
-    p.n_q = n_q;
-    p.scale = 0.2f;
+    AttentionParams p = paged.Queries(q.data(), pos, n_q, 0.2f, o1.data());
     ThreadPool pool(2);
     kt->attention(p, &pool);
     p.k_blocks = khp.data();
