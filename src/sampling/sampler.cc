@@ -43,10 +43,13 @@ double Rng::NextDouble() { return static_cast<double>(NextU64() >> 11) * 0x1.0p-
 
 Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {}
 
+bool Sampler::HasPenalties() const {
+  return params_.repetition_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
+         params_.presence_penalty != 0.0f;
+}
+
 void Sampler::ApplyPenalties(std::span<const int32_t> history, int32_t n_vocab) {
-  const bool any = params_.repetition_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
-                   params_.presence_penalty != 0.0f;
-  if (!any || history.empty()) return;
+  if (!HasPenalties() || history.empty()) return;
   size_t first = 0;
   if (params_.penalty_last_n >= 0 && history.size() > static_cast<size_t>(params_.penalty_last_n)) {
     first = history.size() - static_cast<size_t>(params_.penalty_last_n);
@@ -116,9 +119,7 @@ void Sampler::Truncate() {
 }
 
 int32_t Sampler::Sample(const float* logits, int32_t n_vocab, std::span<const int32_t> history) {
-  const bool penalties = params_.repetition_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
-                         params_.presence_penalty != 0.0f;
-  if (params_.temperature <= 0.0f && (!penalties || history.empty())) {
+  if (params_.temperature <= 0.0f && (!HasPenalties() || history.empty())) {
     // Greedy without penalties: the argmax straight from the logits (first index among equal
     // maxima, as Better orders them), without building the candidate list.
     int32_t best = 0;

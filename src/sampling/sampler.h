@@ -67,6 +67,7 @@ class Sampler {
   const SamplingParams& params() const { return params_; }
 
  private:
+  bool HasPenalties() const;
   void ApplyPenalties(std::span<const int32_t> history, int32_t n_vocab);
   int32_t Greedy() const;
   void Truncate();
