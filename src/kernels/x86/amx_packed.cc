@@ -6,7 +6,7 @@
 // VNNI-interleaved B layout), the 16x16 int32 result stored and folded into 16 f32
 // accumulators held in registers (row m: the same convert, scale multiply and FMA as the VNNI
 // kernel's lane vector; with signed weights there is no +128 offset to subtract).
-// Weight tiles go in pairs (TileRows<2>: one A tile per block serves both, and the two products
+// Weight tiles go in pairs (TileRows2: one A tile per block serves both, and the two products
 // are independent chains for the tile unit); the B tiles of the first row group are prefetched
 // kAhead blocks ahead, since tile loads from DRAM stall where vector loads would be prefetched.
 // Tile registers are not renamed (a tile is rewritten only after its readers finished), so
@@ -14,7 +14,7 @@
 #include "kernels/x86/amx_packed.h"
 
 // GCC 12 reports the _mm512_undefined_* placeholders inside its own conversion intrinsics as
-// maybe-uninitialized once TileRows<2> spills registers; a false positive of the header code.
+// maybe-uninitialized once TileRows2 spills registers; a false positive of the header code.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
@@ -91,76 +91,122 @@ inline void Fold(const RowBlock& rb, int64_t b, const int32_t (*c)[16], __m512* 
   }
 }
 
-// Issues block b for the NT weight tiles of rb: C tiles C..C+NT-1 = A tile (the block's 16
-// activation rows) x B tile(s) B..B+NT-1. Tile numbers are immediates, hence the template.
-template <int NT, int A, int C, int B>
-inline void IssueBlock(const RowBlock* rb, int64_t b) {
-  _tile_zero(C);
-  if constexpr (NT == 2) _tile_zero(C + 1);
-  _tile_loadd(A, rb[0].q + 512 * b, 32);
-  _tile_loadd(B, rb[0].wt + b * kQBytes, 64);
-  _tile_dpbssd(C, A, B);
-  if constexpr (NT == 2) {
-    _tile_loadd(B + 1, rb[1].wt + b * kQBytes, 64);
-    _tile_dpbssd(C + 1, A, B + 1);
-  }
-}
-
-// NT (1 or 2) weight tiles (wt, wt + tb) against activation rows [m0, m0 + 16) (padded rows
-// are zero); writes the rows below p.m of y[m][n0 .. n0 + 16 NT). Two tiles share each A tile
-// and give the tile unit two independent chains; even and odd blocks use C tiles 4.. and 6..,
-// so block b + 1's products run while block b is folded.
-template <int NT>
+// Activation rows [m0, m0 + 16) (padded rows are zero) against weight tile `wt`; writes the
+// rows below p.m of y[m][n0 .. n0 + 16). Blocks alternate between C tiles 0 and 3, so the
+// tile product of block b + 1 runs while block b is folded.
 void TileRows(const MatmulParams& p, const packed::Act& a, const int8_t* at, const uint8_t* wt,
-              int64_t tb, int64_t m0, int64_t n0) {
-  RowBlock rb[NT];
-  for (int j = 0; j < NT; ++j)
-    rb[j] = {at + m0 * p.k, a.d.data() + m0 * a.nb, wt + j * tb, p.k, a.nb};
+              int64_t m0, int64_t n0) {
+  const int64_t cols = p.n - n0;  // < 16 only in a short last tile
+  const RowBlock rb{at + m0 * p.k, a.d.data() + m0 * a.nb, wt, p.k, a.nb};
   const int64_t nb = a.nb;
-  __m512 f[NT][16];
-  for (int j = 0; j < NT; ++j)
-    for (int r = 0; r < 16; ++r) f[j][r] = _mm512_setzero_ps();
-  alignas(64) int32_t c[2][NT][16][16];  // [even/odd block][tile]
-  // One tile alone takes separate B tiles for even and odd blocks; a pair shares 2 and 3.
-  constexpr int kOddB = NT == 1 ? 3 : 2;
+  __m512 f[16];
+  for (int r = 0; r < 16; ++r) f[r] = _mm512_setzero_ps();
+  // c[b % 4] holds block b's products; each block is folded one store later than it is stored,
+  // so the fold's loads never wait for the tile store that has just been issued.
+  alignas(64) int32_t c[4][16][16];
+  _tile_zero(4);
+  _tile_loadd(0, rb.q, 32);
+  _tile_loadd(2, wt, 64);
+  _tile_dpbssd(4, 0, 2);
   // The B tiles come straight from DRAM on the first row group: tile loads are not covered by
   // the hardware prefetcher as vector loads are, so fetch kAhead blocks ahead.
   const bool first = m0 % kMChunk == 0;
-  IssueBlock<NT, 0, 4, 2>(rb, 0);
   for (int64_t b = 0; b < nb; b += 2) {
     if (first) {
-      for (int j = 0; j < NT; ++j) {
-        if (b + kAhead + 1 < nb) {
-          const uint8_t* pf = rb[j].wt + (b + kAhead) * kQBytes;
+      const uint8_t* pf = wt + (b + kAhead) * kQBytes;
+      if (b + kAhead + 1 < nb) {
 #pragma GCC unroll 16
-          for (int l = 0; l < 16; ++l) {
-            _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * l), _MM_HINT_T0);
-          }
-        }
-        if (b % 32 == 0) {
-          _mm_prefetch(reinterpret_cast<const char*>(rb[j].wt + nb * kQBytes + (b + 32) * kSBytes),
-                       _MM_HINT_T0);
-        }
+        for (int l = 0; l < 16; ++l)
+          _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * l), _MM_HINT_T0);
       }
+      if (b % 32 == 0)
+        _mm_prefetch(reinterpret_cast<const char*>(wt + nb * kQBytes + (b + 32) * kSBytes),
+                     _MM_HINT_T0);
     }
-    // A block's products are stored before the next block's B tiles are loaded: tile registers
-    // are not renamed, so those loads would wait for the products anyway.
-    _tile_stored(4, c[0][0], 64);
-    if constexpr (NT == 2) _tile_stored(5, c[0][1], 64);
-    if (b + 1 < nb) IssueBlock<NT, 1, 6, kOddB>(rb, b + 1);
-    for (int j = 0; j < NT; ++j) Fold(rb[j], b, c[0][j], f[j]);
-    if (b + 1 >= nb) break;
-    _tile_stored(6, c[1][0], 64);
-    if constexpr (NT == 2) _tile_stored(7, c[1][1], 64);
-    if (b + 2 < nb) IssueBlock<NT, 0, 4, 2>(rb, b + 2);
-    for (int j = 0; j < NT; ++j) Fold(rb[j], b + 1, c[1][j], f[j]);
+    if (b + 1 < nb) {
+      _tile_zero(6);
+      _tile_loadd(1, rb.q + 512 * (b + 1), 32);
+      _tile_loadd(3, wt + (b + 1) * kQBytes, 64);
+      _tile_dpbssd(6, 1, 3);
+    }
+    _tile_stored(4, c[b & 3], 64);
+    if (b >= 1) Fold(rb, b - 1, c[(b - 1) & 3], f);
+    if (b + 1 >= nb) {
+      Fold(rb, b, c[b & 3], f);
+      break;
+    }
+    if (b + 2 < nb) {
+      _tile_zero(4);
+      _tile_loadd(0, rb.q + 512 * (b + 2), 32);
+      _tile_loadd(2, wt + (b + 2) * kQBytes, 64);
+      _tile_dpbssd(4, 0, 2);
+    }
+    _tile_stored(6, c[(b + 1) & 3], 64);
+    Fold(rb, b, c[b & 3], f);
+    if (b + 2 >= nb) Fold(rb, b + 1, c[(b + 1) & 3], f);
   }
   const int rows = static_cast<int>(std::min<int64_t>(16, p.m - m0));
   for (int r = 0; r < rows; ++r) {
-    for (int j = 0; j < NT; ++j) {
-      packed::StoreTile(p.y + (m0 + r) * p.ldy + n0 + 16 * j, f[j][r], p.accumulate,
-                        p.n - n0 - 16 * j);
+    packed::StoreTile(p.y + (m0 + r) * p.ldy + n0, f[r], p.accumulate, cols);
+  }
+}
+
+// Two weight tiles (wt, wt + tb) against activation rows [m0, m0 + 16): one A tile per block
+// serves both, and the two tiles' products give the tile unit two independent chains.
+void TileRows2(const MatmulParams& p, const packed::Act& a, const int8_t* at, const uint8_t* wt,
+               int64_t tb, int64_t m0, int64_t n0) {
+  const RowBlock r0{at + m0 * p.k, a.d.data() + m0 * a.nb, wt, p.k, a.nb};
+  RowBlock r1 = r0;
+  r1.wt = wt + tb;
+  const int64_t nb = a.nb;
+  __m512 f0[16], f1[16];
+  for (int r = 0; r < 16; ++r) f0[r] = f1[r] = _mm512_setzero_ps();
+  alignas(64) int32_t c[2][2][16][16];  // [even/odd block][tile]
+  const bool first = m0 % kMChunk == 0;
+  auto even = [&](int64_t b) {
+    _tile_zero(4);
+    _tile_zero(5);
+    _tile_loadd(0, r0.q + 512 * b, 32);
+    _tile_loadd(2, r0.wt + b * kQBytes, 64);
+    _tile_dpbssd(4, 0, 2);
+    _tile_loadd(3, r1.wt + b * kQBytes, 64);
+    _tile_dpbssd(5, 0, 3);
+  };
+  auto odd = [&](int64_t b) {
+    _tile_zero(6);
+    _tile_zero(7);
+    _tile_loadd(1, r0.q + 512 * b, 32);
+    _tile_loadd(2, r0.wt + b * kQBytes, 64);
+    _tile_dpbssd(6, 1, 2);
+    _tile_loadd(3, r1.wt + b * kQBytes, 64);
+    _tile_dpbssd(7, 1, 3);
+  };
+  even(0);
+  for (int64_t b = 0; b < nb; b += 2) {
+    if (first && b + kAhead + 1 < nb) {
+      for (const uint8_t* w : {r0.wt, r1.wt}) {
+        const uint8_t* pf = w + (b + kAhead) * kQBytes;
+#pragma GCC unroll 16
+        for (int l = 0; l < 16; ++l)
+          _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * l), _MM_HINT_T0);
+      }
     }
+    _tile_stored(4, c[0][0], 64);
+    _tile_stored(5, c[0][1], 64);
+    if (b + 1 < nb) odd(b + 1);
+    Fold(r0, b, c[0][0], f0);
+    Fold(r1, b, c[0][1], f1);
+    if (b + 1 >= nb) break;
+    _tile_stored(6, c[1][0], 64);
+    _tile_stored(7, c[1][1], 64);
+    if (b + 2 < nb) even(b + 2);
+    Fold(r0, b + 1, c[1][0], f0);
+    Fold(r1, b + 1, c[1][1], f1);
+  }
+  const int rows = static_cast<int>(std::min<int64_t>(16, p.m - m0));
+  for (int r = 0; r < rows; ++r) {
+    packed::StoreTile(p.y + (m0 + r) * p.ldy + n0, f0[r], p.accumulate, 16);
+    packed::StoreTile(p.y + (m0 + r) * p.ldy + n0 + 16, f1[r], p.accumulate, p.n - n0 - 16);
   }
 }
 
@@ -372,9 +418,9 @@ void PackedMatmulAmx(const MatmulParams& p, ThreadPool* pool) {
         const int64_t j = 2 * u;
         for (int64_t m0 = mc; m0 < mend; m0 += 16) {
           if (j + 1 < tiles) {
-            TileRows<2>(p, *a, at, wp + j * tb, tb, m0, j * kTile);
+            TileRows2(p, *a, at, wp + j * tb, tb, m0, j * kTile);
           } else {
-            TileRows<1>(p, *a, at, wp + j * tb, tb, m0, j * kTile);
+            TileRows(p, *a, at, wp + j * tb, m0, j * kTile);
           }
         }
       }
