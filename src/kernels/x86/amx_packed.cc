@@ -396,10 +396,8 @@ void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const int8_t* a
 void PackedMatmulAmxQ4k(const MatmulParams& p, ThreadPool* pool) {
   thread_local packed::Act256 act_buf;  // the caller's; jobs reach it through the pointer
   packed::Act256* const a = &act_buf;
-  packed::QuantizeAct256(p, 16, a, pool);
-  thread_local std::vector<int8_t> at_buf;
-  const int8_t* at =
-      TileActivations<64>(a->q.data(), static_cast<int64_t>(a->q.size()) / p.k, p.k, &at_buf, pool);
+  packed::QuantizeAct256(p, 16, a, pool, /*tiled=*/true);
+  const int8_t* at = a->q.data();
   const int64_t nsb = p.k / 256, tiles = (p.n + kTile - 1) / kTile;
   const int64_t tb = packed::Q4kTileBytes(nsb);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);

@@ -43,24 +43,53 @@ void QuantizeRow32(const float* x, int64_t nb, int8_t* q, float* d, int32_t* s12
   }
 }
 
-// One scale per 256 values; bsum[j] = sum of the quants of each 32.
-void QuantizeRow256(const float* x, int64_t nsb, int8_t* q, float* d, int16_t* bsum) {
+// One scale per 256 values; bsum[j] = sum of the quants of each 32. The quants of super-block
+// sb go out as four 64-byte blocks, block c (values 64c .. 64c + 63 of the row) at q + c * cstride
+// (64: a row-major row; 1024: the AMX A-tile layout, rows 16 apart interleaved by 64 bytes).
+// Saturating packs and one dword permute replace per-vector narrowing stores, and the 8
+// sub-block sums come from one transposing reduction instead of 8 horizontal sums.
+void QuantizeRow256(const float* x, int64_t nsb, int8_t* q, int64_t cstride, float* d,
+                    int16_t* bsum) {
+  // packs_epi32 then packs_epi16 of vectors a, b, c, d leave, in 128-bit lane l, the 4-byte
+  // groups a[4l..], b[4l..], c[4l..], d[4l..]; this dword permute restores a, b, c, d order.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512i pick = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const float* xs = x + 256 * sb;
+    __m512 v[16];
     __m512 am = _mm512_setzero_ps();
-    for (int i = 0; i < 16; ++i)
-      am = _mm512_max_ps(am, _mm512_abs_ps(_mm512_loadu_ps(xs + 16 * i)));
+    for (int i = 0; i < 16; ++i) {
+      v[i] = _mm512_loadu_ps(xs + 16 * i);
+      am = _mm512_max_ps(am, _mm512_abs_ps(v[i]));
+    }
     const float amax = _mm512_reduce_max_ps(am);
     d[sb] = amax / 127.0f;
     const __m512 id = _mm512_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
-    for (int j = 0; j < 8; ++j) {
-      const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xs + 32 * j), id));
-      const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xs + 32 * j + 16), id));
-      int8_t* qo = q + 256 * sb + 32 * j;
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(qo), _mm512_cvtsepi32_epi8(q0));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(qo + 16), _mm512_cvtsepi32_epi8(q1));
-      bsum[8 * sb + j] = static_cast<int16_t>(_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)));
+    __m512i qi[16];
+    for (int i = 0; i < 16; ++i) qi[i] = _mm512_cvtps_epi32(_mm512_mul_ps(v[i], id));  // RNE
+    for (int c = 0; c < 4; ++c) {
+      const __m512i w = _mm512_packs_epi16(_mm512_packs_epi32(qi[4 * c], qi[4 * c + 1]),
+                                           _mm512_packs_epi32(qi[4 * c + 2], qi[4 * c + 3]));
+      _mm512_storeu_si512(q + (4 * sb + c) * cstride, _mm512_permutexvar_epi32(order, w));
     }
+    // Sub-block j is qi[2j] + qi[2j + 1]; halve each sum's width while pairing them up.
+    __m512i u[4];
+    for (int i = 0; i < 4; ++i) {
+      const __m512i s0 = _mm512_add_epi32(qi[4 * i], qi[4 * i + 1]);
+      const __m512i s1 = _mm512_add_epi32(qi[4 * i + 2], qi[4 * i + 3]);
+      u[i] = _mm512_add_epi32(_mm512_shuffle_i64x2(s0, s1, 0x44), _mm512_shuffle_i64x2(s0, s1, 0xEE));
+    }
+    // u[i]: lanes 0, 1 partial sums of sub-block 2i, lanes 2, 3 of 2i + 1 (128-bit lanes).
+    const __m512i w0 = _mm512_add_epi32(_mm512_shuffle_i64x2(u[0], u[1], 0x88),
+                                        _mm512_shuffle_i64x2(u[0], u[1], 0xDD));
+    const __m512i w1 = _mm512_add_epi32(_mm512_shuffle_i64x2(u[2], u[3], 0x88),
+                                        _mm512_shuffle_i64x2(u[2], u[3], 0xDD));
+    // w0 lane l: sub-block l's four partials; w1 lane l: sub-block 4 + l's.
+    __m512i z = _mm512_add_epi32(_mm512_unpacklo_epi32(w0, w1), _mm512_unpackhi_epi32(w0, w1));
+    z = _mm512_add_epi32(z, _mm512_shuffle_epi32(z, _MM_PERM_BADC));
+    // z lane l: dword 0 = sum of sub-block l, dword 1 = sum of sub-block 4 + l.
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(bsum + 8 * sb),
+                     _mm256_cvtepi32_epi16(_mm512_castsi512_si256(_mm512_permutexvar_epi32(pick, z))));
   }
 }
 
@@ -83,18 +112,23 @@ void packed::QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadP
   });
 }
 
-void packed::QuantizeAct256(const MatmulParams& p, int64_t row_pad, Act256* a, ThreadPool* pool) {
+void packed::QuantizeAct256(const MatmulParams& p, int64_t row_pad, Act256* a, ThreadPool* pool,
+                            bool tiled) {
   const int64_t rows = (p.m + row_pad - 1) / row_pad * row_pad;
   a->nsb = p.k / 256;
   a->q.resize(rows * p.k);
   a->d.resize(rows * a->nsb);
   a->bsum.resize(rows * a->nsb * 8);
-  std::fill(a->q.begin() + p.m * p.k, a->q.end(), 0);
+  // Padded rows are zero (in the tiled layout they share the last group's blocks).
+  std::fill(a->q.begin() + (tiled ? p.m / 16 * 16 : p.m) * p.k, a->q.end(), 0);
   std::fill(a->d.begin() + p.m * a->nsb, a->d.end(), 0.0f);
   std::fill(a->bsum.begin() + p.m * a->nsb * 8, a->bsum.end(), 0);
-  ref::ParallelRange(p.m >= 64 ? pool : nullptr, p.m, 16, [&](int64_t m0, int64_t m1) {
+  // Split over rows once there are >= 16K values per part (a 16-row batch of 2,048).
+  const int64_t grain = std::max<int64_t>(1, 16384 / p.k);
+  ref::ParallelRange(pool, p.m, grain, [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m) {
-      QuantizeRow256(p.x + m * p.ldx, a->nsb, a->q.data() + m * p.k, a->d.data() + m * a->nsb,
+      int8_t* q = tiled ? a->q.data() + (m / 16) * 16 * p.k + (m % 16) * 64 : a->q.data() + m * p.k;
+      QuantizeRow256(p.x + m * p.ldx, a->nsb, q, tiled ? 1024 : 64, a->d.data() + m * a->nsb,
                      a->bsum.data() + m * a->nsb * 8);
     }
   });

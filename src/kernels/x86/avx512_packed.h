@@ -65,11 +65,14 @@ void QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadPool* poo
 // Activations for q4_k: one scale per 256 values (the super-block), as llama.cpp's q8_K.
 struct Act256 {
   int64_t nsb = 0;
-  std::vector<int8_t> q;      // [rows, nsb * 256]
+  std::vector<int8_t> q;      // [rows, nsb * 256] (or tiled, see QuantizeAct256)
   std::vector<float> d;       // [rows, nsb] max|x| / 127 of each 256 values
   std::vector<int16_t> bsum;  // [rows, nsb * 8] sum of each 32 quants
 };
-void QuantizeAct256(const MatmulParams& p, int64_t row_pad, Act256* a, ThreadPool* pool);
+// tiled: q in the AMX A-tile layout instead of row-major (rows in groups of 16; in group g, the
+// 64-byte block c of row r at g * 16 * k + c * 1024 + r * 64).
+void QuantizeAct256(const MatmulParams& p, int64_t row_pad, Act256* a, ThreadPool* pool,
+                    bool tiled = false);
 
 // y[0 .. cols) (+)= the first min(cols, 16) lanes of f (cols < 16 only in the last tile of a
 // weight whose rows are not a multiple of 16).
