@@ -238,15 +238,23 @@ constexpr int64_t kQ4kExpBytes = 8192;  // expanded bytes per tile and super-blo
 // a 16 x 64-byte B tile (rows 0..7: sub-block 2c, rows 8..15: sub-block 2c + 1,
 // VNNI-interleaved as in the packed layout; part 0 holds q * s0, part 1 q * s1).
 inline void ExpandQ4kChunk(const uint8_t* wt, int64_t nsb, int64_t sb, int c, uint8_t* out) {
-  const __m512i m4 = _mm512_set1_epi8(0x0F), seven = _mm512_set1_epi32(7);
+  const __m512i m4 = _mm512_set1_epi8(0x0F), seven = _mm512_set1_epi16(7);
+  // Byte r of a 16-byte row of scales to both 16-bit halves of dword r (zero high bytes):
+  // 128-bit lane L holds rows 4L .. 4L + 3.
+  const __m512i spread = _mm512_set_epi8(
+      -1, 15, -1, 15, -1, 14, -1, 14, -1, 13, -1, 13, -1, 12, -1, 12,  //
+      -1, 11, -1, 11, -1, 10, -1, 10, -1, 9, -1, 9, -1, 8, -1, 8,      //
+      -1, 7, -1, 7, -1, 6, -1, 6, -1, 5, -1, 5, -1, 4, -1, 4,          //
+      -1, 3, -1, 3, -1, 2, -1, 2, -1, 1, -1, 1, -1, 0, -1, 0);
   const uint8_t* meta = wt + nsb * packed::kQ4kSbQBytes + sb * packed::kQ4kSbMBytes;
-  __m512i s0[2], s1[2];  // per sub-block, lane r: that part of row r's scale in both halves
+  __m512i s0[2], s1[2];  // per sub-block, dword r: that part of row r's scale in both halves
   for (int j = 0; j < 2; ++j) {
-    const __m512i sc = _mm512_cvtepu8_epi32(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(meta + 64 + 16 * (2 * c + j))));
-    const __m512i lo = _mm512_and_si512(sc, seven), hi = _mm512_srli_epi32(sc, 3);
-    s0[j] = _mm512_or_si512(lo, _mm512_slli_epi32(lo, 16));
-    s1[j] = _mm512_or_si512(hi, _mm512_slli_epi32(hi, 16));
+    const __m512i sc = _mm512_shuffle_epi8(
+        _mm512_broadcast_i32x4(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(meta + 64 + 16 * (2 * c + j)))),
+        spread);
+    s0[j] = _mm512_and_si512(sc, seven);
+    s1[j] = _mm512_srli_epi16(sc, 3);
   }
   const uint8_t* qb = wt + sb * packed::kQ4kSbQBytes + c * 512;
   uint8_t* o = out + c * 2048;
