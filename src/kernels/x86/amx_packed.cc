@@ -292,7 +292,7 @@ inline void FoldQ4k(const packed::Act256& a, int64_t m0, const uint8_t* meta, in
 }
 
 // NG groups of 16 activation rows from m0 against tile `wt`. Super-block sb + 1 is expanded
-// (into a ring of 3 L1-resident buffers) while sb's products run, a chunk of each at a time;
+// (into the other of 2 L1-resident buffers) while sb's products run, a chunk of each at a time;
 // the expanded form (4x the packed bytes) never leaves L1, and one expansion serves all NG row
 // groups (prefill). Issued as whole blocks (all of sb's tile products, then all of the vector
 // work), the tile and vector work took the sum of their times, not the larger: M = 16 was
@@ -300,7 +300,9 @@ inline void FoldQ4k(const packed::Act256& a, int64_t m0, const uint8_t* meta, in
 template <int NG>
 void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const int8_t* at,
                  const uint8_t* wt, int64_t m0, int64_t n0) {
-  alignas(64) uint8_t ring[3][kQ4kExpBytes];
+  // Two slots: sb's (read by its tile loads) and sb + 1's (being written). Program order keeps
+  // the slot's next overwrite behind those loads; a third slot only took L1 from the A tiles.
+  alignas(64) uint8_t ring[2][kQ4kExpBytes];
   const int64_t nsb = a.nsb;
   __m512 f[NG][16];
   for (int g = 0; g < NG; ++g)
@@ -343,8 +345,8 @@ void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const int8_t* a
       pq = pw + ps * packed::kQ4kSbQBytes;
       pm = pw + nsb * packed::kQ4kSbQBytes + ps * packed::kQ4kSbMBytes;
     }
-    const uint8_t* const e = ring[sb % 3];
-    uint8_t* const next = ring[(sb + 1) % 3];
+    const uint8_t* const e = ring[sb % 2];
+    uint8_t* const next = ring[(sb + 1) % 2];
     for (int g = 0; g < NG; ++g, ++n) {
       const int8_t* const x = at + (m0 + 16 * g) * p.k + 4096 * sb;
       auto vec = [&](int ch) {
