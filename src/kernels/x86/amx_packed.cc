@@ -291,25 +291,41 @@ inline void FoldQ4k(const packed::Act256& a, int64_t m0, const uint8_t* meta, in
   }
 }
 
-// NG groups of 16 activation rows from m0 against tile `wt`. Super-block sb + 1 is expanded
-// (into the other of 2 L1-resident buffers) while sb's products run, a chunk of each at a time;
-// the expanded form (4x the packed bytes) never leaves L1, and one expansion serves all NG row
-// groups (prefill). Issued as whole blocks (all of sb's tile products, then all of the vector
-// work), the tile and vector work took the sum of their times, not the larger: M = 16 was
-// 6.1x -> 7.6-8.2x of M = 1 with the interleaving and the spread prefetch (kernels_bench).
+// NG groups of 16 activation rows from m0 against tiles [j0, j1), as one pipeline of (tile,
+// super-block, row group) steps: the next super-block (the next tile's first after the last) is
+// expanded (into the other of 2 L1-resident buffers) while this one's products run, and the
+// previous step's products are folded meanwhile, a chunk of each at a time; a tile's outputs
+// are stored once its last step is folded. The expanded form (4x the packed bytes) never leaves
+// L1, and one expansion serves all NG row groups (prefill). Issued as whole blocks (all of a
+// super-block's tile products, then all of the vector work), the tile and the vector work took
+// the sum of their times, not the larger (tile loads and vector stores do not overlap here):
+// with the interleaving, M = 16 went from 6.1x to ~8x of M = 1 (docs/benchmarks.md).
 template <int NG>
 void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const int8_t* at,
-                 const uint8_t* wt, int64_t m0, int64_t n0) {
-  // Two slots: sb's (read by its tile loads) and sb + 1's (being written). Program order keeps
-  // the slot's next overwrite behind those loads; a third slot only took L1 from the A tiles.
+                 const uint8_t* wp, int64_t tb, int64_t j0, int64_t j1, int64_t m0) {
+  // Two slots: this step's (read by its tile loads) and the next one's (being written).
+  // Program order keeps a slot's next overwrite behind those loads; a third slot only took L1
+  // from the A tiles.
   alignas(64) uint8_t ring[2][kQ4kExpBytes];
   const int64_t nsb = a.nsb;
   __m512 f[NG][16];
   for (int g = 0; g < NG; ++g)
     for (int r = 0; r < 16; ++r) f[g][r] = _mm512_setzero_ps();
   alignas(64) int32_t c[2][16][16];
-  auto meta = [&](int64_t sb) {
-    return wt + nsb * packed::kQ4kSbQBytes + sb * packed::kQ4kSbMBytes;
+  auto tile = [&](int64_t j) { return wp + j * tb; };
+  auto meta = [&](int64_t j, int64_t sb) {
+    return tile(j) + nsb * packed::kQ4kSbQBytes + sb * packed::kQ4kSbMBytes;
+  };
+  // Writes tile j's rows of y from the accumulators and clears them for the next tile.
+  auto store = [&](int64_t j) {
+    for (int g = 0; g < NG; ++g) {
+      const int rows = static_cast<int>(std::clamp<int64_t>(p.m - m0 - 16 * g, 0, 16));
+      for (int r = 0; r < rows; ++r) {
+        packed::StoreTile(p.y + (m0 + 16 * g + r) * p.ldy + 16 * j, f[g][r], p.accumulate,
+                          p.n - 16 * j);
+      }
+      for (int r = 0; r < 16; ++r) f[g][r] = _mm512_setzero_ps();
+    }
   };
   // Chunk CH of super-block sb, row group g, into C tiles (C0, C1); A alternates 0 and 1.
 #define CACHET_Q4K_CHUNK(C0, C1, AT, CH)                                \
@@ -320,87 +336,90 @@ void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const int8_t* a
     _tile_loadd(3, e + 2048 * (CH) + 1024, 64);                        \
     _tile_dpbsud(C1, AT, 3);                                           \
   } while (0)
-  // (sb, g) pairs in order. The vector work (the next super-block's expansion, the previous
-  // pair's fold) is interleaved with this pair's tile products, a chunk at a time, so the
-  // tile unit and the vector units run side by side.
-  ExpandQ4k(wt, nsb, 0, ring[0]);
-  int64_t prev_sb = -1;
+  ExpandQ4k(tile(j0), nsb, 0, ring[0]);
+  int64_t prev_j = -1, prev_sb = 0;
   int prev_g = 0;
-  int64_t n = 0;  // pairs issued
+  int64_t n = 0;  // (super-block, row group) pairs issued
+  int64_t step = 0;  // super-blocks expanded before this one
   const bool first = m0 % kMChunk == 0;
-  const int64_t tb = packed::Q4kTileBytes(nsb);
-  for (int64_t sb = 0; sb < nsb; ++sb) {
-    // The weights stream from DRAM on the first row chunk: the quants and meta of super-block
-    // sb + kQ4kAhead (into the next tile, the caller's next one, past the last) are fetched a
-    // quarter at a time, next to each chunk's expansion.
-    const uint8_t* pq = nullptr;
-    const uint8_t* pm = nullptr;
-    if (first) {
-      int64_t ps = sb + kQ4kAhead;
-      const uint8_t* pw = wt;
-      if (ps >= nsb) {
-        ps -= nsb;
-        pw += tb;
+  for (int64_t j = j0; j < j1; ++j) {
+    const uint8_t* const wt = tile(j);
+    for (int64_t sb = 0; sb < nsb; ++sb, ++step) {
+      // The weights stream from DRAM on the first row chunk: the quants and meta of super-block
+      // sb + kQ4kAhead (into the next tile past the last) are fetched a quarter at a time, next
+      // to each chunk's expansion.
+      const uint8_t* pq = nullptr;
+      const uint8_t* pm = nullptr;
+      if (first) {
+        int64_t ps = sb + kQ4kAhead;
+        const uint8_t* pw = wt;
+        if (ps >= nsb) {
+          ps -= nsb;
+          pw += tb;
+        }
+        pq = pw + ps * packed::kQ4kSbQBytes;
+        pm = pw + nsb * packed::kQ4kSbQBytes + ps * packed::kQ4kSbMBytes;
       }
-      pq = pw + ps * packed::kQ4kSbQBytes;
-      pm = pw + nsb * packed::kQ4kSbQBytes + ps * packed::kQ4kSbMBytes;
-    }
-    const uint8_t* const e = ring[sb % 2];
-    uint8_t* const next = ring[(sb + 1) % 2];
-    for (int g = 0; g < NG; ++g, ++n) {
-      const int8_t* const x = at + (m0 + 16 * g) * p.k + 4096 * sb;
-      auto vec = [&](int ch) {
-        if (g == 0 && pq != nullptr) {
+      // The next super-block to expand: this tile's next, else the next tile's first.
+      const uint8_t* const nw = sb + 1 < nsb ? wt : j + 1 < j1 ? tile(j + 1) : nullptr;
+      const int64_t nsb_next = sb + 1 < nsb ? sb + 1 : 0;
+      const uint8_t* const e = ring[step % 2];
+      uint8_t* const next = ring[(step + 1) % 2];
+      for (int g = 0; g < NG; ++g, ++n) {
+        const int8_t* const x = at + (m0 + 16 * g) * p.k + 4096 * sb;
+        const int64_t fold_j = prev_j;
+        auto vec = [&](int ch) {
+          if (g == 0 && pq != nullptr) {
 #pragma GCC unroll 8
-          for (int l = 0; l < 8; ++l)
-            _mm_prefetch(reinterpret_cast<const char*>(pq + 512 * ch + 64 * l), _MM_HINT_T0);
-          if (ch < 3) _mm_prefetch(reinterpret_cast<const char*>(pm + 128 * ch), _MM_HINT_T0);
-          if (ch < 2) _mm_prefetch(reinterpret_cast<const char*>(pm + 128 * ch + 64), _MM_HINT_T0);
+            for (int l = 0; l < 8; ++l)
+              _mm_prefetch(reinterpret_cast<const char*>(pq + 512 * ch + 64 * l), _MM_HINT_T0);
+            if (ch < 3) _mm_prefetch(reinterpret_cast<const char*>(pm + 128 * ch), _MM_HINT_T0);
+            if (ch < 2)
+              _mm_prefetch(reinterpret_cast<const char*>(pm + 128 * ch + 64), _MM_HINT_T0);
+          }
+          if (g == 0 && nw != nullptr) ExpandQ4kChunk(nw, nsb, nsb_next, ch, next);
+          if (fold_j >= 0) {
+            FoldQ4k<4>(a, m0 + 16 * prev_g, meta(fold_j, prev_sb), prev_sb, c[0], c[1],
+                       f[prev_g], 4 * ch);
+          }
+        };
+        if (n % 2 == 0) {
+          _tile_zero(4);
+          _tile_zero(5);
+          CACHET_Q4K_CHUNK(4, 5, 0, 0);
+          vec(0);
+          CACHET_Q4K_CHUNK(4, 5, 1, 1);
+          vec(1);
+          CACHET_Q4K_CHUNK(4, 5, 0, 2);
+          vec(2);
+          CACHET_Q4K_CHUNK(4, 5, 1, 3);
+          vec(3);
+          _tile_stored(4, c[0], 64);
+          _tile_stored(5, c[1], 64);
+        } else {
+          _tile_zero(6);
+          _tile_zero(7);
+          CACHET_Q4K_CHUNK(6, 7, 0, 0);
+          vec(0);
+          CACHET_Q4K_CHUNK(6, 7, 1, 1);
+          vec(1);
+          CACHET_Q4K_CHUNK(6, 7, 0, 2);
+          vec(2);
+          CACHET_Q4K_CHUNK(6, 7, 1, 3);
+          vec(3);
+          _tile_stored(6, c[0], 64);
+          _tile_stored(7, c[1], 64);
         }
-        if (g == 0 && sb + 1 < nsb) ExpandQ4kChunk(wt, nsb, sb + 1, ch, next);
-        if (prev_sb >= 0) {
-          FoldQ4k<4>(a, m0 + 16 * prev_g, meta(prev_sb), prev_sb, c[0], c[1], f[prev_g], 4 * ch);
-        }
-      };
-      if (n % 2 == 0) {
-        _tile_zero(4);
-        _tile_zero(5);
-        CACHET_Q4K_CHUNK(4, 5, 0, 0);
-        vec(0);
-        CACHET_Q4K_CHUNK(4, 5, 1, 1);
-        vec(1);
-        CACHET_Q4K_CHUNK(4, 5, 0, 2);
-        vec(2);
-        CACHET_Q4K_CHUNK(4, 5, 1, 3);
-        vec(3);
-        _tile_stored(4, c[0], 64);
-        _tile_stored(5, c[1], 64);
-      } else {
-        _tile_zero(6);
-        _tile_zero(7);
-        CACHET_Q4K_CHUNK(6, 7, 0, 0);
-        vec(0);
-        CACHET_Q4K_CHUNK(6, 7, 1, 1);
-        vec(1);
-        CACHET_Q4K_CHUNK(6, 7, 0, 2);
-        vec(2);
-        CACHET_Q4K_CHUNK(6, 7, 1, 3);
-        vec(3);
-        _tile_stored(6, c[0], 64);
-        _tile_stored(7, c[1], 64);
+        if (fold_j >= 0 && fold_j != j) store(fold_j);  // its last step was just folded
+        prev_j = j;
+        prev_sb = sb;
+        prev_g = g;
       }
-      prev_sb = sb;
-      prev_g = g;
     }
   }
 #undef CACHET_Q4K_CHUNK
-  FoldQ4k(a, m0 + 16 * prev_g, meta(prev_sb), prev_sb, c[0], c[1], f[prev_g]);
-  for (int g = 0; g < NG; ++g) {
-    const int rows = static_cast<int>(std::clamp<int64_t>(p.m - m0 - 16 * g, 0, 16));
-    for (int r = 0; r < rows; ++r) {
-      packed::StoreTile(p.y + (m0 + 16 * g + r) * p.ldy + n0, f[g][r], p.accumulate, p.n - n0);
-    }
-  }
+  FoldQ4k(a, m0 + 16 * prev_g, meta(prev_j, prev_sb), prev_sb, c[0], c[1], f[prev_g]);
+  store(prev_j);
 }
 
 void PackedMatmulAmxQ4k(const MatmulParams& p, ThreadPool* pool) {
@@ -413,25 +432,21 @@ void PackedMatmulAmxQ4k(const MatmulParams& p, ThreadPool* pool) {
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
   ref::ParallelRange(pool, tiles, 1, [&, a](int64_t j0, int64_t j1) {
     LoadConfigQ4k();
+    // Row chunks of up to 64 (4 groups of 16) share each expansion.
     for (int64_t mc = 0; mc < p.m; mc += kMChunk) {
-      const int64_t mend = std::min(p.m, mc + kMChunk);
-      for (int64_t j = j0; j < j1; ++j) {
-        // Row groups of this chunk share each expansion: 1, 2 or 4 at a time.
-        const int64_t groups = (mend - mc + 15) / 16;
-        for (int64_t g0 = 0; g0 < groups;) {
-          const int64_t m0 = mc + 16 * g0;
-          const uint8_t* w = wp + j * tb;
-          if (groups - g0 >= 4) {
-            TileRowsQ4k<4>(p, *a, at, w, m0, j * kTile);
-            g0 += 4;
-          } else if (groups - g0 >= 2) {
-            TileRowsQ4k<2>(p, *a, at, w, m0, j * kTile);
-            g0 += 2;
-          } else {
-            TileRowsQ4k<1>(p, *a, at, w, m0, j * kTile);
-            g0 += 1;
-          }
-        }
+      switch ((std::min(p.m, mc + kMChunk) - mc + 15) / 16) {
+        case 1:
+          TileRowsQ4k<1>(p, *a, at, wp, tb, j0, j1, mc);
+          break;
+        case 2:
+          TileRowsQ4k<2>(p, *a, at, wp, tb, j0, j1, mc);
+          break;
+        case 3:
+          TileRowsQ4k<3>(p, *a, at, wp, tb, j0, j1, mc);
+          break;
+        default:
+          TileRowsQ4k<4>(p, *a, at, wp, tb, j0, j1, mc);
+          break;
       }
     }
     _tile_release();

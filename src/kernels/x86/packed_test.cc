@@ -162,7 +162,8 @@ TEST_P(Packed, AmxTilesEqualVnniBitwise) {
   const KernelTable* vnni = KernelsFor("avx512_vnni");
   ASSERT_NE(vnni, nullptr);
   // N = 40: a pair of tiles and a short single one; N = 24: a pair whose second tile is short,
-  // with an odd number of blocks (K = 96).
+  // with an odd number of blocks (K = 96). With one thread the q4_k pipeline runs across tile
+  // boundaries (the next tile's first expansion, the previous tile's last fold).
   using Case = std::tuple<DType, int64_t, int64_t>;
   for (auto [T, N, K] : {Case{DType::kQ8_0, 40, 256},
                          {DType::kQ8_0, 24, 96},
@@ -176,18 +177,22 @@ TEST_P(Packed, AmxTilesEqualVnniBitwise) {
       vnni->pack_weight(T, w_.data(), N, K, vp.p, &pool);
     }
     // M < 8 runs the amx table's VNNI kernel over the signed layout, M >= 8 its AMX tiles.
-    for (int64_t M : {1, 3, 8, 16, 17, 40, 70}) {
-      for (bool acc : {false, true}) {
-        auto x = Randn(M * K, 52);
-        x[7 % (M * K)] = -13.0f;
-        std::vector<float> ya(M * N, 0.25f), yv(M * N, 0.25f);
-        ThreadPool pool(2);
-        kt_->matmul(Params(x.data(), ya.data(), M, N, K, K, N, acc), &pool);
-        MatmulParams pv = Params(x.data(), yv.data(), M, N, K, K, N, acc);
-        pv.w_packed = vp.p;
-        vnni->matmul(pv, &pool);
-        for (int64_t i = 0; i < M * N; ++i) {
-          ASSERT_EQ(ya[i], yv[i]) << "N=" << N << " K=" << K << " M=" << M << " i=" << i;
+    // One thread takes every tile in one range (2 threads take small chunks of tiles).
+    for (int threads : {1, 2}) {
+      ThreadPool pool(threads);
+      for (int64_t M : {1, 3, 8, 16, 17, 40, 70}) {
+        for (bool acc : {false, true}) {
+          auto x = Randn(M * K, 52);
+          x[7 % (M * K)] = -13.0f;
+          std::vector<float> ya(M * N, 0.25f), yv(M * N, 0.25f);
+          kt_->matmul(Params(x.data(), ya.data(), M, N, K, K, N, acc), &pool);
+          MatmulParams pv = Params(x.data(), yv.data(), M, N, K, K, N, acc);
+          pv.w_packed = vp.p;
+          vnni->matmul(pv, &pool);
+          for (int64_t i = 0; i < M * N; ++i) {
+            ASSERT_EQ(ya[i], yv[i]) << "N=" << N << " K=" << K << " M=" << M << " i=" << i
+                                    << " threads=" << threads;
+          }
         }
       }
     }
