@@ -1,9 +1,12 @@
-// AMX GEMM benchmark: GFLOP/s of AmxMatmul at prefill shapes of Llama-3.2-1B, and a peak probe
-// of TDPBF16PS / TDPBSSD on tiles already in registers (the ceiling to compare against).
+// AMX GEMM benchmark: GFLOP/s of AmxMatmul at prefill shapes of Llama-3.2-1B, a peak probe
+// of TDPBF16PS / TDPBSSD on tiles already in registers (the ceiling to compare against), and an
+// overlap probe: whether tile loads + products run alongside zmm stores (they do not on the
+// project's machines, which is why the packed AMX kernels interleave the two in small pieces).
 //
 // Usage: amx_bench [threads=1] [m=512] [reps=3]. Prints one line per measurement.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -68,6 +71,43 @@ double PeakProbe(int64_t iters) {
   return ops / dt / 1e9;
 }
 
+// ns per iteration of: 12 tile loads + 8 TDPBSUD (an AMX q4_k super-block's tile work), 64
+// zmm stores to another buffer (half of its expansion's), and both in one loop. Overlapping
+// units give max(a, b) for both; the sum means they take turns.
+void OverlapProbe(int64_t iters) {
+  TileCfg cfg;
+  std::memset(&cfg, 0, sizeof(cfg));
+  cfg.palette = 1;
+  for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+  _tile_loadconfig(&cfg);
+  alignas(4096) static int8_t buf[16384];
+  std::memset(buf, 1, sizeof(buf));
+  auto run = [&](bool tiles, bool stores) {
+    __m512i v = _mm512_set1_epi32(3);
+    const double t0 = Now();
+    for (int64_t i = 0; i < iters; ++i) {
+      if (tiles) {
+        for (int c = 0; c < 4; ++c) {
+          _tile_loadd(0, buf + 1024 * c, 64);
+          _tile_loadd(2, buf + 4096 + 2048 * c, 64);
+          _tile_dpbsud(4, 0, 2);
+          _tile_loadd(3, buf + 5120 + 2048 * c, 64);
+          _tile_dpbsud(5, 0, 3);
+        }
+      }
+      if (stores) {
+        for (int k = 0; k < 64; ++k) _mm512_store_si512(buf + 12288 + 64 * (k & 31), v);
+        v = _mm512_add_epi32(v, _mm512_set1_epi32(1));
+      }
+    }
+    return (Now() - t0) / static_cast<double>(iters) * 1e9;
+  };
+  const double a = run(true, false), b = run(false, true), ab = run(true, true);
+  _tile_release();
+  std::printf("overlap 12 tile loads + 8 products: %.1f ns, 64 zmm stores: %.1f ns, both: %.1f ns "
+              "(max %.1f, sum %.1f)\n", a, b, ab, std::max(a, b), a + b);
+}
+
 std::vector<uint8_t> RandomWeight(DType t, int64_t n, int64_t k) {
   std::vector<uint8_t> w(static_cast<size_t>(RowBytes(t, k) * n));
   std::mt19937 rng(1);
@@ -115,6 +155,7 @@ int main(int argc, char** argv) {
   }
   std::printf("peak TDPBF16PS 1 thread: %.1f GFLOP/s\n", PeakProbe<false>(20000000));
   std::printf("peak TDPBSSD   1 thread: %.1f GOP/s\n", PeakProbe<true>(20000000));
+  OverlapProbe(2000000);
   cachet::ThreadPool pool(threads);
   const struct { int64_t n, k; } shapes[] = {{2048, 2048}, {8192, 2048}, {2048, 8192}};
   for (cachet::DType t :
