@@ -246,7 +246,7 @@ inline void ExpandQ4kChunk(const uint8_t* wt, int64_t nsb, int64_t sb, int c, ui
       -1, 11, -1, 11, -1, 10, -1, 10, -1, 9, -1, 9, -1, 8, -1, 8,      //
       -1, 7, -1, 7, -1, 6, -1, 6, -1, 5, -1, 5, -1, 4, -1, 4,          //
       -1, 3, -1, 3, -1, 2, -1, 2, -1, 1, -1, 1, -1, 0, -1, 0);
-  const uint8_t* meta = wt + nsb * packed::kQ4kSbQBytes + sb * packed::kQ4kSbMBytes;
+  const uint8_t* meta = packed::Q4kMeta(wt, nsb, sb);
   __m512i s0[2], s1[2];  // per sub-block, dword r: that part of row r's scale in both halves
   for (int j = 0; j < 2; ++j) {
     const __m512i sc = _mm512_shuffle_epi8(
@@ -314,7 +314,7 @@ void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const int8_t* a
   alignas(64) int32_t c[2][16][16];
   auto tile = [&](int64_t j) { return wp + j * tb; };
   auto meta = [&](int64_t j, int64_t sb) {
-    return tile(j) + nsb * packed::kQ4kSbQBytes + sb * packed::kQ4kSbMBytes;
+    return packed::Q4kMeta(tile(j), nsb, sb);
   };
   // Writes tile j's rows of y from the accumulators and clears them for the next tile.
   auto store = [&](int64_t j) {
@@ -336,10 +336,26 @@ void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const int8_t* a
     _tile_loadd(3, e + 2048 * (CH) + 1024, 64);                        \
     _tile_dpbsud(C1, AT, 3);                                           \
   } while (0)
+  // All four chunks of one (super-block, row group) pair, each followed by a quarter of the
+  // vector work (vec), into C tiles (C0, C1), then the products stored for the next pair's fold.
+#define CACHET_Q4K_PAIR(C0, C1)        \
+  do {                                 \
+    _tile_zero(C0);                    \
+    _tile_zero(C1);                    \
+    CACHET_Q4K_CHUNK(C0, C1, 0, 0);    \
+    vec(0);                            \
+    CACHET_Q4K_CHUNK(C0, C1, 1, 1);    \
+    vec(1);                            \
+    CACHET_Q4K_CHUNK(C0, C1, 0, 2);    \
+    vec(2);                            \
+    CACHET_Q4K_CHUNK(C0, C1, 1, 3);    \
+    vec(3);                            \
+    _tile_stored(C0, c[0], 64);        \
+    _tile_stored(C1, c[1], 64);        \
+  } while (0)
   ExpandQ4k(tile(j0), nsb, 0, ring[0]);
   int64_t prev_j = -1, prev_sb = 0;
   int prev_g = 0;
-  int64_t n = 0;  // (super-block, row group) pairs issued
   int64_t step = 0;  // super-blocks expanded before this one
   const bool first = m0 % kMChunk == 0;
   for (int64_t j = j0; j < j1; ++j) {
@@ -358,14 +374,14 @@ void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const int8_t* a
           pw += tb;
         }
         pq = pw + ps * packed::kQ4kSbQBytes;
-        pm = pw + nsb * packed::kQ4kSbQBytes + ps * packed::kQ4kSbMBytes;
+        pm = packed::Q4kMeta(pw, nsb, ps);
       }
       // The next super-block to expand: this tile's next, else the next tile's first.
       const uint8_t* const nw = sb + 1 < nsb ? wt : j + 1 < j1 ? tile(j + 1) : nullptr;
       const int64_t nsb_next = sb + 1 < nsb ? sb + 1 : 0;
       const uint8_t* const e = ring[step % 2];
       uint8_t* const next = ring[(step + 1) % 2];
-      for (int g = 0; g < NG; ++g, ++n) {
+      for (int g = 0; g < NG; ++g) {
         const int8_t* const x = at + (m0 + 16 * g) * p.k + 4096 * sb;
         const int64_t fold_j = prev_j;
         auto vec = [&](int ch) {
@@ -383,32 +399,12 @@ void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const int8_t* a
                        f[prev_g], 4 * ch);
           }
         };
-        if (n % 2 == 0) {
-          _tile_zero(4);
-          _tile_zero(5);
-          CACHET_Q4K_CHUNK(4, 5, 0, 0);
-          vec(0);
-          CACHET_Q4K_CHUNK(4, 5, 1, 1);
-          vec(1);
-          CACHET_Q4K_CHUNK(4, 5, 0, 2);
-          vec(2);
-          CACHET_Q4K_CHUNK(4, 5, 1, 3);
-          vec(3);
-          _tile_stored(4, c[0], 64);
-          _tile_stored(5, c[1], 64);
+        // Consecutive pairs alternate between C tiles (4, 5) and (6, 7), so one pair's products
+        // are stored while the next pair's run.
+        if ((step * NG + g) % 2 == 0) {
+          CACHET_Q4K_PAIR(4, 5);
         } else {
-          _tile_zero(6);
-          _tile_zero(7);
-          CACHET_Q4K_CHUNK(6, 7, 0, 0);
-          vec(0);
-          CACHET_Q4K_CHUNK(6, 7, 1, 1);
-          vec(1);
-          CACHET_Q4K_CHUNK(6, 7, 0, 2);
-          vec(2);
-          CACHET_Q4K_CHUNK(6, 7, 1, 3);
-          vec(3);
-          _tile_stored(6, c[0], 64);
-          _tile_stored(7, c[1], 64);
+          CACHET_Q4K_PAIR(6, 7);
         }
         if (fold_j >= 0 && fold_j != j) store(fold_j);  // its last step was just folded
         prev_j = j;
@@ -417,6 +413,7 @@ void TileRowsQ4k(const MatmulParams& p, const packed::Act256& a, const int8_t* a
       }
     }
   }
+#undef CACHET_Q4K_PAIR
 #undef CACHET_Q4K_CHUNK
   FoldQ4k(a, m0 + 16 * prev_g, meta(prev_j, prev_sb), prev_sb, c[0], c[1], f[prev_g]);
   store(prev_j);

@@ -162,6 +162,11 @@ void MatmulQ4k(const MatmulParams& p, ThreadPool* pool);
 constexpr int64_t kQ4kSbQBytes = 2048;  // quant bytes per tile and super-block
 constexpr int64_t kQ4kSbMBytes = 320;   // d, dmin, sc, m per tile and super-block
 inline int64_t Q4kTileBytes(int64_t nsb) { return nsb * (kQ4kSbQBytes + kQ4kSbMBytes); }
+// Super-block sb's meta (d, dmin, sc, m) in a tile of nsb super-blocks: after all its quants.
+template <typename Byte>  // uint8_t or const uint8_t
+inline Byte* Q4kMeta(Byte* tile, int64_t nsb, int64_t sb) {
+  return tile + nsb * kQ4kSbQBytes + sb * kQ4kSbMBytes;
+}
 
 // The per-super-block f32 step shared by the VNNI and AMX q4_k kernels (see above); meta is
 // the tile's 320 bytes of super-block sb, mpair its 4 minimum-pair vectors (MinPairs).

@@ -55,7 +55,7 @@ void Kernel(const uint8_t* wt, int64_t tb, const Act256& a, int64_t k, int64_t m
         }
       }
       for (int j = 0; j < NT; ++j) {
-        const uint8_t* meta = wt + j * tb + nsb * kQ4kSbQBytes + sb * kQ4kSbMBytes;
+        const uint8_t* meta = Q4kMeta(wt + j * tb, nsb, sb);
         const __m512i sc = _mm512_cvtepu8_epi32(
             _mm_loadu_si128(reinterpret_cast<const __m128i*>(meta + 64 + 16 * sub)));
         for (int i = 0; i < MT; ++i) {
@@ -64,7 +64,7 @@ void Kernel(const uint8_t* wt, int64_t tb, const Act256& a, int64_t k, int64_t m
       }
     }
     for (int j = 0; j < NT; ++j) {
-      const uint8_t* meta = wt + j * tb + nsb * kQ4kSbQBytes + sb * kQ4kSbMBytes;
+      const uint8_t* meta = Q4kMeta(wt + j * tb, nsb, sb);
       const __m512 d = HalfToF32(meta), dmin = HalfToF32(meta + 32);
       __m512i mp[4];
       MinPairs(meta, mp);
@@ -128,7 +128,7 @@ void PackQ4k(const void* w, int64_t n, int64_t k, void* dst, ThreadPool* pool) {
             _mm512_storeu_si512(out + sb * kQ4kSbQBytes + c * 512 + 64 * t, q);
           }
         }
-        uint8_t* meta = out + nsb * kQ4kSbQBytes + sb * kQ4kSbMBytes;
+        uint8_t* meta = Q4kMeta(out, nsb, sb);
         std::memset(meta, 0, kQ4kSbMBytes);
         for (int r = 0; r < valid; ++r) {
           const auto* blk = reinterpret_cast<const BlockQ4_K*>(bp + r * rb);
