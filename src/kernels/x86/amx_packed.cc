@@ -22,7 +22,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/x86/amx_matmul.h"
@@ -50,27 +49,6 @@ void LoadConfig() {
     cfg.colsb[t] = t < 2 ? 32 : 64;
   }
   _tile_loadconfig(&cfg);
-}
-
-// The activation quants re-laid as A tiles: per group of 16 rows (at the group's offset
-// 16 * k), per width-byte column block c, 16 rows x width bytes contiguous (at c * 16 * width).
-// Loading A straight from the row-major buffer (row stride k, a power of two here) put its 16
-// rows in 1-2 L1 sets, where the streaming weights evicted them: every A load came from L2.
-template <int64_t W>
-const int8_t* TileActivations(const int8_t* q, int64_t rows, int64_t k, std::vector<int8_t>* out,
-                              ThreadPool* pool) {
-  out->resize(static_cast<size_t>(rows * k));
-  int8_t* o = out->data();
-  ref::ParallelRange(rows >= 64 ? pool : nullptr, rows / 16, 1, [&](int64_t g0, int64_t g1) {
-    for (int64_t g = 16 * g0; g < 16 * g1; g += 16) {
-      for (int64_t c = 0; c < k / W; ++c) {
-        for (int64_t r = 0; r < 16; ++r) {
-          std::memcpy(o + g * k + c * 16 * W + r * W, q + (g + r) * k + c * W, W);
-        }
-      }
-    }
-  });
-  return o;
 }
 
 struct RowBlock {
@@ -456,10 +434,10 @@ void PackedMatmulAmx(const MatmulParams& p, ThreadPool* pool) {
   if (p.w_type == DType::kQ4_K) return PackedMatmulAmxQ4k(p, pool);
   thread_local packed::Act act_buf;  // the caller's; jobs reach it through the pointer
   packed::Act* const a = &act_buf;
-  packed::QuantizeAct(p, 16, a, pool);
-  thread_local std::vector<int8_t> at_buf;
-  const int8_t* at =
-      TileActivations<32>(a->q.data(), static_cast<int64_t>(a->q.size()) / p.k, p.k, &at_buf, pool);
+  // The quants in the A-tile layout: loaded from a row-major buffer (row stride k, a power of
+  // two here) an A tile's 16 rows fell in 1-2 L1 sets, where the streaming weights evicted them.
+  packed::QuantizeAct(p, 16, a, pool, /*tiled=*/true);
+  const int8_t* at = a->q.data();
   const int64_t nb = p.k / 32, tiles = (p.n + kTile - 1) / kTile, tb = nb * (kQBytes + kSBytes);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
   const int64_t units = (tiles + 1) / 2;  // pairs of weight tiles

@@ -28,7 +28,9 @@ using packed::kSBytes;
 using packed::kTile;
 using PackedAct = packed::Act;
 
-void QuantizeRow32(const float* x, int64_t nb, int8_t* q, float* d, int32_t* s128) {
+// One scale per 32 values; block b's 32 quants go to q + b * cstride (see QuantizeRows).
+void QuantizeRow32(const float* x, int64_t nb, int8_t* q, int64_t cstride, float* d,
+                   int32_t* s128) {
   for (int64_t b = 0; b < nb; ++b) {
     const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
     const float am = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
@@ -36,16 +38,16 @@ void QuantizeRow32(const float* x, int64_t nb, int8_t* q, float* d, int32_t* s12
     const __m512 id = _mm512_set1_ps(am > 0 ? 127.0f / am : 0.0f);
     const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id));  // round to nearest even
     const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b), _mm512_cvtsepi32_epi8(q0));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b + 16), _mm512_cvtsepi32_epi8(q1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * cstride), _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * cstride + 16), _mm512_cvtsepi32_epi8(q1));
     const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
     s128[b] = 128 * sum;
   }
 }
 
 // One scale per 256 values; bsum[j] = sum of the quants of each 32. The quants of super-block
-// sb go out as four 64-byte blocks, block c (values 64c .. 64c + 63 of the row) at q + c * cstride
-// (64: a row-major row; 1024: the AMX A-tile layout, rows 16 apart interleaved by 64 bytes).
+// sb go out as four 64-byte blocks, block c (values 64c .. 64c + 63 of the row) at
+// q + (4 * sb + c) * cstride (see QuantizeRows).
 // Saturating packs and one dword permute replace per-vector narrowing stores, and the 8
 // sub-block sums come from one transposing reduction instead of 8 horizontal sums.
 void QuantizeRow256(const float* x, int64_t nsb, int8_t* q, int64_t cstride, float* d,
@@ -93,22 +95,42 @@ void QuantizeRow256(const float* x, int64_t nsb, int8_t* q, int64_t cstride, flo
   }
 }
 
+// Calls row(m, q_row, cstride) for rows [0, p.m) of p.x, split over `pool` once a part holds
+// >= 16K values (a 16-row batch of 2,048). Row m's quants go out in blocks of `block` bytes: the
+// first at q_row, each next one cstride further. Row-major: q_row = q + m * k, cstride = block.
+// Tiled, the AMX A-tile layout: per group of 16 rows (at 16 * k per group), per block column c,
+// the 16 rows' blocks contiguous (at c * 16 * block), so one A tile is one contiguous load.
+template <typename Row>
+void QuantizeRows(const MatmulParams& p, int8_t* q, int64_t block, bool tiled, ThreadPool* pool,
+                  Row row) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / p.k);
+  ref::ParallelRange(pool, p.m, grain, [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) {
+      if (tiled) {
+        row(m, q + (m / 16) * 16 * p.k + (m % 16) * block, 16 * block);
+      } else {
+        row(m, q + m * p.k, block);
+      }
+    }
+  });
+}
+
 }  // namespace
 
-void packed::QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadPool* pool) {
+void packed::QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadPool* pool,
+                         bool tiled) {
   const int64_t rows = (p.m + row_pad - 1) / row_pad * row_pad;
   a->nb = p.k / 32;
   a->q.resize(rows * p.k);
   a->d.resize(rows * a->nb);
   a->s128.resize(rows * a->nb);
-  std::fill(a->q.begin() + p.m * p.k, a->q.end(), 0);
+  // Padded rows are zero (in the tiled layout they share the last group's blocks).
+  std::fill(a->q.begin() + (tiled ? p.m / 16 * 16 : p.m) * p.k, a->q.end(), 0);
   std::fill(a->d.begin() + p.m * a->nb, a->d.end(), 0.0f);
   std::fill(a->s128.begin() + p.m * a->nb, a->s128.end(), 0);
-  ref::ParallelRange(p.m >= 64 ? pool : nullptr, p.m, 16, [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) {
-      QuantizeRow32(p.x + m * p.ldx, a->nb, a->q.data() + m * p.k, a->d.data() + m * a->nb,
-                    a->s128.data() + m * a->nb);
-    }
+  QuantizeRows(p, a->q.data(), 32, tiled, pool, [&](int64_t m, int8_t* q, int64_t cstride) {
+    QuantizeRow32(p.x + m * p.ldx, a->nb, q, cstride, a->d.data() + m * a->nb,
+                  a->s128.data() + m * a->nb);
   });
 }
 
@@ -123,14 +145,9 @@ void packed::QuantizeAct256(const MatmulParams& p, int64_t row_pad, Act256* a, T
   std::fill(a->q.begin() + (tiled ? p.m / 16 * 16 : p.m) * p.k, a->q.end(), 0);
   std::fill(a->d.begin() + p.m * a->nsb, a->d.end(), 0.0f);
   std::fill(a->bsum.begin() + p.m * a->nsb * 8, a->bsum.end(), 0);
-  // Split over rows once there are >= 16K values per part (a 16-row batch of 2,048).
-  const int64_t grain = std::max<int64_t>(1, 16384 / p.k);
-  ref::ParallelRange(pool, p.m, grain, [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) {
-      int8_t* q = tiled ? a->q.data() + (m / 16) * 16 * p.k + (m % 16) * 64 : a->q.data() + m * p.k;
-      QuantizeRow256(p.x + m * p.ldx, a->nsb, q, tiled ? 1024 : 64, a->d.data() + m * a->nsb,
-                     a->bsum.data() + m * a->nsb * 8);
-    }
+  QuantizeRows(p, a->q.data(), 64, tiled, pool, [&](int64_t m, int8_t* q, int64_t cstride) {
+    QuantizeRow256(p.x + m * p.ldx, a->nsb, q, cstride, a->d.data() + m * a->nsb,
+                   a->bsum.data() + m * a->nsb * 8);
   });
 }
 

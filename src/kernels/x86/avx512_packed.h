@@ -55,12 +55,15 @@ constexpr int64_t kQBytes = 512;  // quant bytes per tile and 32-value block
 constexpr int64_t kSBytes = 32;   // f16 scale bytes per tile and block
 struct Act {
   int64_t nb = 0;
-  std::vector<int8_t> q;      // [rows, nb * 32]
+  std::vector<int8_t> q;      // [rows, nb * 32] (or tiled, see QuantizeAct)
   std::vector<float> d;       // [rows, nb] scale of each 32 values
   std::vector<int32_t> s128;  // [rows, nb] 128 * sum of the block's quants (+128 weight offset)
 };
-// Quantizes the p.m rows of p.x into a; rows up to a multiple of row_pad are zero.
-void QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadPool* pool);
+// Quantizes the p.m rows of p.x into a; rows up to a multiple of row_pad are zero. tiled: q in
+// the AMX A-tile layout instead of row-major (rows in groups of 16; in group g, the 32-byte
+// block c of row r at g * 16 * k + c * 512 + r * 32).
+void QuantizeAct(const MatmulParams& p, int64_t row_pad, Act* a, ThreadPool* pool,
+                 bool tiled = false);
 
 // Activations for q4_k: one scale per 256 values (the super-block), as llama.cpp's q8_K.
 struct Act256 {
