@@ -23,30 +23,11 @@ double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-struct alignas(64) TileCfg {
-  uint8_t palette, start;
-  uint8_t pad[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-
-// All 8 tiles 16 rows x 64 bytes. GCC 12 does not count the 64 bytes ldtilecfg reads as a use
-// of cfg: in this out-of-line helper it dropped the rows/colsb stores (every tile left
-// unconfigured, SIGILL on the first tile op); the empty asm reading cfg keeps them.
-void LoadTiles16x64() {
-  TileCfg cfg;
-  std::memset(&cfg, 0, sizeof(cfg));
-  cfg.palette = 1;
-  for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
-  asm volatile("" : : "m"(cfg));
-  _tile_loadconfig(&cfg);
-}
-
 // Four independent accumulators fed by two A and two B tiles: 4 x 16*16*32*2 flops per step
 // for bf16 (k = 32 bf16 per 64-byte row), 4 x 16*16*64*2 ops for int8.
 template <bool kInt8>
 double PeakProbe(int64_t iters) {
-  LoadTiles16x64();
+  internal::LoadTiles16x64();
   alignas(64) static uint8_t buf[1024];
   for (int i = 0; i < 1024; ++i) buf[i] = static_cast<uint8_t>(i % 7 ? 0x3c : 0);
   _tile_zero(0);
@@ -83,7 +64,7 @@ double PeakProbe(int64_t iters) {
 // zmm stores to another buffer (half of its expansion's), and both in one loop. Overlapping
 // units give max(a, b) for both; the sum means they take turns.
 void OverlapProbe(int64_t iters) {
-  LoadTiles16x64();
+  internal::LoadTiles16x64();
   alignas(4096) static int8_t buf[16384];
   std::memset(buf, 1, sizeof(buf));
   auto run = [&](bool tiles, bool stores) {

@@ -120,17 +120,6 @@ void PackPanel(const MatmulParams& p, int64_t n0, float* row, uint16_t* wp, bool
 
 using internal::TileConfig;
 
-void LoadTileConfig() {
-  TileConfig cfg;
-  std::memset(&cfg, 0, sizeof(cfg));
-  cfg.palette_id = 1;
-  for (int t = 0; t < 8; ++t) {
-    cfg.rows[t] = kTile;
-    cfg.colsb[t] = 64;
-  }
-  _tile_loadconfig(&cfg);
-}
-
 // c[4][16][16] = C tiles (n-tile i, m-tile j at c[2 i + j]) for the 32x32 block.
 void BlockAmx(const uint16_t* wp, int64_t k, const uint16_t* xp0, const uint16_t* xp1, float* c) {
   const int64_t n_kb = k / kKB, stride = k * 2;
@@ -206,7 +195,7 @@ void Run(const MatmulParams& p, ThreadPool* pool, bool amx, bool vec) {
   auto compute = [&](int ith, int nt) {
     const int64_t pa = n_panels * ith / nt, pb = n_panels * (ith + 1) / nt;
     if (pa >= pb) return;
-    if (amx) LoadTileConfig();
+    if (amx) internal::LoadTiles16x64();
     thread_local Scratch wp_buf;  // per thread: each packs its own weight panels
     uint16_t* const wp = wp_buf.Get(kPanelN * p.k);
     thread_local std::vector<float> row;

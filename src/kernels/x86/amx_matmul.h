@@ -13,6 +13,10 @@
 // and must not be called from inside a pool job. Each thread loads its own tile config.
 #pragma once
 
+#if defined(__AMX_TILE__)
+#include <immintrin.h>
+#endif
+
 #include <cstdint>
 
 #include "base/thread_pool.h"
@@ -42,6 +46,25 @@ struct alignas(64) TileConfig {
   uint16_t colsb[16];
   uint8_t rows[16];
 };
+#if defined(__AMX_TILE__)  // translation units built with the AMX flags
+// LDTILECFG of cfg. GCC 12 does not count the 64 bytes the instruction reads as a use of cfg
+// and may drop the stores that filled it (an out-of-line copy in amx_bench lost its rows and
+// colsb: SIGILL on the first tile op); the empty asm reading cfg keeps them.
+inline void LoadTiles(const TileConfig& cfg) {
+  asm volatile("" : : "m"(cfg));
+  _tile_loadconfig(&cfg);
+}
+// Palette 1 with all 8 tiles 16 rows x 64 bytes.
+inline void LoadTiles16x64() {
+  TileConfig cfg{};
+  cfg.palette_id = 1;
+  for (int t = 0; t < 8; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  LoadTiles(cfg);
+}
+#endif
 // The same algorithm (same packing, tiling and per-tile f32 accumulation order) with the tile
 // instructions replaced by scalar code: lets tests check packing/tiling on CPUs without AMX.
 // vector_packing uses the AVX512-BF16 conversions of the real path (CPU must have them).

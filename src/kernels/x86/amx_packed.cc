@@ -48,7 +48,7 @@ void LoadConfig() {
     cfg.rows[t] = t < 2 ? 16 : t < 4 ? 8 : 16;
     cfg.colsb[t] = t < 2 ? 32 : 64;
   }
-  _tile_loadconfig(&cfg);
+  kernels::internal::LoadTiles(cfg);
 }
 
 struct RowBlock {
@@ -196,18 +196,8 @@ void TileRows2(const MatmulParams& p, const packed::Act& a, const int8_t* at, co
 // TDPBSUD accumulate whole super-blocks, isum = C0 + 8 * C1 exactly (|C| <= 256 * 127 * 105).
 // The per-super-block f32 step is the VNNI kernel's (Q4kFold), hence bitwise equal rows.
 
-// Tiles 0, 1: A (16 rows x 64 bytes, alternating chunks); 2, 3: B (16 x 64: the s0 and s1
-// parts); 4, 5 and 6, 7: C0, C1 of even and odd super-blocks.
-void LoadConfigQ4k() {
-  TileConfig cfg;
-  std::memset(&cfg, 0, sizeof(cfg));
-  cfg.palette_id = 1;
-  for (int t = 0; t < 8; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
-  _tile_loadconfig(&cfg);
-}
+// Tiles (all 16 x 64 bytes, internal::LoadTiles16x64): 0, 1: A (alternating chunks); 2, 3: B
+// (the s0 and s1 parts); 4, 5 and 6, 7: C0, C1 of even and odd super-blocks.
 
 constexpr int64_t kQ4kAhead = 2;  // super-blocks of weights prefetched ahead (best of 1..4)
 constexpr int64_t kQ4kExpBytes = 8192;  // expanded bytes per tile and super-block (4 x 2 x 1 KiB)
@@ -406,7 +396,7 @@ void PackedMatmulAmxQ4k(const MatmulParams& p, ThreadPool* pool) {
   const int64_t tb = packed::Q4kTileBytes(nsb);
   const uint8_t* wp = static_cast<const uint8_t*>(p.w_packed);
   ref::ParallelRange(pool, tiles, 1, [&, a](int64_t j0, int64_t j1) {
-    LoadConfigQ4k();
+    kernels::internal::LoadTiles16x64();
     // Row chunks of up to 64 (4 groups of 16) share each expansion.
     for (int64_t mc = 0; mc < p.m; mc += kMChunk) {
       switch ((std::min(p.m, mc + kMChunk) - mc + 15) / 16) {
