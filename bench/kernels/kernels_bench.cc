@@ -17,11 +17,10 @@
 #include <string>
 #include <vector>
 
-#include <sys/mman.h>
-
 #include "base/thread_pool.h"
 #include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
+#include "kernels/packed_arena.h"
 #include "peak_probe.h"
 
 namespace cachet::bench {
@@ -87,37 +86,9 @@ double Peak(ThreadPool& pool, F probe) {
   return best;
 }
 
-// Anonymous memory in 2 MiB pages where the kernel grants them, as the loader's PackedArena
-// maps packed weights (MADV_HUGEPAGE): in 4 KiB pages every 4 KiB of streamed weights is a TLB
-// miss that the model never pays.
-class HugeBytes {
- public:
-  HugeBytes() = default;
-  HugeBytes(const HugeBytes&) = delete;
-  HugeBytes& operator=(const HugeBytes&) = delete;
-  HugeBytes(HugeBytes&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
-  ~HugeBytes() {
-    if (p_ != nullptr) munmap(p_, n_);
-  }
-  void Allocate(size_t n) {
-    constexpr size_t kHuge = size_t{2} << 20;
-    n_ = (n + kHuge - 1) / kHuge * kHuge;
-    void* m = mmap(nullptr, n_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) std::abort();
-    madvise(m, n_, MADV_HUGEPAGE);  // advisory
-    p_ = static_cast<uint8_t*>(m);
-  }
-  uint8_t* data() const { return p_; }
-  bool empty() const { return p_ == nullptr; }
-
- private:
-  uint8_t* p_ = nullptr;
-  size_t n_ = 0;
-};
-
 struct Weights {
-  std::vector<uint8_t> data;  // as a model file's pages: 4 KiB
-  HugeBytes packed;           // empty unless --packed and the table packs t
+  std::vector<uint8_t> data;    // as a model file's pages: 4 KiB
+  kernels::HugeMapping packed;  // as the loader's PackedArena; empty unless --packed and t packs
   int64_t copies = 0, bytes_per_copy = 0, packed_per_copy = 0;
   const void* Copy(int64_t c) const { return data.data() + (c % copies) * bytes_per_copy; }
   const void* Packed(int64_t c) const {
@@ -130,7 +101,8 @@ void PackWeights(const KernelTable& kt, ThreadPool& pool, DType t, int64_t n, in
                  Weights* w) {
   if (kt.packed_bytes == nullptr || kt.packed_bytes(t, n, k) == 0) return;
   w->packed_per_copy = static_cast<int64_t>(kt.packed_bytes(t, n, k));
-  w->packed.Allocate(static_cast<size_t>(w->copies * w->packed_per_copy));
+  w->packed = kernels::HugeMapping::Map(static_cast<size_t>(w->copies * w->packed_per_copy));
+  if (w->packed.empty()) std::abort();
   kt.pack_weight(t, w->data.data(), n, k, w->packed.data(), &pool);
   for (int64_t c = 1; c < w->copies; ++c)
     std::memcpy(w->packed.data() + c * w->packed_per_copy, w->packed.data(), w->packed_per_copy);

@@ -9,15 +9,50 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/log.h"
 
 namespace cachet::kernels {
 
-PackedArena::~PackedArena() {
-  if (mem_ != nullptr) munmap(mem_, mapped_);
+size_t HugeMapping::Rounded(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  return (bytes + kHuge - 1) / kHuge * kHuge;
 }
+
+HugeMapping HugeMapping::Map(size_t bytes) {
+  HugeMapping m;
+  const size_t n = Rounded(bytes);
+  void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return m;
+  madvise(p, n, MADV_HUGEPAGE);  // advisory: fewer page faults and TLB misses
+  m.p_ = static_cast<uint8_t*>(p);
+  m.n_ = n;
+  return m;
+}
+
+HugeMapping::~HugeMapping() {
+  if (p_ != nullptr) munmap(p_, n_);
+}
+
+HugeMapping::HugeMapping(HugeMapping&& o) noexcept : p_(o.p_), n_(o.n_) {
+  o.p_ = nullptr;
+  o.n_ = 0;
+}
+
+HugeMapping& HugeMapping::operator=(HugeMapping&& o) noexcept {
+  if (this != &o) {
+    if (p_ != nullptr) munmap(p_, n_);
+    p_ = o.p_;
+    n_ = o.n_;
+    o.p_ = nullptr;
+    o.n_ = 0;
+  }
+  return *this;
+}
+
+PackedArena::~PackedArena() = default;
 
 bool PackingEnabled() {
   const char* v = std::getenv("CACHET_PACK");
@@ -26,7 +61,7 @@ bool PackingEnabled() {
 
 Status PackedArena::Pack(const KernelTable& kt, std::span<const PackRequest> reqs,
                          ThreadPool* pool) {
-  if (mem_ != nullptr) return Internal("PackedArena::Pack called twice");
+  if (!mem_.empty()) return Internal("PackedArena::Pack called twice");
   if (kt.packed_bytes == nullptr || kt.pack_weight == nullptr) return Status::Ok();
   constexpr size_t kAlign = 64;
   std::vector<size_t> offset(reqs.size(), SIZE_MAX);
@@ -39,23 +74,20 @@ Status PackedArena::Pack(const KernelTable& kt, std::span<const PackRequest> req
     total += (b + kAlign - 1) / kAlign * kAlign;
   }
   if (total == 0) return Status::Ok();
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t mapped = (total + kHuge - 1) / kHuge * kHuge;
-  void* mem = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) {
-    return ResourceExhausted("cannot map " + std::to_string(mapped) + " bytes for packed weights");
+  HugeMapping mem = HugeMapping::Map(total);
+  if (mem.empty()) {
+    return ResourceExhausted("cannot map " + std::to_string(HugeMapping::Rounded(total)) +
+                             " bytes for packed weights");
   }
-  madvise(mem, mapped, MADV_HUGEPAGE);  // advisory: fewer page faults and TLB misses
   for (size_t i = 0; i < reqs.size(); ++i) {
     if (offset[i] == SIZE_MAX) continue;
     const PackRequest& r = reqs[i];
-    void* dst = static_cast<uint8_t*>(mem) + offset[i];
+    void* dst = mem.data() + offset[i];
     kt.pack_weight(r.type, r.w, r.n, r.k, dst, pool);
     *r.out = dst;
     ReleasePackedSources({&r, 1});
   }
-  mem_ = mem;
-  mapped_ = mapped;
+  mem_ = std::move(mem);
   bytes_ = total;
   return Status::Ok();
 }

@@ -32,6 +32,30 @@ struct PackRequest {
   bool release_source = false;
 };
 
+// Anonymous read-write memory rounded up to 2 MiB with MADV_HUGEPAGE advised (the kernel grants
+// huge pages where it can): where packed weights live, so streaming them costs no TLB miss per
+// 4 KiB. Movable; unmapped on destruction.
+class HugeMapping {
+ public:
+  HugeMapping() = default;
+  // At least `bytes` (zero-filled lazily); empty() when the mapping fails.
+  static HugeMapping Map(size_t bytes);
+  // The size Map(bytes) maps.
+  static size_t Rounded(size_t bytes);
+  ~HugeMapping();
+  HugeMapping(HugeMapping&& o) noexcept;
+  HugeMapping& operator=(HugeMapping&& o) noexcept;
+  HugeMapping(const HugeMapping&) = delete;
+  HugeMapping& operator=(const HugeMapping&) = delete;
+
+  uint8_t* data() const { return p_; }
+  bool empty() const { return p_ == nullptr; }
+
+ private:
+  uint8_t* p_ = nullptr;
+  size_t n_ = 0;
+};
+
 class PackedArena {
  public:
   PackedArena() = default;
@@ -50,8 +74,8 @@ class PackedArena {
   size_t bytes() const { return bytes_; }
 
  private:
-  void* mem_ = nullptr;
-  size_t bytes_ = 0, mapped_ = 0;
+  HugeMapping mem_;
+  size_t bytes_ = 0;
 };
 
 // True unless CACHET_PACK=0 is set in the environment.
